@@ -1,0 +1,84 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Layers, lowest first. Each target depends only on targets above it in this list:
+/// C system libraries → ModVaultCore → Chunking / Codecs / Crypto → Store → Archive → CLI.
+let package = Package(
+    name: "ModVault",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(
+            name: "ModVault",
+            targets: [
+                "ModVaultCore", "ModVaultChunking", "ModVaultCodecs", "ModVaultCrypto",
+                "ModVaultStore", "ModVaultArchive",
+            ]
+        ),
+        .library(name: "ModVaultFixtures", targets: ["ModVaultFixtures"]),
+        .executable(name: "modvault", targets: ["modvault"]),
+        .executable(name: "modvault-fixtures", targets: ["modvault-fixtures"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // MARK: C system libraries (Debian -dev packages, found through pkg-config)
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+
+        // MARK: Core value types and protocols
+        .target(name: "ModVaultCore"),
+
+        // MARK: Leaf services
+        .target(name: "ModVaultChunking", dependencies: ["ModVaultCore"]),
+        .target(name: "ModVaultCodecs", dependencies: ["ModVaultCore", "CZlib", "CLZ4", "CZstd"]),
+        .target(name: "ModVaultCrypto", dependencies: ["ModVaultCore", "CLibCrypto"]),
+
+        // MARK: Repository storage: packs, index, trees, snapshots, keys
+        .target(
+            name: "ModVaultStore",
+            dependencies: [
+                "ModVaultCore", "ModVaultChunking", "ModVaultCodecs", "ModVaultCrypto", "CSQLite",
+            ]
+        ),
+
+        // MARK: Operations over a repository: snapshot, restore, check, diff
+        .target(
+            name: "ModVaultArchive",
+            dependencies: [
+                "ModVaultCore", "ModVaultChunking", "ModVaultCodecs", "ModVaultCrypto", "ModVaultStore",
+            ]
+        ),
+
+        // MARK: Command line
+        .target(
+            name: "ModVaultCLI",
+            dependencies: [
+                "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultChunking", "ModVaultCodecs",
+                "ModVaultCrypto",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "modvault", dependencies: ["ModVaultCLI"]),
+
+        // MARK: Deterministic test corpus
+        .target(name: "ModVaultFixtures", dependencies: ["CZlib"]),
+        .executableTarget(name: "modvault-fixtures", dependencies: ["ModVaultFixtures"]),
+
+        // MARK: Tests, one target per module
+        .testTarget(name: "ModVaultCoreTests", dependencies: ["ModVaultCore"]),
+        .testTarget(name: "ModVaultChunkingTests", dependencies: ["ModVaultChunking"]),
+        .testTarget(name: "ModVaultCodecsTests", dependencies: ["ModVaultCodecs"]),
+        .testTarget(name: "ModVaultCryptoTests", dependencies: ["ModVaultCrypto"]),
+        .testTarget(name: "ModVaultStoreTests", dependencies: ["ModVaultStore"]),
+        .testTarget(name: "ModVaultArchiveTests", dependencies: ["ModVaultArchive", "ModVaultStore", "ModVaultFixtures"]),
+        .testTarget(name: "ModVaultFixturesTests", dependencies: ["ModVaultFixtures"]),
+        .testTarget(
+            name: "ModVaultCLITests",
+            dependencies: ["modvault", "modvault-fixtures", "ModVaultFixtures"]
+        ),
+    ]
+)

@@ -1,0 +1,200 @@
+import Foundation
+public import ModVaultCore
+public import ModVaultStore
+import ModVaultChunking
+
+/// Options for one snapshot run.
+public struct SnapshotOptions: Sendable {
+    /// Tags recorded in the snapshot.
+    public var tags: [String] = []
+    /// Explicit parent; by default the latest snapshot of the same source path.
+    public var parent: String? = nil
+    /// Read every file even when its metadata matches the parent.
+    public var forceRead = false
+    /// Parallel hashing/compression/encryption tasks.
+    public var workers = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    /// Receives progress samples.
+    public var progress: ProgressHandler? = nil
+
+    /// Default options.
+    public init() {}
+}
+
+/// The outcome of a snapshot run.
+public struct SnapshotResult: Sendable {
+    /// The new snapshot.
+    public var record: SnapshotRecord
+    /// Entries that could not be read (the snapshot holds everything else).
+    public var warnings: [OperationWarning]
+}
+
+/// Walks a folder and stores it as a snapshot: scan, then stream file contents through
+/// chunk → MAC → compress → encrypt on a bounded task group, then write trees bottom-up.
+public struct Archiver: Sendable {
+    /// The repository written to.
+    public let repository: Repository
+
+    /// Creates an archiver.
+    public init(repository: Repository) { self.repository = repository }
+
+    /// Snapshots the folder at `source`.
+    public func snapshot(source rawSource: String, options: SnapshotOptions = .init()) async throws -> SnapshotResult {
+        let start = monotonicSeconds()
+        let startDate = Date()
+        let source = FileSystem.absolute(rawSource)
+        guard FileSystem.isDirectory(source) else { throw ArchiveError.sourceMissing(path: source) }
+
+        let all = try repository.snapshots()
+        let parent: SnapshotRecord?
+        if let explicit = options.parent {
+            parent = try repository.resolveSnapshot(explicit, among: all)
+        } else {
+            parent = all.last { $0.snapshot.paths == [source] }
+        }
+
+        var scan = Scan(repository: repository, forceRead: options.forceRead)
+        let root = try scan.scanRoot(source, parentTree: parent?.snapshot.tree)
+        let writer = BlobWriter(repository: repository)
+        let contentStats = try await storeContents(scan: &scan, writer: writer, options: options, start: start)
+        let treeID = try writeTrees(root, writer: writer)
+        try writer.flush()
+
+        var summary = scan.summary
+        summary.bytesRead = contentStats.bytesRead
+        summary.bytesAdded = writer.bytesAdded
+        summary.blobsAdded = writer.blobsAdded
+        summary.errors = scan.warnings.count
+        summary.seconds = monotonicSeconds() - start
+        let snapshot = Snapshot(time: startDate, host: Host.name, username: Host.user, device: DeviceID.current(),
+                                paths: [source], tags: options.tags, parents: parent.map { [$0.id] } ?? [],
+                                tree: treeID, summary: summary)
+        let id = try repository.saveSnapshot(snapshot)
+        return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings)
+    }
+
+    // MARK: Contents
+
+    private struct ContentStats { var bytesRead: Int64 = 0 }
+
+    private struct ChunkResult: Sendable {
+        var file: Int
+        var chunk: Int
+        var id: ObjectID
+    }
+
+    private func storeContents(scan: inout Scan, writer: BlobWriter, options: SnapshotOptions, start: Double) async throws -> ContentStats {
+        let files = scan.filesToRead
+        let totalBytes = files.reduce(Int64(0)) { $0 + $1.status.size }
+        let chunker = repository.chunker
+        let mac = repository.contentMAC
+        let maxChunk = chunker.parameters.maxSize
+        let buffers = ObjectPool<ByteBuffer> { ByteBuffer() }
+        let sealers = ObjectPool<BlobSealer> { writer.makeSealer() }
+        let window = max(2, options.workers * 2)
+        var stats = ContentStats()
+        var lastReport = 0.0
+        var filesDone = 0
+        var chunkCounts = [Int](repeating: -1, count: files.count)
+        var received = [Int](repeating: 0, count: files.count)
+        var contents = [[ObjectID]](repeating: [], count: files.count)
+
+        // Reading and chunking happen here; MAC, compression and encryption run in child tasks.
+        let reader = ChunkReader(chunker: chunker)
+
+        try await withThrowingTaskGroup(of: ChunkResult.self) { group in
+            var inFlight = 0
+            func collect(_ r: ChunkResult) {
+                inFlight -= 1
+                contents[r.file][r.chunk] = r.id
+                received[r.file] += 1
+                if received[r.file] == chunkCounts[r.file] { filesDone += 1 }
+            }
+
+            for (fileIndex, file) in files.enumerated() {
+                var chunkIndex = 0
+                var fileBytes: Int64 = 0
+                do {
+                    let handle = try OpenFile.openForReading(file.path, noFollow: true)
+                    let before = try handle.status()
+                    reader.reset(handle)
+                    while let chunk = try reader.next() {
+                        let job = buffers.take()
+                        job.bytes.removeAll(keepingCapacity: true)
+                        job.bytes.append(contentsOf: chunk)
+                        stats.bytesRead += Int64(chunk.count)
+                        fileBytes += Int64(chunk.count)
+                        let index = chunkIndex
+                        chunkIndex += 1
+                        contents[fileIndex].append(ObjectID.zero)
+                        while inFlight >= window, let r = try await group.next() { collect(r) }
+                        inFlight += 1
+                        group.addTask {
+                            let sealer = sealers.take()
+                            defer {
+                                sealers.give(sealer)
+                                buffers.give(job)
+                            }
+                            let id = try job.bytes.withUnsafeBytes { raw in
+                                let id = mac.id(raw)
+                                try writer.store(BlobHandle(id: id, type: .data), plaintext: raw, sealer: sealer)
+                                return id
+                            }
+                            return ChunkResult(file: fileIndex, chunk: index, id: id)
+                        }
+                        reportProgress()
+                    }
+                    let after = try handle.status()
+                    if after.size != before.size || after.mtimeNanos != before.mtimeNanos {
+                        scan.warn(file, "changed while being read; stored as read")
+                    }
+                    // The stored size is what was read, so size and content always agree.
+                    file.status.size = fileBytes
+                } catch let error as SystemCallError {
+                    // Chunks already submitted still finish; the file is left out of the snapshot.
+                    scan.fail(file, message: error.description)
+                }
+                chunkCounts[fileIndex] = chunkIndex
+                if received[fileIndex] == chunkIndex { filesDone += 1 }
+                reportProgress()
+            }
+            while let r = try await group.next() { collect(r) }
+        }
+        for (i, file) in files.enumerated() where !file.failed {
+            file.content = contents[i]
+        }
+        options.progress?(ProgressSample(files: files.count, totalFiles: files.count, bytes: stats.bytesRead,
+                                         totalBytes: totalBytes, elapsed: monotonicSeconds() - start))
+        return stats
+
+        func reportProgress() {
+            let now = monotonicSeconds()
+            if let progress = options.progress, now - lastReport > 0.2 {
+                lastReport = now
+                progress(ProgressSample(files: filesDone, totalFiles: files.count, bytes: stats.bytesRead,
+                                        totalBytes: totalBytes, elapsed: now - start))
+            }
+        }
+    }
+
+    // MARK: Trees
+
+    private func writeTrees(_ dir: ScanNode, writer: BlobWriter) throws -> ObjectID {
+        let sealer = writer.makeSealer()
+        func write(_ node: ScanNode) throws -> ObjectID {
+            var nodes: [TreeNode] = []
+            nodes.reserveCapacity(node.children.count)
+            for child in node.children where !child.failed {
+                var tn = child.treeNode
+                if child.status.type == .directory { tn.subtree = try write(child) }
+                nodes.append(tn)
+            }
+            let bytes = Tree(nodes: nodes).encoded()
+            return try bytes.withUnsafeBytes { raw in
+                let id = repository.contentMAC.id(raw)
+                try writer.store(BlobHandle(id: id, type: .tree), plaintext: raw, sealer: sealer)
+                return id
+            }
+        }
+        return try write(dir)
+    }
+}

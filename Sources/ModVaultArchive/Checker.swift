@@ -1,0 +1,190 @@
+import Foundation
+public import ModVaultCore
+public import ModVaultStore
+import ModVaultCrypto
+
+/// What `check` found.
+public struct CheckReport: Sendable, Codable {
+    /// Problems that make data unrecoverable or the repository inconsistent.
+    public var errors: [String] = []
+    /// Harmless findings, such as packs left by an interrupted run.
+    public var notes: [String] = []
+    /// Snapshot short ID and path of every file or tree affected by damage.
+    public var affected: [String] = []
+    /// Snapshots checked.
+    public var snapshots = 0
+    /// Packs checked.
+    public var packs = 0
+    /// Blobs read and verified (with read-data).
+    public var blobsVerified = 0
+
+    /// True when nothing is damaged.
+    public var isHealthy: Bool { errors.isEmpty }
+}
+
+/// Verifies a repository's structure and, optionally, every byte of its data.
+public struct Checker: Sendable {
+    /// The repository checked.
+    public let repository: Repository
+
+    /// Creates a checker.
+    public init(repository: Repository) { self.repository = repository }
+
+    /// Checks structure: snapshots and trees load, every referenced blob is indexed, every index entry
+    /// lies inside an existing pack. With `readData`, decrypts and verifies every blob of every pack.
+    public func check(readData: Bool) throws -> CheckReport {
+        var report = CheckReport()
+        var bad = Set<BlobHandle>()
+
+        // Index files, read directly rather than through the SQLite cache.
+        var indexed: [BlobHandle: BlobLocation] = [:]
+        var packsIndexed: [ObjectID: [PackEntry]] = [:]
+        for id in try repository.list(.index) {
+            do {
+                let file = try IndexFile.decode(try repository.loadFile(.index, id: id),
+                                                path: repository.filePath(ObjectName(kind: .index, id: id)))
+                for pack in file.packs {
+                    packsIndexed[pack.id, default: []] += pack.entries
+                    for e in pack.entries {
+                        indexed[e.handle] = BlobLocation(pack: pack.id, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
+                    }
+                }
+            } catch {
+                report.errors.append("\(error)")
+            }
+        }
+
+        // Packs on disk and their sizes.
+        var packSizes: [ObjectID: Int64] = [:]
+        for id in try repository.list(.pack) {
+            let path = repository.filePath(ObjectName(kind: .pack, id: id))
+            if let st = try? FileSystem.status(path) { packSizes[id] = st.size }
+        }
+        report.packs = packSizes.count
+        for (pack, entries) in packsIndexed {
+            let path = repository.filePath(ObjectName(kind: .pack, id: pack))
+            guard let size = packSizes[pack] else {
+                report.errors.append("missing object \(path) (listed in the index)")
+                for e in entries { bad.insert(e.handle) }
+                continue
+            }
+            for e in entries where e.offset < 0 || e.offset + e.length > size {
+                report.errors.append("index entry \(e.handle) points past the end of \(path)")
+                bad.insert(e.handle)
+            }
+        }
+        for pack in packSizes.keys where packsIndexed[pack] == nil {
+            report.notes.append("pack \(pack.short) is not indexed (left by an interrupted run; 'modvault repair index' adopts it)")
+        }
+
+        if readData {
+            for (pack, size) in packSizes.sorted(by: { $0.key < $1.key }) {
+                verify(pack: pack, size: size, report: &report, bad: &bad)
+            }
+        }
+
+        // Snapshots and trees.
+        let snapshotIDs = try repository.list(.snapshot)
+        var snapshots: [SnapshotRecord] = []
+        for id in snapshotIDs {
+            do { snapshots.append(SnapshotRecord(id: id, snapshot: try repository.loadSnapshot(id))) } catch {
+                report.errors.append("\(error)")
+            }
+        }
+        report.snapshots = snapshots.count
+        var goodTrees = Set<ObjectID>()
+        var badTrees = Set<ObjectID>()
+        for record in snapshots {
+            walkForDamage(record, tree: record.snapshot.tree, path: "", indexed: indexed, bad: bad,
+                          goodTrees: &goodTrees, badTrees: &badTrees, report: &report)
+        }
+        return report
+    }
+
+    private func verify(pack: ObjectID, size: Int64, report: inout CheckReport, bad: inout Set<BlobHandle>) {
+        let path = repository.filePath(ObjectName(kind: .pack, id: pack))
+        let bytes: [UInt8]
+        do { bytes = try FileSystem.readFile(path) } catch {
+            report.errors.append("\(error)")
+            return
+        }
+        if SHA256Digest.hash(bytes) != pack {
+            report.errors.append("corrupt object \(path): contents do not match the file name")
+        }
+        let entries: [PackEntry]
+        do {
+            entries = try PackFormat.readHeader(packSize: Int64(bytes.count), cipher: repository.cipher, path: path) { offset, count in
+                Array(bytes[Int(offset)..<(Int(offset) + count)])
+            }
+        } catch {
+            report.errors.append("\(error)")
+            // Without a header, fall back to the index's view of this pack.
+            if let all = try? repository.index.allBlobs() {
+                for (handle, location) in all where location.pack == pack { bad.insert(handle) }
+            }
+            return
+        }
+        var plain: [UInt8] = []
+        var scratch: [UInt8] = []
+        for e in entries {
+            let location = BlobLocation(pack: pack, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
+            do {
+                try repository.openBlob(e.handle, sealed: Array(bytes[Int(e.offset)..<Int(e.offset + e.length)]), location: location,
+                                        packPath: path, into: &plain, scratch: &scratch)
+                report.blobsVerified += 1
+            } catch {
+                report.errors.append("\(error)")
+                bad.insert(e.handle)
+            }
+        }
+    }
+
+    private func walkForDamage(_ record: SnapshotRecord, tree: ObjectID, path: String, indexed: [BlobHandle: BlobLocation],
+                               bad: Set<BlobHandle>, goodTrees: inout Set<ObjectID>, badTrees: inout Set<ObjectID>,
+                               report: inout CheckReport) {
+        let label = "snapshot \(record.id.short): \(path.isEmpty ? "/" : path)"
+        if badTrees.contains(tree) {
+            report.affected.append(label + " (tree unreadable)")
+            return
+        }
+        let handle = BlobHandle(id: tree, type: .tree)
+        let loaded: Tree
+        do {
+            guard indexed[handle] != nil else { throw StoreError.blobNotIndexed(handle) }
+            guard !bad.contains(handle) else { throw StoreError.corruptObject(path: "tree \(tree.short)", reason: "damaged") }
+            loaded = try repository.loadTree(tree)
+        } catch {
+            badTrees.insert(tree)
+            report.errors.append("\(error)")
+            report.affected.append(label + " (tree unreadable)")
+            return
+        }
+        let known = goodTrees.contains(tree)
+        var treeHealthy = true
+        for node in loaded.nodes {
+            let child = path.isEmpty ? node.name : path + "/" + node.name
+            switch node.type {
+            case .regular:
+                let damaged = node.content.contains { id in
+                    let h = BlobHandle(id: id, type: .data)
+                    return indexed[h] == nil || bad.contains(h)
+                }
+                if damaged {
+                    treeHealthy = false
+                    if !known, let missing = node.content.first(where: { indexed[BlobHandle(id: $0, type: .data)] == nil }) {
+                        report.errors.append("blob data/\(missing.short) of \(child) is not in the index")
+                    }
+                    report.affected.append("snapshot \(record.id.short): \(child)")
+                }
+            case .directory:
+                if let sub = node.subtree {
+                    walkForDamage(record, tree: sub, path: child, indexed: indexed, bad: bad,
+                                  goodTrees: &goodTrees, badTrees: &badTrees, report: &report)
+                }
+            default:
+                break
+            }
+        }
+        if treeHealthy { goodTrees.insert(tree) }
+    }
+}

@@ -1,0 +1,51 @@
+import ModVaultCore
+import ModVaultChunking
+
+/// Reads a file through one reusable buffer and yields content-defined chunks.
+///
+/// The buffer is allocated once per run and reused for every file; each yielded chunk is a view
+/// into it that stays valid only until the next call, so callers copy what they keep.
+final class ChunkReader {
+    private let buffer: UnsafeMutableRawBufferPointer
+    private let chunker: FastCDC
+    private var file: OpenFile?
+    private var filled = 0
+    private var offset = 0
+    private var eof = false
+
+    init(chunker: FastCDC) {
+        self.chunker = chunker
+        buffer = .allocate(byteCount: max(8 << 20, 2 * chunker.parameters.maxSize), alignment: 64)
+    }
+
+    deinit { buffer.deallocate() }
+
+    /// Starts reading `file`.
+    func reset(_ file: OpenFile) {
+        self.file = file
+        filled = 0
+        offset = 0
+        eof = false
+    }
+
+    /// The next chunk, or nil at end of file.
+    func next() throws -> UnsafeRawBufferPointer? {
+        guard let file else { return nil }
+        if !eof && filled - offset < chunker.parameters.maxSize {
+            // Keep the unchunked tail at the front and refill behind it.
+            if offset > 0 {
+                if filled > offset { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + offset, byteCount: filled - offset) }
+                filled -= offset
+                offset = 0
+            }
+            while !eof && filled < buffer.count {
+                let n = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+                if n == 0 { eof = true } else { filled += n }
+            }
+        }
+        guard offset < filled else { return nil }
+        let n = chunker.cut(UnsafeRawBufferPointer(rebasing: buffer[offset..<filled]))
+        defer { offset += n }
+        return UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
+    }
+}

@@ -1,0 +1,210 @@
+import Foundation
+public import ModVaultCore
+public import ModVaultStore
+
+/// Options for a restore.
+public struct RestoreOptions: Sendable {
+    /// Folder to write into.
+    public var target: String
+    /// Relative paths (files or folders) to restore; empty for everything.
+    public var include: [String] = []
+    /// Allow writing into a non-empty target, replacing files.
+    public var overwrite = false
+    /// Parallel file writers.
+    public var workers = max(2, ProcessInfo.processInfo.activeProcessorCount)
+    /// Receives progress samples.
+    public var progress: ProgressHandler? = nil
+
+    /// Options for restoring into `target`.
+    public init(target: String) { self.target = target }
+}
+
+/// What a restore did.
+public struct RestoreSummary: Sendable, Codable {
+    /// Files written.
+    public var files = 0
+    /// Directories created.
+    public var directories = 0
+    /// Symlinks created.
+    public var symlinks = 0
+    /// Bytes written.
+    public var bytes: Int64 = 0
+    /// Seconds taken.
+    public var seconds = 0.0
+}
+
+/// Writes a snapshot's contents into a folder, verifying every chunk's MAC on the way.
+///
+/// All entries are validated before anything is written; nothing is ever written outside the
+/// target: names are single components, links may not escape, and files are created without
+/// following symlinks, through a temporary name and a rename.
+public struct Restorer: Sendable {
+    /// The repository read from.
+    public let repository: Repository
+
+    /// Creates a restorer.
+    public init(repository: Repository) { self.repository = repository }
+
+    private struct Plan {
+        var directories: [SnapshotEntry] = []
+        var files: [SnapshotEntry] = []
+        var links: [SnapshotEntry] = []
+    }
+
+    /// Restores `snapshot` according to `options`.
+    public func restore(_ snapshot: Snapshot, options: RestoreOptions) async throws -> RestoreSummary {
+        let start = monotonicSeconds()
+        let target = FileSystem.absolute(options.target)
+        if FileSystem.exists(target) {
+            guard FileSystem.isDirectory(target) else { throw ArchiveError.targetNotEmpty(path: target) }
+            if !options.overwrite, !(try io { try FileSystem.list(target) }).isEmpty { throw ArchiveError.targetNotEmpty(path: target) }
+        }
+        let plan = try makePlan(snapshot.tree, include: options.include.map(Self.normalize))
+        try io { try FileSystem.makeDirectories(target) }
+
+        var summary = RestoreSummary()
+        for dir in plan.directories {
+            let path = target + "/" + dir.path
+            if let st = try? FileSystem.status(path) {
+                guard st.type == .directory else { throw ArchiveError.unsafeEntry(path: dir.path, reason: "exists and is not a directory") }
+            } else {
+                guard mkdir(path, 0o700) == 0 else { throw ArchiveError.restoreFailed(path: path, cause: String(cString: strerror(errno))) }
+            }
+            summary.directories += 1
+        }
+
+        let totalBytes = plan.files.reduce(Int64(0)) { $0 + $1.node.size }
+        let repo = repository
+        let window = max(1, options.workers)
+        var written: Int64 = 0
+        var filesDone = 0
+        var lastReport = 0.0
+        try await withThrowingTaskGroup(of: Int64.self) { group in
+            var inFlight = 0
+            for file in plan.files {
+                if inFlight >= window, let n = try await group.next() {
+                    inFlight -= 1
+                    written += n
+                    filesDone += 1
+                }
+                inFlight += 1
+                group.addTask { try Self.writeFile(file, into: target, repository: repo) }
+                let now = monotonicSeconds()
+                if let progress = options.progress, now - lastReport > 0.2 {
+                    lastReport = now
+                    progress(ProgressSample(files: filesDone, totalFiles: plan.files.count, bytes: written, totalBytes: totalBytes, elapsed: now - start))
+                }
+            }
+            while let n = try await group.next() {
+                written += n
+                filesDone += 1
+            }
+        }
+        summary.files = plan.files.count
+        summary.bytes = written
+
+        for link in plan.links {
+            let path = target + "/" + link.path
+            if options.overwrite { try? FileSystem.remove(path) }
+            guard symlink(link.node.linkTarget ?? "", path) == 0 else {
+                throw ArchiveError.restoreFailed(path: path, cause: String(cString: strerror(errno)))
+            }
+            var times = [Self.timespecOmit, Self.timespecOf(link.node.mtimeNanos)]
+            utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
+            summary.symlinks += 1
+        }
+        // Deepest first, so setting a parent's mtime is not undone by work inside it.
+        for dir in plan.directories.reversed() {
+            let path = target + "/" + dir.path
+            chmod(path, mode_t(dir.node.mode))
+            var times = [Self.timespecOmit, Self.timespecOf(dir.node.mtimeNanos)]
+            utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
+        }
+        summary.seconds = monotonicSeconds() - start
+        options.progress?(ProgressSample(files: plan.files.count, totalFiles: plan.files.count, bytes: written, totalBytes: totalBytes, elapsed: summary.seconds))
+        return summary
+    }
+
+    static func normalize(_ path: String) -> String {
+        path.split(separator: "/").filter { $0 != "." }.joined(separator: "/")
+    }
+
+    /// Validates every entry and selects what `include` asks for.
+    private func makePlan(_ root: ObjectID, include: [String]) throws -> Plan {
+        var plan = Plan()
+        var matched = Set<String>()
+        try TreeWalker(repository: repository).walk(root) { entry in
+            let selected: Bool
+            var descend = true
+            if include.isEmpty {
+                selected = true
+            } else if let hit = include.first(where: { entry.path == $0 || entry.path.hasPrefix($0 + "/") }) {
+                matched.insert(hit)
+                selected = true
+            } else {
+                // Ancestors of an included path are created; everything else is skipped unread.
+                let isAncestor = include.contains { $0.hasPrefix(entry.path + "/") }
+                selected = isAncestor && entry.node.type == .directory
+                descend = isAncestor
+            }
+            guard selected else { return false }
+            switch entry.node.type {
+            case .directory: plan.directories.append(entry)
+            case .regular: plan.files.append(entry)
+            case .symlink:
+                try EntryName.validateLink(entry.node.linkTarget ?? "", at: entry.path)
+                plan.links.append(entry)
+            case .other: break
+            }
+            return descend
+        }
+        if let missing = include.first(where: { !matched.contains($0) }) { throw ArchiveError.includeNotFound(missing) }
+        return plan
+    }
+
+    private static func writeFile(_ entry: SnapshotEntry, into target: String, repository: Repository) throws -> Int64 {
+        let final = target + "/" + entry.path
+        let temp = FileSystem.parentPath(final) + "/.modvault-restore-" + FileSystem.lastComponent(final)
+        try? FileSystem.remove(temp)
+        var plaintext: [UInt8] = []
+        var scratch: [UInt8] = []
+        var written: Int64 = 0
+        do {
+            let out = try OpenFile.create(temp, mode: 0o600)
+            var pack: (id: ObjectID, file: OpenFile)? = nil
+            for id in entry.node.content {
+                let handle = BlobHandle(id: id, type: .data)
+                guard let location = try repository.index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
+                if pack?.id != location.pack {
+                    let packPath = repository.filePath(ObjectName(kind: .pack, id: location.pack))
+                    do { pack = (location.pack, try OpenFile.openForReading(packPath)) } catch let e as SystemCallError {
+                        throw e.code == ENOENT ? StoreError.missingObject(path: packPath) : StoreError.system(e)
+                    }
+                }
+                try repository.loadBlob(handle, at: location, into: &plaintext, scratch: &scratch, file: pack?.file)
+                try out.write(plaintext)
+                written += Int64(plaintext.count)
+            }
+            guard fchmod(out.descriptor, mode_t(entry.node.mode)) == 0 else { throw SystemCallError(code: errno, operation: "chmod", path: temp) }
+            var times = [Self.timespecOmit, Self.timespecOf(entry.node.mtimeNanos)]
+            guard futimens(out.descriptor, &times) == 0 else { throw SystemCallError(code: errno, operation: "set times", path: temp) }
+            guard rename(temp, final) == 0 else { throw SystemCallError(code: errno, operation: "rename", path: final) }
+        } catch {
+            try? FileSystem.remove(temp)
+            if let e = error as? SystemCallError { throw ArchiveError.restoreFailed(path: e.path, cause: e.reason) }
+            throw error
+        }
+        return written
+    }
+
+    // UTIME_OMIT is a C macro Swift does not import: leave the access time alone.
+    static let timespecOmit = timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)
+
+    static func timespecOf(_ nanos: Int64) -> timespec {
+        timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+    }
+
+    private func io<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as SystemCallError { throw ArchiveError.restoreFailed(path: e.path, cause: e.reason) }
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import ModVaultCore
+import ModVaultStore
+
+/// One entry found while scanning the source folder.
+final class ScanNode {
+    let name: String
+    let path: String
+    var status: FileStatus
+    var children: [ScanNode] = []
+    var content: [ObjectID] = []
+    var linkTarget: String?
+    var failed = false
+
+    init(name: String, path: String, status: FileStatus) {
+        self.name = name
+        self.path = path
+        self.status = status
+    }
+
+    var treeNode: TreeNode {
+        TreeNode(name: name, type: status.type, mode: status.mode, mtimeNanos: status.mtimeNanos, ctimeNanos: status.ctimeNanos,
+                 inode: status.inode, device: status.device, size: status.type == .regular ? status.size : 0,
+                 content: content, linkTarget: linkTarget)
+    }
+}
+
+/// Phase one of a snapshot: walks the source, records metadata, and decides which files must be read
+/// by comparing each with the same path in the parent snapshot.
+struct Scan {
+    let repository: Repository
+    let forceRead: Bool
+    private(set) var filesToRead: [ScanNode] = []
+    private(set) var warnings: [OperationWarning] = []
+    var summary = SnapshotSummary()
+
+    init(repository: Repository, forceRead: Bool) {
+        self.repository = repository
+        self.forceRead = forceRead
+    }
+
+    mutating func warn(_ node: ScanNode, _ message: String) {
+        warnings.append(OperationWarning(path: node.path, message: message))
+    }
+
+    /// Marks a file unreadable: it is left out of the snapshot and counted as an error.
+    mutating func fail(_ node: ScanNode, message: String) {
+        node.failed = true
+        warnings.append(OperationWarning(path: node.path, message: message))
+    }
+
+    mutating func scanRoot(_ path: String, parentTree: ObjectID?) throws -> ScanNode {
+        let status = try storeIO { try FileSystem.status(path) }
+        let root = ScanNode(name: "", path: path, status: status)
+        try scanDirectory(root, parentTree: parentTree)
+        // Files that turn out unchanged by content are reclassified after reading; see `classify`.
+        return root
+    }
+
+    private mutating func scanDirectory(_ dir: ScanNode, parentTree: ObjectID?) throws {
+        summary.directories += 1
+        let names: [String]
+        do { names = try FileSystem.list(dir.path) } catch {
+            fail(dir, message: "\(error)")
+            return
+        }
+        var previous: [String: TreeNode] = [:]
+        if let parentTree, let tree = try? repository.loadTree(parentTree) {
+            for node in tree.nodes { previous[node.name] = node }
+        }
+        for name in names {
+            let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
+            let status: FileStatus
+            do { status = try FileSystem.status(path) } catch {
+                warnings.append(OperationWarning(path: path, message: "\(error)"))
+                continue
+            }
+            let node = ScanNode(name: name, path: path, status: status)
+            let old = previous[name]
+            switch status.type {
+            case .directory:
+                try scanDirectory(node, parentTree: old?.type == .directory ? old?.subtree : nil)
+                if node.failed { continue }
+            case .regular:
+                summary.bytesTotal += status.size
+                if let old, !forceRead, old.type == .regular, old.size == status.size, old.mtimeNanos == status.mtimeNanos,
+                   old.ctimeNanos == status.ctimeNanos, old.inode == status.inode {
+                    node.content = old.content
+                    summary.filesUnchanged += 1
+                } else {
+                    if old?.type == .regular { summary.filesChanged += 1 } else { summary.filesNew += 1 }
+                    filesToRead.append(node)
+                }
+            case .symlink:
+                var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+                let n = readlink(path, &buf, buf.count - 1)
+                guard n >= 0 else {
+                    warnings.append(OperationWarning(path: path, message: "readlink: \(String(cString: strerror(errno)))"))
+                    continue
+                }
+                node.linkTarget = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            case .other:
+                break
+            }
+            dir.children.append(node)
+        }
+    }
+}
+
+/// Runs file-system work, turning `SystemCallError` into `StoreError`.
+func storeIO<T>(_ body: () throws -> T) throws -> T {
+    do { return try body() } catch let e as SystemCallError {
+        if e.code == ENOENT { throw ArchiveError.sourceMissing(path: e.path) }
+        throw StoreError.system(e)
+    }
+}

@@ -1,0 +1,81 @@
+public import ModVaultCore
+public import ModVaultStore
+
+/// An entry of a snapshot with its path relative to the snapshot root.
+public struct SnapshotEntry: Sendable {
+    /// Relative path with `/` separators, e.g. `mods/MyMod/MyMod.esp`.
+    public var path: String
+    /// The node.
+    public var node: TreeNode
+}
+
+/// Path rules for names coming out of a repository, which may have been crafted.
+public enum EntryName {
+    /// Throws unless `name` is a single safe path component.
+    public static func validate(_ name: String, at path: String) throws {
+        if name.isEmpty { throw ArchiveError.unsafeEntry(path: path + "/", reason: "empty name") }
+        if name == "." || name == ".." { throw ArchiveError.unsafeEntry(path: path, reason: "'\(name)' is not allowed as a name") }
+        if name.contains("/") { throw ArchiveError.unsafeEntry(path: path, reason: "name contains '/'") }
+        if name.utf8.contains(0) { throw ArchiveError.unsafeEntry(path: path, reason: "name contains a NUL byte") }
+    }
+
+    /// Throws if a symlink at `path` (relative to the root) with `target` would point outside the root.
+    public static func validateLink(_ target: String, at path: String) throws {
+        if target.hasPrefix("/") { throw ArchiveError.unsafeEntry(path: path, reason: "absolute link target '\(target)' escapes the target folder") }
+        var depth = path.split(separator: "/").count - 1
+        for part in target.split(separator: "/", omittingEmptySubsequences: true) {
+            if part == "." { continue }
+            if part == ".." {
+                depth -= 1
+                if depth < 0 { throw ArchiveError.unsafeEntry(path: path, reason: "link target '\(target)' escapes the target folder") }
+            } else {
+                depth += 1
+            }
+        }
+    }
+}
+
+/// Depth-first walks over snapshot trees.
+public struct TreeWalker: Sendable {
+    /// The repository read from.
+    public let repository: Repository
+
+    /// Creates a walker.
+    public init(repository: Repository) { self.repository = repository }
+
+    /// Visits every entry below `tree` in path order; `visit` returns false to skip a directory's contents.
+    public func walk(_ tree: ObjectID, prefix: String = "", validate: Bool = true,
+                     visit: (SnapshotEntry) throws -> Bool) throws {
+        let loaded = try repository.loadTree(tree)
+        var seen = Set<String>()
+        for node in loaded.nodes {
+            let path = prefix.isEmpty ? node.name : prefix + "/" + node.name
+            if validate {
+                try EntryName.validate(node.name, at: path)
+                guard seen.insert(node.name).inserted else { throw ArchiveError.unsafeEntry(path: path, reason: "duplicate name") }
+            }
+            let descend = try visit(SnapshotEntry(path: path, node: node))
+            if descend, node.type == .directory, let sub = node.subtree {
+                try walk(sub, prefix: path, validate: validate, visit: visit)
+            }
+        }
+    }
+
+    /// Finds the node at a relative path (nil for the root itself).
+    public func find(_ relative: String, in root: ObjectID) throws -> TreeNode? {
+        var tree = root
+        var node: TreeNode? = nil
+        let parts = relative.split(separator: "/").map(String.init)
+        for (i, part) in parts.enumerated() {
+            guard let next = try repository.loadTree(tree).nodes.first(where: { $0.name == part }) else {
+                throw ArchiveError.pathNotFound(relative)
+            }
+            node = next
+            if i < parts.count - 1 {
+                guard next.type == .directory, let sub = next.subtree else { throw ArchiveError.pathNotFound(relative) }
+                tree = sub
+            }
+        }
+        return node
+    }
+}

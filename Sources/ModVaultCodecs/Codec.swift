@@ -1,0 +1,223 @@
+public import ModVaultCore
+internal import CZlib
+internal import CLZ4
+internal import CZstd
+
+/// A compression algorithm for blobs. The raw value is stored in pack headers.
+public enum Codec: UInt8, Codable, Sendable, CaseIterable, CustomStringConvertible {
+    /// Stored as is.
+    case none = 0
+    /// LZ4 block format: fastest, least compression.
+    case lz4 = 1
+    /// Zstandard at a configurable level.
+    case zstd = 2
+    /// zlib (RFC 1950) stream.
+    case zlib = 3
+
+    /// Parses "none", "lz4", "zstd" or "zlib".
+    public init?(name: String) {
+        switch name.lowercased() {
+        case "none": self = .none
+        case "lz4": self = .lz4
+        case "zstd": self = .zstd
+        case "zlib": self = .zlib
+        default: return nil
+        }
+    }
+
+    /// The lowercase name.
+    public var description: String {
+        switch self {
+        case .none: return "none"
+        case .lz4: return "lz4"
+        case .zstd: return "zstd"
+        case .zlib: return "zlib"
+        }
+    }
+
+    /// A sensible level for this codec when none is configured.
+    public var defaultLevel: Int {
+        switch self {
+        case .none, .lz4: return 0
+        case .zstd: return 3
+        case .zlib: return 6
+        }
+    }
+}
+
+/// Errors from compression and decompression.
+public enum CodecError: ModVaultFailure, Equatable {
+    /// The compressed bytes are damaged or do not decode to the expected length.
+    case corruptInput(codec: Codec, detail: String)
+    /// A library call failed unexpectedly.
+    case libraryFailure(codec: Codec, detail: String)
+
+    /// Corrupt data or an internal failure.
+    public var kind: FailureKind {
+        if case .corruptInput = self { return .corrupt }
+        return .other
+    }
+
+    /// Describes the problem.
+    public var description: String {
+        switch self {
+        case .corruptInput(let c, let d): return "\(c) data is corrupt: \(d)"
+        case .libraryFailure(let c, let d): return "\(c) failed: \(d)"
+        }
+    }
+}
+
+/// Compresses blobs with one codec, reusing its context and output buffer across calls.
+///
+/// Not thread-safe: give each worker its own, or take one from a `CompressorPool`.
+public final class Compressor: @unchecked Sendable {
+    /// The configured codec.
+    public let codec: Codec
+    /// The configured level.
+    public let level: Int
+    /// Output of the most recent `compress` call when it returned a codec other than `.none`.
+    public private(set) var output: [UInt8] = []
+    private var zstdContext: OpaquePointer?
+
+    /// Creates a compressor; `level` nil means the codec's default.
+    public init(codec: Codec, level: Int? = nil) {
+        self.codec = codec
+        self.level = level ?? codec.defaultLevel
+        if codec == .zstd { zstdContext = ZSTD_createCCtx() }
+    }
+
+    deinit { if let zstdContext { ZSTD_freeCCtx(zstdContext) } }
+
+    /// Compresses `input` into `output` and returns the codec used.
+    ///
+    /// Returns `.none` (and leaves `output` unspecified) when the data looks incompressible
+    /// or compression would not save at least 1/32 of the size, so callers store the input as is.
+    public func compress(_ input: UnsafeRawBufferPointer) throws(CodecError) -> Codec {
+        guard codec != .none, input.count >= 64 else { return .none }
+        if Self.looksIncompressible(input) { return .none }
+        let budget = input.count - input.count / 32
+        let written: Int
+        switch codec {
+        case .none:
+            return .none
+        case .lz4:
+            ensureCapacity(Int(LZ4_compressBound(Int32(input.count))))
+            written = output.withUnsafeMutableBytes { out in
+                Int(LZ4_compress_default(
+                    input.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    out.baseAddress!.assumingMemoryBound(to: CChar.self),
+                    Int32(input.count), Int32(out.count)))
+            }
+            if written <= 0 { throw .libraryFailure(codec: .lz4, detail: "LZ4_compress_default returned \(written)") }
+        case .zstd:
+            ensureCapacity(ZSTD_compressBound(input.count))
+            let ctx = zstdContext
+            let lvl = Int32(level)
+            let result = output.withUnsafeMutableBytes { out in
+                ZSTD_compressCCtx(ctx, out.baseAddress, out.count, input.baseAddress, input.count, lvl)
+            }
+            if ZSTD_isError(result) != 0 {
+                throw .libraryFailure(codec: .zstd, detail: String(cString: ZSTD_getErrorName(result)))
+            }
+            written = result
+        case .zlib:
+            ensureCapacity(Int(compressBound(uLong(input.count))))
+            var destLen = uLong(output.count)
+            let lvl = Int32(level)
+            let rc = output.withUnsafeMutableBytes { out in
+                compress2(out.baseAddress!.assumingMemoryBound(to: Bytef.self), &destLen,
+                          input.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(input.count), lvl)
+            }
+            if rc != Z_OK { throw .libraryFailure(codec: .zlib, detail: "compress2 returned \(rc)") }
+            written = Int(destLen)
+        }
+        if written > budget { return .none }
+        output.removeSubrange(written...)
+        return codec
+    }
+
+    private func ensureCapacity(_ n: Int) {
+        // Resizing in place keeps the allocation, so steady state allocates nothing.
+        if output.count < n {
+            output.append(contentsOf: repeatElement(0, count: n - output.count))
+        } else if output.count > n {
+            output.removeSubrange(n...)
+        }
+    }
+
+    /// Estimates cheaply whether data is already compressed or encrypted.
+    ///
+    /// Compressing three 4 KiB samples with LZ4 costs a few microseconds; BC texture blocks,
+    /// zlib members and media files fail to shrink and are then stored without spending CPU on them.
+    public static func looksIncompressible(_ input: UnsafeRawBufferPointer) -> Bool {
+        let sample = 4096
+        guard input.count >= sample * 4 else { return false }
+        let starts = [0, input.count / 2 - sample / 2, input.count - sample]
+        var saved = 0
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(LZ4_compressBound(Int32(sample)))) { scratch in
+            for start in starts {
+                let n = LZ4_compress_default(
+                    input.baseAddress!.advanced(by: start).assumingMemoryBound(to: CChar.self),
+                    scratch.baseAddress!, Int32(sample), Int32(scratch.count))
+                if n > 0 { saved += sample - Int(n) }
+            }
+            // Less than 2% saved across the samples: not worth a full pass.
+            return saved * 50 < sample * starts.count
+        }
+    }
+
+}
+
+/// Decompresses blobs into a caller-owned buffer.
+public enum Decompressor {
+    /// Decompresses `input` (stored with `codec`) into `output`, which must end up exactly `expectedSize` bytes.
+    public static func decompress(
+        _ input: UnsafeRawBufferPointer, codec: Codec, expectedSize: Int, into output: inout [UInt8]
+    ) throws(CodecError) {
+        if output.count != expectedSize {
+            if output.count > expectedSize {
+                output.removeSubrange(expectedSize...)
+            } else {
+                output.append(contentsOf: repeatElement(0, count: expectedSize - output.count))
+            }
+        }
+        switch codec {
+        case .none:
+            guard input.count == expectedSize else {
+                throw .corruptInput(codec: .none, detail: "length \(input.count), expected \(expectedSize)")
+            }
+            output.withUnsafeMutableBytes { out in
+                if expectedSize > 0 { out.copyMemory(from: input) }
+            }
+        case .lz4:
+            let n = output.withUnsafeMutableBytes { out -> Int32 in
+                guard let base = input.baseAddress, let dst = out.baseAddress else { return expectedSize == 0 ? 0 : -1 }
+                return LZ4_decompress_safe(base.assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self),
+                                           Int32(input.count), Int32(expectedSize))
+            }
+            guard n == Int32(expectedSize) else {
+                throw .corruptInput(codec: .lz4, detail: "decoded \(n) bytes, expected \(expectedSize)")
+            }
+        case .zstd:
+            let n = output.withUnsafeMutableBytes { out in
+                ZSTD_decompress(out.baseAddress, expectedSize, input.baseAddress, input.count)
+            }
+            if ZSTD_isError(n) != 0 {
+                throw .corruptInput(codec: .zstd, detail: String(cString: ZSTD_getErrorName(n)))
+            }
+            guard n == expectedSize else {
+                throw .corruptInput(codec: .zstd, detail: "decoded \(n) bytes, expected \(expectedSize)")
+            }
+        case .zlib:
+            var destLen = uLong(expectedSize)
+            var srcLen = uLong(input.count)
+            let rc = output.withUnsafeMutableBytes { out in
+                uncompress2(out.baseAddress?.assumingMemoryBound(to: Bytef.self), &destLen,
+                            input.baseAddress?.assumingMemoryBound(to: Bytef.self), &srcLen)
+            }
+            guard rc == Z_OK, destLen == uLong(expectedSize), srcLen == uLong(input.count) else {
+                throw .corruptInput(codec: .zlib, detail: "uncompress2 returned \(rc), \(destLen) of \(expectedSize) bytes")
+            }
+        }
+    }
+}

@@ -1,0 +1,43 @@
+/// What a blob inside a pack holds.
+public enum BlobType: UInt8, Sendable, Codable, CaseIterable, CustomStringConvertible {
+    /// A chunk of file content.
+    case data = 0
+    /// A serialized directory listing (a Merkle tree node).
+    case tree = 1
+
+    /// The lowercase name used in JSON and messages.
+    public var description: String { self == .data ? "data" : "tree" }
+}
+
+/// A blob's identity: its type and content ID.
+public struct BlobHandle: Hashable, Sendable, CustomStringConvertible {
+    /// Content ID (a keyed MAC of the plaintext).
+    public var id: ObjectID
+    /// Data chunk or tree.
+    public var type: BlobType
+
+    /// Creates a handle.
+    public init(id: ObjectID, type: BlobType) {
+        self.id = id
+        self.type = type
+    }
+
+    /// `type/shortid`, for messages.
+    public var description: String { "\(type)/\(id.short)" }
+}
+
+/// The kinds of file a repository holds, each in its own folder.
+public enum FileKind: String, Sendable, CaseIterable, Codable {
+    /// The encrypted repository configuration (one file, `config`).
+    case config
+    /// Key slots (`keys/<id>`).
+    case key = "keys"
+    /// Pack files (`data/<2 hex>/<id>`).
+    case pack = "data"
+    /// Index files (`index/<id>`).
+    case index
+    /// Snapshot objects (`snapshots/<id>`).
+    case snapshot = "snapshots"
+    /// Lock files (`locks/<id>`).
+    case lock = "locks"
+}

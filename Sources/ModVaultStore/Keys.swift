@@ -1,0 +1,104 @@
+import Foundation
+public import ModVaultCore
+public import ModVaultCrypto
+public import ModVaultChunking
+
+/// The repository's master secrets. Never written anywhere except sealed inside key slots.
+public struct MasterKey: Codable, Sendable, Equatable {
+    /// AES-256-GCM key for every encrypted object.
+    public var encryption: SecretKey
+    /// HMAC-SHA256 key that turns blob plaintext into content IDs.
+    public var mac: SecretKey
+
+    /// Creates master secrets.
+    public init(encryption: SecretKey, mac: SecretKey) {
+        self.encryption = encryption
+        self.mac = mac
+    }
+
+    /// Fresh random master secrets.
+    public static func random() -> MasterKey { MasterKey(encryption: .random(), mac: .random()) }
+}
+
+/// A key slot: the master key sealed under a key derived from one password.
+///
+/// Stored in plaintext JSON as `keys/<random id>` so that a password can be checked
+/// before anything else is read; adding or changing a password touches only its own slot.
+public struct KeySlot: Codable, Sendable {
+    /// Slot format version.
+    public var version: Int
+    /// When the slot was created.
+    public var created: Date
+    /// Host that created it.
+    public var host: String
+    /// User that created it.
+    public var username: String
+    /// Always "scrypt" in version 1.
+    public var kdf: String
+    /// scrypt cost parameters.
+    public var scrypt: ScryptParameters
+    /// Random salt, base64.
+    public var salt: String
+    /// The sealed master key JSON, base64 (AES-256-GCM under the derived key, associated data "modvault-key").
+    public var data: String
+
+    static let associatedData = Array("modvault-key".utf8)
+
+    /// Seals `master` under `password`.
+    public static func seal(_ master: MasterKey, password: [UInt8], parameters: ScryptParameters = .default) throws -> KeySlot {
+        let salt = SecureRandom.bytes(32)
+        let wrapping = try parameters.deriveKey(password: password, salt: salt)
+        let plaintext = Array(try JSONEncoder().encode(master))
+        let box = AEAD(key: wrapping).seal(plaintext, associatedData: associatedData)
+        return KeySlot(version: 1, created: Date(), host: Host.name, username: Host.user, kdf: "scrypt",
+                       scrypt: parameters, salt: Base64.encode(salt), data: Base64.encode(box))
+    }
+
+    /// Opens the slot with `password`; nil if the password is wrong.
+    public func open(password: [UInt8]) throws -> MasterKey? {
+        guard kdf == "scrypt", let saltBytes = Base64.decode(salt), let box = Base64.decode(data) else {
+            throw StoreError.corruptObject(path: "keys", reason: "unreadable key slot")
+        }
+        let wrapping = try scrypt.deriveKey(password: password, salt: saltBytes)
+        guard let plaintext = try? AEAD(key: wrapping).open(box, associatedData: Self.associatedData) else { return nil }
+        return try JSONDecoder().decode(MasterKey.self, from: Data(plaintext))
+    }
+}
+
+/// Facts about the machine, recorded in snapshots and key slots.
+public enum Host {
+    /// The host name.
+    public static var name: String {
+        var buf = [CChar](repeating: 0, count: 256)
+        gethostname(&buf, buf.count)
+        return String(cString: buf)
+    }
+
+    /// The login name, or the numeric UID.
+    public static var user: String {
+        if let pw = getpwuid(getuid()), let n = pw.pointee.pw_name { return String(cString: n) }
+        return String(getuid())
+    }
+}
+
+/// The repository configuration: sealed with the master key and stored as `config`.
+public struct RepositoryConfig: Codable, Sendable, Equatable {
+    /// Format version; this build writes and reads 1.
+    public var version: Int
+    /// Random repository ID; remotes holding another ID are refused.
+    public var id: ObjectID
+    /// FastCDC sizes.
+    public var chunker: ChunkerParameters
+    /// Secret from which the gear table is derived.
+    public var chunkerSecret: SecretKey
+    /// Default codec name for blobs.
+    public var compression: String
+    /// Codec level (zstd 1–19, zlib 1–9; ignored otherwise).
+    public var compressionLevel: Int
+    /// Target pack size in bytes.
+    public var packSize: Int
+
+    /// The current format version.
+    public static let currentVersion = 1
+}
+

@@ -1,0 +1,396 @@
+import Foundation
+import Synchronization
+public import ModVaultCore
+public import ModVaultCrypto
+public import ModVaultCodecs
+public import ModVaultChunking
+
+/// Options for creating a repository.
+public struct RepositoryOptions: Sendable {
+    /// FastCDC sizes.
+    public var chunker: ChunkerParameters = .default
+    /// Blob codec.
+    public var compression: Codec = .zstd
+    /// Codec level; nil for the codec's default.
+    public var compressionLevel: Int? = nil
+    /// Target pack size in bytes.
+    public var packSize: Int = 16 << 20
+    /// Key-derivation cost for the first key slot.
+    public var scrypt: ScryptParameters = .default
+
+    /// Default options.
+    public init() {}
+}
+
+/// A repository in a local folder: keys, config, packs, index files and snapshots,
+/// plus the local SQLite index under `cache/` (which is not part of the format).
+public final class Repository: Sendable {
+    /// The repository folder.
+    public let path: String
+    /// The decrypted configuration.
+    public let config: RepositoryConfig
+    /// The master secrets.
+    public let masterKey: MasterKey
+    /// The key slot that opened the repository.
+    public let keyID: String
+    /// Blob-to-pack lookups.
+    public let index: LocalIndex
+    /// The cipher for every encrypted object.
+    public let cipher: AEAD
+    /// Computes content IDs.
+    public let contentMAC: ContentMAC
+    /// The configured chunker.
+    public let chunker: FastCDC
+    /// The configured codec.
+    public let codec: Codec
+
+    private init(path: String, config: RepositoryConfig, masterKey: MasterKey, keyID: String) throws {
+        self.path = path
+        self.config = config
+        self.masterKey = masterKey
+        self.keyID = keyID
+        cipher = AEAD(key: masterKey.encryption)
+        contentMAC = ContentMAC(key: masterKey.mac)
+        chunker = try FastCDC(parameters: config.chunker, gear: GearTable.derive(secret: config.chunkerSecret))
+        guard let codec = Codec(name: config.compression) else {
+            throw StoreError.corruptObject(path: path + "/config", reason: "unknown compression '\(config.compression)'")
+        }
+        self.codec = codec
+        try FileSystem.makeDirectories(path + "/cache")
+        index = try LocalIndex(path: path + "/cache/index.sqlite")
+    }
+
+    /// The folders every repository has.
+    static let folders = ["keys", "data", "index", "snapshots", "locks"]
+
+    // MARK: Creating and opening
+
+    /// Creates a new repository at `path` protected by `password`.
+    public static func initialize(at rawPath: String, password: [UInt8], options: RepositoryOptions = .init()) throws -> Repository {
+        let path = FileSystem.absolute(rawPath)
+        if FileSystem.exists(path + "/config") { throw StoreError.repositoryExists(path: path) }
+        if FileSystem.exists(path) {
+            guard FileSystem.isDirectory(path) else { throw StoreError.directoryNotEmpty(path: path) }
+            let existing = try FileSystem.list(path)
+            guard existing.isEmpty else { throw StoreError.directoryNotEmpty(path: path) }
+        }
+        try options.chunker.validate()
+        guard (1 << 20)...(1 << 30) ~= options.packSize else {
+            throw StoreError.invalidArgument("pack size must be between 1 MiB and 1 GiB")
+        }
+        try storeIO {
+            try FileSystem.makeDirectories(path)
+            for folder in folders { try FileSystem.makeDirectories("\(path)/\(folder)") }
+            for i in 0..<256 { try FileSystem.makeDirectories("\(path)/data/\(Hex.encode([UInt8(i)]))") }
+        }
+        let master = MasterKey.random()
+        let config = RepositoryConfig(
+            version: RepositoryConfig.currentVersion, id: SecureRandom.objectID(), chunker: options.chunker,
+            chunkerSecret: .random(), compression: options.compression.description,
+            compressionLevel: options.compressionLevel ?? options.compression.defaultLevel, packSize: options.packSize)
+        // Key first, config last: a repository exists once its config does, and then it can be opened.
+        let keyID = try writeKeySlot(KeySlot.seal(master, password: password, parameters: options.scrypt), repository: path)
+        let sealedConfig = AEAD(key: master.encryption).seal(Array(try JSONEncoder().encode(config)), associatedData: Array("config".utf8))
+        try storeIO { try FileSystem.writeAtomically(path + "/config", bytes: sealedConfig) }
+        return try Repository(path: path, config: config, masterKey: master, keyID: keyID)
+    }
+
+    /// Opens the repository at `path`, trying `password` against each key slot.
+    public static func open(at rawPath: String, password: [UInt8]) throws -> Repository {
+        let path = FileSystem.absolute(rawPath)
+        guard FileSystem.exists(path + "/config") else { throw StoreError.repositoryMissing(path: path) }
+        let (master, keyID) = try unlock(path: path, password: password)
+        let sealed = try storeIO { try FileSystem.readFile(path + "/config") }
+        guard let plain = try? AEAD(key: master.encryption).open(sealed, associatedData: Array("config".utf8)) else {
+            throw StoreError.corruptObject(path: path + "/config", reason: "authentication failed")
+        }
+        let config: RepositoryConfig
+        do { config = try JSONDecoder().decode(RepositoryConfig.self, from: Data(plain)) } catch {
+            throw StoreError.corruptObject(path: path + "/config", reason: "unreadable configuration")
+        }
+        guard config.version == RepositoryConfig.currentVersion else {
+            throw StoreError.unsupportedVersion(path: path + "/config", version: config.version)
+        }
+        let repo = try Repository(path: path, config: config, masterKey: master, keyID: keyID)
+        try repo.synchronizeIndex()
+        return repo
+    }
+
+    private static func unlock(path: String, password: [UInt8]) throws -> (MasterKey, String) {
+        let names = try storeIO { try FileSystem.list(path + "/keys").filter { !$0.hasPrefix(".") } }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        var unreadable: [String] = []
+        for name in names {
+            let file = "\(path)/keys/\(name)"
+            guard let bytes = try? FileSystem.readFile(file),
+                  let slot = try? decoder.decode(KeySlot.self, from: Data(bytes)) else {
+                unreadable.append(file)
+                continue
+            }
+            if let master = try slot.open(password: password) { return (master, name) }
+        }
+        if unreadable.count == names.count, let first = unreadable.first {
+            throw StoreError.corruptObject(path: first, reason: "no readable key slot in \(path)/keys")
+        }
+        throw StoreError.wrongPassword(path: path)
+    }
+
+    /// Writes a key slot under a random name and returns the name.
+    @discardableResult
+    public static func writeKeySlot(_ slot: KeySlot, repository path: String) throws -> String {
+        let name = SecureRandom.objectID().hex
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let bytes = Array(try encoder.encode(slot))
+        try storeIO { try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes) }
+        return name
+    }
+
+    // MARK: Encrypted files (index, snapshots)
+
+    /// Full path of an object.
+    public func filePath(_ name: ObjectName) -> String { "\(path)/\(name.relativePath)" }
+
+    /// Seals `plaintext` and stores it under the SHA-256 of the sealed bytes; returns that ID.
+    public func saveFile(_ kind: FileKind, plaintext: [UInt8]) throws -> ObjectID {
+        let sealed = cipher.seal(plaintext, associatedData: Array(kind.rawValue.utf8))
+        let id = SHA256Digest.hash(sealed)
+        try storeIO { try FileSystem.writeAtomically(filePath(ObjectName(kind: kind, id: id)), bytes: sealed) }
+        return id
+    }
+
+    /// Loads and opens an encrypted file, checking that its contents match its name.
+    public func loadFile(_ kind: FileKind, id: ObjectID) throws -> [UInt8] {
+        let file = filePath(ObjectName(kind: kind, id: id))
+        let sealed = try storeIO(missing: file) { try FileSystem.readFile(file) }
+        guard SHA256Digest.hash(sealed) == id else {
+            throw StoreError.corruptObject(path: file, reason: "contents do not match the file name (damaged or truncated)")
+        }
+        do { return try cipher.open(sealed, associatedData: Array(kind.rawValue.utf8)) } catch {
+            throw StoreError.corruptObject(path: file, reason: "\(error)")
+        }
+    }
+
+    /// IDs of all files of a kind, skipping temporary files.
+    public func list(_ kind: FileKind) throws -> [ObjectID] {
+        try storeIO {
+            if kind == .pack {
+                var ids: [ObjectID] = []
+                for sub in try FileSystem.list(path + "/data") where sub.count == 2 {
+                    ids += try FileSystem.list("\(path)/data/\(sub)").compactMap { ObjectID(hex: $0) }
+                }
+                return ids
+            }
+            return try FileSystem.list("\(path)/\(kind.rawValue)").compactMap { ObjectID(hex: $0) }
+        }
+    }
+
+    // MARK: Index
+
+    /// Brings the SQLite index in line with the `index/` folder: loads new files, rebuilds if any vanished.
+    public func synchronizeIndex() throws {
+        let onDisk = Set(try list(.index).map(\.hex))
+        let loaded = try index.loadedIndexFiles()
+        if !loaded.isSubset(of: onDisk) {
+            try index.clear()
+            try load(indexFiles: onDisk)
+        } else {
+            try load(indexFiles: onDisk.subtracting(loaded))
+        }
+    }
+
+    /// Discards and rebuilds the SQLite index from the index files.
+    public func rebuildIndex() throws {
+        try index.clear()
+        try load(indexFiles: Set(try list(.index).map(\.hex)))
+    }
+
+    private func load(indexFiles names: Set<String>) throws {
+        for name in names.sorted() {
+            guard let id = ObjectID(hex: name) else { continue }
+            let file = try IndexFile.decode(try loadFile(.index, id: id), path: filePath(ObjectName(kind: .index, id: id)))
+            try index.add(file, name: name)
+        }
+    }
+
+    /// Writes an index file for `packs` and records it in the local index.
+    @discardableResult
+    public func writeIndex(_ file: IndexFile) throws -> ObjectID {
+        let id = try saveFile(.index, plaintext: file.encoded())
+        try index.add(file, name: id.hex)
+        return id
+    }
+
+    // MARK: Blobs
+
+    /// Reads, decrypts, decompresses and verifies one blob. `scratch` is reused to avoid allocations.
+    public func loadBlob(_ handle: BlobHandle, into output: inout [UInt8], scratch: inout [UInt8]) throws {
+        guard let location = try index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
+        try loadBlob(handle, at: location, into: &output, scratch: &scratch)
+    }
+
+    /// Reads a blob at a known location.
+    public func loadBlob(_ handle: BlobHandle, at location: BlobLocation, into output: inout [UInt8], scratch: inout [UInt8],
+                         file: OpenFile? = nil) throws {
+        let packPath = filePath(ObjectName(kind: .pack, id: location.pack))
+        let sealed = try storeIO(missing: packPath) {
+            let pack = try file ?? OpenFile.openForReading(packPath)
+            return try pack.read(count: Int(location.length), at: location.offset)
+        }
+        try openBlob(handle, sealed: sealed, location: location, packPath: packPath, into: &output, scratch: &scratch)
+    }
+
+    /// Decrypts, decompresses and verifies a sealed blob already in memory.
+    public func openBlob(_ handle: BlobHandle, sealed: [UInt8], location: BlobLocation, packPath: String,
+                         into output: inout [UInt8], scratch: inout [UInt8]) throws {
+        let ad = PackFormat.blobAssociatedData(handle)
+        do {
+            try sealed.withUnsafeBytes { s in try ad.withUnsafeBytes { a in try cipher.open(s, associatedData: a, into: &scratch) } }
+        } catch {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset): \(error)")
+        }
+        do {
+            try scratch.withUnsafeBytes { s in
+                try Decompressor.decompress(s, codec: location.codec, expectedSize: Int(location.rawLength), into: &output)
+            }
+        } catch {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle): \(error)")
+        }
+        let actual = output.withUnsafeBytes { contentMAC.id($0) }
+        guard actual == handle.id else {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) content does not match its ID")
+        }
+    }
+
+    /// Loads and parses a tree blob.
+    public func loadTree(_ id: ObjectID) throws -> Tree {
+        var out: [UInt8] = []
+        var scratch: [UInt8] = []
+        try loadBlob(BlobHandle(id: id, type: .tree), into: &out, scratch: &scratch)
+        do { return try Tree.decode(out) } catch {
+            throw StoreError.corruptObject(path: "tree \(id.short)", reason: "\(error)")
+        }
+    }
+
+    // MARK: Snapshots
+
+    /// Stores a snapshot and returns its ID.
+    public func saveSnapshot(_ snapshot: Snapshot) throws -> ObjectID {
+        try saveFile(.snapshot, plaintext: Array(try Self.jsonEncoder.encode(snapshot)))
+    }
+
+    /// Loads one snapshot.
+    public func loadSnapshot(_ id: ObjectID) throws -> Snapshot {
+        let plain = try loadFile(.snapshot, id: id)
+        do { return try Self.jsonDecoder.decode(Snapshot.self, from: Data(plain)) } catch {
+            throw StoreError.corruptObject(path: filePath(ObjectName(kind: .snapshot, id: id)), reason: "unreadable snapshot")
+        }
+    }
+
+    /// All snapshots, oldest first.
+    public func snapshots() throws -> [SnapshotRecord] {
+        try list(.snapshot).map { SnapshotRecord(id: $0, snapshot: try loadSnapshot($0)) }
+            .sorted { ($0.snapshot.time, $0.id) < ($1.snapshot.time, $1.id) }
+    }
+
+    /// Resolves `latest`, a full ID or a unique prefix.
+    public func resolveSnapshot(_ reference: String, among all: [SnapshotRecord]? = nil) throws -> SnapshotRecord {
+        let records = try all ?? snapshots()
+        if reference == "latest" {
+            guard let last = records.last else { throw StoreError.snapshotNotFound(reference) }
+            return last
+        }
+        let prefix = reference.lowercased()
+        guard !prefix.isEmpty, prefix.allSatisfy(\.isHexDigit) else { throw StoreError.snapshotNotFound(reference) }
+        let matches = records.filter { $0.id.hex.hasPrefix(prefix) }
+        if matches.count > 1 { throw StoreError.ambiguousSnapshot(reference, candidates: matches.map(\.id.short)) }
+        guard let only = matches.first else { throw StoreError.snapshotNotFound(reference) }
+        return only
+    }
+
+    static var jsonEncoder: JSONEncoder {
+        let e = JSONEncoder()
+        e.dateEncodingStrategy = .custom { date, encoder in
+            var c = encoder.singleValueContainer()
+            try c.encode(Timestamp.format(date))
+        }
+        e.outputFormatting = [.sortedKeys]
+        return e
+    }
+
+    static var jsonDecoder: JSONDecoder {
+        let d = JSONDecoder()
+        d.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            guard let date = Timestamp.parse(text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad time \(text)"))
+            }
+            return date
+        }
+        return d
+    }
+}
+
+/// RFC 3339 timestamps with nanoseconds, in UTC.
+public enum Timestamp {
+    /// Formats a date as `2026-11-25T20:51:17.123456789Z`.
+    public static func format(_ date: Date) -> String {
+        let t = date.timeIntervalSince1970
+        var secs = Int64(t.rounded(.down))
+        var nanos = Int64(((t - Double(secs)) * 1e9).rounded())
+        if nanos >= 1_000_000_000 { secs += 1; nanos -= 1_000_000_000 }
+        var tmv = tm()
+        var tt = time_t(secs)
+        gmtime_r(&tt, &tmv)
+        let base = String(format: "%04d-%02d-%02dT%02d:%02d:%02d", tmv.tm_year + 1900, tmv.tm_mon + 1, tmv.tm_mday, tmv.tm_hour, tmv.tm_min, tmv.tm_sec)
+        return base + String(format: ".%09lldZ", nanos)
+    }
+
+    /// Parses what `format` writes (fraction optional).
+    public static func parse(_ text: String) -> Date? {
+        let parts = text.split(separator: ".", maxSplits: 1)
+        let main = parts[0].hasSuffix("Z") ? String(parts[0].dropLast()) : String(parts[0])
+        let nums = main.split(whereSeparator: { $0 == "-" || $0 == "T" || $0 == ":" }).compactMap { Int32($0) }
+        guard nums.count == 6 else { return nil }
+        var tmv = tm()
+        tmv.tm_year = nums[0] - 1900; tmv.tm_mon = nums[1] - 1; tmv.tm_mday = nums[2]
+        tmv.tm_hour = nums[3]; tmv.tm_min = nums[4]; tmv.tm_sec = nums[5]
+        let secs = timegm(&tmv)
+        var frac = 0.0
+        if parts.count == 2 {
+            let digits = parts[1].prefix { $0.isNumber }
+            frac = (Double("0." + digits) ?? 0)
+        }
+        return Date(timeIntervalSince1970: Double(secs) + frac)
+    }
+}
+
+/// A stable random identifier for this machine, kept in the user's config folder.
+public enum DeviceID {
+    /// Reads or creates `$XDG_CONFIG_HOME/modvault/device-id` (default `~/.config/modvault/device-id`).
+    public static func current() -> String {
+        let env = ProcessInfo.processInfo.environment
+        let base = env["XDG_CONFIG_HOME"] ?? ((env["HOME"] ?? "/tmp") + "/.config")
+        let file = base + "/modvault/device-id"
+        if let bytes = try? FileSystem.readFile(file), let text = String(validating: bytes, as: UTF8.self) {
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if trimmed.count == 32, trimmed.allSatisfy(\.isHexDigit) { return trimmed }
+        }
+        let fresh = Hex.encode(SecureRandom.bytes(16))
+        try? FileSystem.makeDirectories(base + "/modvault")
+        try? FileSystem.writeAtomically(file, bytes: Array((fresh + "\n").utf8), mode: 0o644)
+        return fresh
+    }
+}
+
+/// Runs file-system work, turning `SystemCallError` into `StoreError` (ENOENT on `missing` into `.missingObject`).
+func storeIO<T>(missing: String? = nil, _ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as SystemCallError {
+        if let missing, e.code == ENOENT { throw StoreError.missingObject(path: missing) }
+        throw StoreError.system(e)
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+public import ModVaultCore
+
+/// A snapshot: one saved state of one source folder. Stored encrypted as `snapshots/<sha256>`.
+public struct Snapshot: Codable, Sendable, Equatable {
+    /// Format version.
+    public var version: Int
+    /// When the snapshot started.
+    public var time: Date
+    /// Host name of the machine that made it.
+    public var host: String
+    /// User that made it.
+    public var username: String
+    /// Stable random ID of the machine (see `DeviceID`).
+    public var device: String
+    /// Absolute source paths; one today, a list so later merges can hold more.
+    public var paths: [String]
+    /// User tags.
+    public var tags: [String]
+    /// Parent snapshots: none for the first, one normally, two for a merge.
+    public var parents: [ObjectID]
+    /// The root tree: the contents of the source folder.
+    public var tree: ObjectID
+    /// Counters describing how the snapshot was made.
+    public var summary: SnapshotSummary?
+
+    /// Creates a snapshot record.
+    public init(time: Date, host: String, username: String, device: String, paths: [String], tags: [String],
+                parents: [ObjectID], tree: ObjectID, summary: SnapshotSummary?) {
+        version = 1
+        self.time = time
+        self.host = host
+        self.username = username
+        self.device = device
+        self.paths = paths
+        self.tags = tags
+        self.parents = parents
+        self.tree = tree
+        self.summary = summary
+    }
+}
+
+/// What a snapshot run did.
+public struct SnapshotSummary: Codable, Sendable, Equatable {
+    /// Files not in the parent.
+    public var filesNew: Int
+    /// Files whose content or metadata changed.
+    public var filesChanged: Int
+    /// Files identical to the parent.
+    public var filesUnchanged: Int
+    /// Directories in the snapshot.
+    public var directories: Int
+    /// Bytes read from the source.
+    public var bytesRead: Int64
+    /// Total size of the files in the snapshot.
+    public var bytesTotal: Int64
+    /// Bytes added to the repository (sealed blobs plus pack headers).
+    public var bytesAdded: Int64
+    /// Blobs added.
+    public var blobsAdded: Int
+    /// Entries skipped because they could not be read.
+    public var errors: Int
+    /// Seconds the run took.
+    public var seconds: Double
+
+    /// Creates a summary.
+    public init(filesNew: Int = 0, filesChanged: Int = 0, filesUnchanged: Int = 0, directories: Int = 0, bytesRead: Int64 = 0,
+                bytesTotal: Int64 = 0, bytesAdded: Int64 = 0, blobsAdded: Int = 0, errors: Int = 0, seconds: Double = 0) {
+        self.filesNew = filesNew
+        self.filesChanged = filesChanged
+        self.filesUnchanged = filesUnchanged
+        self.directories = directories
+        self.bytesRead = bytesRead
+        self.bytesTotal = bytesTotal
+        self.bytesAdded = bytesAdded
+        self.blobsAdded = blobsAdded
+        self.errors = errors
+        self.seconds = seconds
+    }
+}
+
+/// A snapshot together with its ID.
+public struct SnapshotRecord: Sendable {
+    /// The snapshot's ID (name of its file).
+    public var id: ObjectID
+    /// The snapshot.
+    public var snapshot: Snapshot
+
+    /// Pairs an ID and snapshot.
+    public init(id: ObjectID, snapshot: Snapshot) {
+        self.id = id
+        self.snapshot = snapshot
+    }
+}

@@ -1,0 +1,3 @@
+import ModVaultCLI
+
+await ModVaultCommand.execute()
