@@ -168,6 +168,7 @@ public struct Restorer: Sendable {
         try? FileSystem.remove(temp)
         var plaintext: [UInt8] = []
         var scratch: [UInt8] = []
+        var sealed: [UInt8] = []
         var written: Int64 = 0
         do {
             let out = try OpenFile.create(temp, mode: 0o600)
@@ -181,7 +182,7 @@ public struct Restorer: Sendable {
                         throw e.code == ENOENT ? StoreError.missingObject(path: packPath) : StoreError.system(e)
                     }
                 }
-                try repository.loadBlob(handle, at: location, into: &plaintext, scratch: &scratch, file: pack?.file)
+                try repository.loadBlob(handle, at: location, into: &plaintext, scratch: &scratch, sealedBuffer: &sealed, file: pack?.file)
                 try out.write(plaintext)
                 written += Int64(plaintext.count)
             }

@@ -1,4 +1,5 @@
 public import ModVaultCore
+import Foundation
 internal import CZlib
 internal import CLZ4
 internal import CZstd
@@ -147,12 +148,25 @@ public final class Compressor: @unchecked Sendable {
 
     /// Estimates cheaply whether data is already compressed or encrypted.
     ///
-    /// Compressing three 4 KiB samples with LZ4 costs a few microseconds; BC texture blocks,
-    /// zlib members and media files fail to shrink and are then stored without spending CPU on them.
+    /// Two probes on three 4 KiB samples, a few microseconds in all: the order-0 byte entropy, and
+    /// how much LZ4 saves. Data counts as incompressible only when both say so: BC texture blocks,
+    /// zlib members and media have high entropy and no repeats, while text with a large vocabulary
+    /// defeats LZ4 on a small sample but still has low entropy.
     public static func looksIncompressible(_ input: UnsafeRawBufferPointer) -> Bool {
         let sample = 4096
         guard input.count >= sample * 4 else { return false }
         let starts = [0, input.count / 2 - sample / 2, input.count - sample]
+        var histogram = [Int](repeating: 0, count: 256)
+        for start in starts {
+            for i in start..<(start + sample) { histogram[Int(input[i])] += 1 }
+        }
+        let total = Double(sample * starts.count)
+        var entropy = 0.0
+        for count in histogram where count > 0 {
+            let p = Double(count) / total
+            entropy -= p * log2(p)
+        }
+        if entropy < 7.0 { return false }
         var saved = 0
         return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(LZ4_compressBound(Int32(sample)))) { scratch in
             for start in starts {
@@ -165,7 +179,6 @@ public final class Compressor: @unchecked Sendable {
             return saved * 50 < sample * starts.count
         }
     }
-
 }
 
 /// Decompresses blobs into a caller-owned buffer.

@@ -231,15 +231,27 @@ public final class Repository: Sendable {
         try loadBlob(handle, at: location, into: &output, scratch: &scratch)
     }
 
-    /// Reads a blob at a known location.
+    /// Reads a blob at a known location. `sealedBuffer` holds the encrypted bytes and is reused between calls.
     public func loadBlob(_ handle: BlobHandle, at location: BlobLocation, into output: inout [UInt8], scratch: inout [UInt8],
-                         file: OpenFile? = nil) throws {
+                         sealedBuffer: inout [UInt8], file: OpenFile? = nil) throws {
         let packPath = filePath(ObjectName(kind: .pack, id: location.pack))
-        let sealed = try storeIO(missing: packPath) {
+        let length = Int(location.length)
+        if sealedBuffer.count > length { sealedBuffer.removeSubrange(length...) }
+        else if sealedBuffer.count < length { sealedBuffer.append(contentsOf: repeatElement(0, count: length - sealedBuffer.count)) }
+        let n = try storeIO(missing: packPath) {
             let pack = try file ?? OpenFile.openForReading(packPath)
-            return try pack.read(count: Int(location.length), at: location.offset)
+            return try sealedBuffer.withUnsafeMutableBytes { try pack.read(into: $0, at: location.offset) }
         }
-        try openBlob(handle, sealed: sealed, location: location, packPath: packPath, into: &output, scratch: &scratch)
+        guard n == length else {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset) is truncated (\(n) of \(length) bytes)")
+        }
+        try openBlob(handle, sealed: sealedBuffer, location: location, packPath: packPath, into: &output, scratch: &scratch)
+    }
+
+    /// Reads a blob at a known location (allocating; for occasional reads).
+    public func loadBlob(_ handle: BlobHandle, at location: BlobLocation, into output: inout [UInt8], scratch: inout [UInt8]) throws {
+        var sealed: [UInt8] = []
+        try loadBlob(handle, at: location, into: &output, scratch: &scratch, sealedBuffer: &sealed)
     }
 
     /// Decrypts, decompresses and verifies a sealed blob already in memory.
