@@ -76,9 +76,6 @@ let package = Package(
         .testTarget(name: "ModVaultStoreTests", dependencies: ["ModVaultStore"]),
         .testTarget(name: "ModVaultArchiveTests", dependencies: ["ModVaultArchive", "ModVaultStore", "ModVaultFixtures"]),
         .testTarget(name: "ModVaultFixturesTests", dependencies: ["ModVaultFixtures"]),
-        .testTarget(
-            name: "ModVaultCLITests",
-            dependencies: ["modvault", "modvault-fixtures", "ModVaultFixtures"]
-        ),
+        .testTarget(name: "ModVaultCLITests", dependencies: ["modvault"]),
     ]
 )

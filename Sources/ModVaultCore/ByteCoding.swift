@@ -109,7 +109,8 @@ public struct ByteReader {
         var shift: UInt64 = 0
         while true {
             let b = try u8()
-            guard shift < 64 else { throw Malformed(what: "varint too long") }
+            // The tenth byte may only carry the single remaining bit of a 64-bit value.
+            guard shift < 63 || (shift == 63 && b <= 1) else { throw Malformed(what: "varint overflows 64 bits") }
             result |= UInt64(b & 0x7F) << shift
             if b & 0x80 == 0 { return result }
             shift += 7
