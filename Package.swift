@@ -74,7 +74,10 @@ let package = Package(
         .testTarget(name: "ModVaultCodecsTests", dependencies: ["ModVaultCodecs"]),
         .testTarget(name: "ModVaultCryptoTests", dependencies: ["ModVaultCrypto"]),
         .testTarget(name: "ModVaultStoreTests", dependencies: ["ModVaultStore"]),
-        .testTarget(name: "ModVaultArchiveTests", dependencies: ["ModVaultArchive", "ModVaultStore", "ModVaultFixtures"]),
+        .testTarget(
+            name: "ModVaultArchiveTests",
+            dependencies: ["ModVaultArchive", "ModVaultStore", "ModVaultChunking", "ModVaultCrypto", "ModVaultFixtures"]
+        ),
         .testTarget(name: "ModVaultFixturesTests", dependencies: ["ModVaultFixtures"]),
         .testTarget(name: "ModVaultCLITests", dependencies: ["modvault"]),
     ]

@@ -1,0 +1,168 @@
+import Foundation
+import Testing
+import ModVaultCore
+import ModVaultCrypto
+import ModVaultChunking
+import ModVaultStore
+import ModVaultArchive
+import ModVaultFixtures
+
+/// A temporary folder with a fresh repository.
+final class Workspace {
+    let root: String
+    let repository: Repository
+
+    init(packSize: Int = 1 << 20, chunker: ChunkerParameters = .default) throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("modvault-archive-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        var options = RepositoryOptions()
+        options.scrypt = ScryptParameters(n: 1024, r: 8, p: 1)
+        options.packSize = packSize
+        options.chunker = chunker
+        repository = try Repository.initialize(at: root + "/repo", password: Array("pw".utf8), options: options)
+    }
+
+    deinit {
+        _ = try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: root)
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Stores a crafted tree and a snapshot pointing at it, bypassing the archiver.
+    func craftSnapshot(_ nodes: [TreeNode]) throws -> Snapshot {
+        let writer = BlobWriter(repository: repository)
+        let sealer = writer.makeSealer()
+        var content: [ObjectID] = []
+        let payload = Array("evil".utf8)
+        let blob = repository.contentMAC.id(payload)
+        try payload.withUnsafeBytes { _ = try writer.store(BlobHandle(id: blob, type: .data), plaintext: $0, sealer: sealer) }
+        content.append(blob)
+        let withContent = nodes.map { n -> TreeNode in
+            var n = n
+            if n.type == .regular { n.content = content; n.size = Int64(payload.count) }
+            return n
+        }
+        let bytes = Tree(nodes: withContent).encoded()
+        let treeID = repository.contentMAC.id(bytes)
+        try bytes.withUnsafeBytes { _ = try writer.store(BlobHandle(id: treeID, type: .tree), plaintext: $0, sealer: sealer) }
+        try writer.flush()
+        return Snapshot(time: Date(), host: "test", username: "test", device: "test", paths: ["/crafted"], tags: [],
+                        parents: [], tree: treeID, summary: nil)
+    }
+}
+
+@Suite("archive operations")
+struct ArchiveTests {
+    static func file(_ name: String) -> TreeNode {
+        TreeNode(name: name, type: .regular, mode: 0o644, mtimeNanos: 0, size: 0)
+    }
+
+    @Test(arguments: ["..", ".", "a/b", ""])
+    func craftedUnsafeNamesAreRefused(name: String) async throws {
+        let ws = try Workspace()
+        let snapshot = try ws.craftSnapshot([Self.file(name), Self.file("fine.txt")])
+        let target = ws.root + "/target"
+        await #expect(throws: ArchiveError.self) {
+            try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: target))
+        }
+        // Validation happens before any write: not even the safe file is created.
+        #expect(!FileManager.default.fileExists(atPath: target + "/fine.txt"))
+        #expect(!FileManager.default.fileExists(atPath: ws.root + "/evil"))
+    }
+
+    @Test(arguments: ["/etc/passwd", "../outside", "a/../../outside", "./../x"])
+    func escapingLinksAreRefused(target linkTarget: String) async throws {
+        let ws = try Workspace()
+        let link = TreeNode(name: "link", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 0, linkTarget: linkTarget)
+        let snapshot = try ws.craftSnapshot([link])
+        do {
+            _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: ws.root + "/t"))
+            Issue.record("restore accepted link to \(linkTarget)")
+        } catch let error as ArchiveError {
+            #expect(error.kind == .unsafePath)
+            #expect(error.description.contains("link"))
+        }
+    }
+
+    @Test func duplicateNamesAreRefused() async throws {
+        let ws = try Workspace()
+        let snapshot = try ws.craftSnapshot([Self.file("same.esp"), Self.file("same.esp")])
+        await #expect(throws: ArchiveError.self) {
+            try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: ws.root + "/t"))
+        }
+    }
+
+    @Test func innocentLinksInsideTheTargetAreRestored() async throws {
+        let ws = try Workspace()
+        let link = TreeNode(name: "link", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 0, linkTarget: "sub/../fine.txt")
+        let snapshot = try ws.craftSnapshot([link, Self.file("fine.txt")])
+        _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: ws.root + "/t"))
+        #expect(try FileManager.default.destinationOfSymbolicLink(atPath: ws.root + "/t/link") == "sub/../fine.txt")
+        #expect(try String(contentsOfFile: ws.root + "/t/fine.txt", encoding: .utf8) == "evil")
+    }
+
+    @Test func fixtureRoundTripDiffAndIncrementalGrowth() async throws {
+        // Small chunks, so that a few-MiB corpus has enough chunks per file to show deduplication.
+        let ws = try Workspace(chunker: ChunkerParameters(minSize: 16 << 10, averageSize: 64 << 10, maxSize: 256 << 10))
+        let base = ws.root + "/base", next = ws.root + "/next"
+        _ = try FixtureGenerator.writeBase(FixtureOptions(seed: 7, scaleBytes: 3 << 20), to: base)
+        _ = try FixtureGenerator.writeNext(FixtureOptions(seed: 7, scaleBytes: 3 << 20), to: next)
+        let archiver = Archiver(repository: ws.repository)
+        let first = try await archiver.snapshot(source: base)
+        #expect(first.warnings.isEmpty)
+        let summary1 = try #require(first.record.snapshot.summary)
+        #expect(summary1.filesNew > 10)
+
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(first.record.snapshot, options: RestoreOptions(target: out))
+        let sourceFiles = try FileManager.default.subpathsOfDirectory(atPath: base).sorted()
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: out).sorted() == sourceFiles)
+        for path in sourceFiles where !FileSystem.isDirectory(base + "/" + path) {
+            #expect(FileManager.default.contentsEqual(atPath: base + "/" + path, andPath: out + "/" + path), "\(path)")
+        }
+
+        let second = try await archiver.snapshot(source: next)
+        let summary2 = try #require(second.record.snapshot.summary)
+        // The next version shares most content with the base: far less is added than was read.
+        #expect(summary2.bytesAdded < summary2.bytesRead / 2)
+
+        let changes = try Differ(repository: ws.repository).diff(first.record.snapshot.tree, second.record.snapshot.tree)
+        #expect(changes.contains { $0.kind == .added })
+        #expect(changes.contains { $0.kind == .removed })
+        #expect(changes.contains { $0.kind == .modified && $0.path.hasSuffix(".esp") })
+        let report = try Checker(repository: ws.repository).check(readData: true)
+        #expect(report.isHealthy, "\(report.errors)")
+        #expect(report.blobsVerified > 0)
+    }
+
+    @Test func checkNamesFilesAffectedByAMissingPack() async throws {
+        let ws = try Workspace()
+        let src = ws.root + "/src"
+        try FileManager.default.createDirectory(atPath: src + "/mods/A", withIntermediateDirectories: true)
+        var bytes = [UInt8](repeating: 0, count: 300_000)
+        for i in bytes.indices { bytes[i] = UInt8(truncatingIfNeeded: i &* 2654435761 >> 13) }
+        try Data(bytes).write(to: URL(fileURLWithPath: src + "/mods/A/A.ba2"))
+        let result = try await Archiver(repository: ws.repository).snapshot(source: src)
+        for pack in try ws.repository.list(.pack) {
+            try FileManager.default.removeItem(atPath: ws.repository.filePath(ObjectName(kind: .pack, id: pack)))
+        }
+        let report = try Checker(repository: ws.repository).check(readData: false)
+        #expect(!report.isHealthy)
+        #expect(report.errors.contains { $0.contains("missing object") })
+        #expect(report.affected.contains { $0.contains(result.record.id.short) })
+    }
+
+    @Test func changedAndUnchangedFilesAreCounted() async throws {
+        let ws = try Workspace()
+        let src = ws.root + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        for i in 0..<5 { try "file \(i)".write(toFile: "\(src)/f\(i).txt", atomically: false, encoding: .utf8) }
+        let archiver = Archiver(repository: ws.repository)
+        _ = try await archiver.snapshot(source: src)
+        try "changed".write(toFile: "\(src)/f0.txt", atomically: false, encoding: .utf8)
+        try "new".write(toFile: "\(src)/g.txt", atomically: false, encoding: .utf8)
+        let s = try #require(try await archiver.snapshot(source: src).record.snapshot.summary)
+        #expect(s.filesNew == 1)
+        #expect(s.filesChanged == 1)
+        #expect(s.filesUnchanged == 4)
+    }
+}
