@@ -15,6 +15,10 @@ public struct SnapshotOptions: Sendable {
     public var workers = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Receives progress samples.
     public var progress: ProgressHandler? = nil
+    /// Seconds to keep retrying while prune holds the repository lock.
+    public var lockWait: Double = 0
+    /// Receives notes such as adopted packs from an interrupted run.
+    public var notice: (@Sendable (String) -> Void)? = nil
 
     /// Default options.
     public init() {}
@@ -43,6 +47,14 @@ public struct Archiver: Sendable {
         let startDate = Date()
         let source = FileSystem.absolute(rawSource)
         guard FileSystem.isDirectory(source) else { throw ArchiveError.sourceMissing(path: source) }
+        // Shared: concurrent snapshots are fine; only prune (exclusive) must not run meanwhile.
+        let lock = try RepositoryLock.acquire(repository, exclusive: false, operation: "snapshot", wait: options.lockWait)
+        defer { lock.release() }
+        // Packs written by an interrupted run are indexed now, so their chunks are not stored again.
+        let adopted = try repository.adoptUnindexedPacks { pack, error in
+            options.notice?("skipping unreadable pack \(pack.short): \(error)")
+        }
+        if adopted > 0 { options.notice?("adopted \(adopted) packs left by an interrupted run") }
 
         let all = try repository.snapshots()
         let parent: SnapshotRecord?

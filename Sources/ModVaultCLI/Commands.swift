@@ -32,7 +32,8 @@ public struct ModVaultCommand: AsyncParsableCommand {
             4 damaged data found, 10 no repository, 11 locked, 12 wrong password.
             """,
         version: "0.1.0",
-        subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self]
+        subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self,
+                      Forget.self, Prune.self, Key.self, Unlock.self, Repair.self]
     )
 
     /// Creates the command.
@@ -164,6 +165,8 @@ struct SnapshotCommand: AsyncParsableCommand {
         options.tags = tag
         options.parent = parent
         options.forceRead = forceRead
+        options.lockWait = global.retryLock
+        if !global.quiet { options.notice = { FileHandle.standardError.write(Data("modvault: \($0)\n".utf8)) } }
         let progress = ProgressLine.make(label: "snapshot", quiet: global.quiet)
         options.progress = progress?.handler
         let result = try await Archiver(repository: repo).snapshot(source: source, options: options)

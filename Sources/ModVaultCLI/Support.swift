@@ -44,6 +44,9 @@ struct RepositoryOptionsGroup: ParsableArguments {
     @Flag(name: [.customShort("q"), .long], help: "Print only errors and the final result.")
     var quiet = false
 
+    @Option(help: ArgumentHelp("Keep retrying for this many seconds when the repository is locked.", valueName: "seconds"))
+    var retryLock: Double = 0
+
     func repositoryPath() throws -> String {
         if let repo, !repo.isEmpty { return repo }
         if let env = ProcessInfo.processInfo.environment["MODVAULT_REPO"], !env.isEmpty { return env }

@@ -148,8 +148,8 @@ public final class Compressor: @unchecked Sendable {
 
     /// Estimates cheaply whether data is already compressed or encrypted.
     ///
-    /// Two probes on three 4 KiB samples, a few microseconds in all: the order-0 byte entropy, and
-    /// how much LZ4 saves. Data counts as incompressible only when both say so: BC texture blocks,
+    /// Two probes, tens of microseconds in all: the order-0 byte entropy of three 4 KiB samples,
+    /// and how much LZ4 saves on a 64 KiB window. Data counts as incompressible only when both say so: BC texture blocks,
     /// zlib members and media have high entropy and no repeats, while text with a large vocabulary
     /// defeats LZ4 on a small sample but still has low entropy.
     public static func looksIncompressible(_ input: UnsafeRawBufferPointer) -> Bool {
@@ -167,16 +167,16 @@ public final class Compressor: @unchecked Sendable {
             entropy -= p * log2(p)
         }
         if entropy < 7.0 { return false }
-        var saved = 0
-        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(LZ4_compressBound(Int32(sample)))) { scratch in
-            for start in starts {
-                let n = LZ4_compress_default(
-                    input.baseAddress!.advanced(by: start).assumingMemoryBound(to: CChar.self),
-                    scratch.baseAddress!, Int32(sample), Int32(scratch.count))
-                if n > 0 { saved += sample - Int(n) }
-            }
-            // Less than 2% saved across the samples: not worth a full pass.
-            return saved * 50 < sample * starts.count
+        // High local entropy can still hide repeats further apart than a small sample (duplicated
+        // blocks in meshes or uncompressed archives), so LZ4 looks at a 64 KiB window, its full reach.
+        let window = min(input.count, 64 << 10)
+        let windowStart = (input.count - window) / 2
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: Int(LZ4_compressBound(Int32(window)))) { scratch in
+            let n = LZ4_compress_default(
+                input.baseAddress!.advanced(by: windowStart).assumingMemoryBound(to: CChar.self),
+                scratch.baseAddress!, Int32(window), Int32(scratch.count))
+            // Less than 2% saved: not worth a full pass.
+            return n > 0 && (window - Int(n)) * 50 < window
         }
     }
 }

@@ -115,6 +115,17 @@ public final class BlobWriter: Sendable {
         if !rest.isEmpty { try repository.writeIndex(IndexFile(packs: rest)) }
     }
 
+    /// Writes the last partial pack and returns every pack not yet indexed, without writing an index file
+    /// (for callers that write one combined index themselves, such as prune).
+    public func finishPacks() throws -> [IndexedPack] {
+        let last = state.withLock { s in s.builder.isEmpty ? nil : s.builder.finish(cipher: repository.cipher) }
+        if let last { try writePack(last) }
+        return state.withLock { s in
+            defer { s.unindexed.removeAll() }
+            return s.unindexed
+        }
+    }
+
     /// Sealed bytes (blobs plus pack headers) added so far.
     public var bytesAdded: Int64 { state.withLock { $0.bytesAdded } }
     /// Blobs added so far.

@@ -17,7 +17,7 @@ public final class LocalIndex: Sendable {
     /// Path of the database file.
     public let path: String
 
-    private static let schemaVersion = 1
+    private static let schemaVersion = 2
 
     init(path: String) throws(StoreError) {
         self.path = path
@@ -52,6 +52,7 @@ public final class LocalIndex: Sendable {
                 offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL, codec INTEGER NOT NULL,
                 PRIMARY KEY (id, type)) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS packs (id BLOB PRIMARY KEY) WITHOUT ROWID;
             PRAGMA user_version = \(schemaVersion);
             """)
         let probe = try db.prepare("SELECT count(*) FROM index_files")
@@ -99,6 +100,12 @@ public final class LocalIndex: Sendable {
                         s.insert.reset()
                     }
                 }
+                let addPack = try s.db.prepare("INSERT OR IGNORE INTO packs (id) VALUES (?1)")
+                for pack in file.packs {
+                    addPack.bind(1, pack.id)
+                    _ = try addPack.step()
+                    addPack.reset()
+                }
                 let mark = try s.db.prepare("INSERT OR IGNORE INTO index_files (name) VALUES (?1)")
                 mark.bind(1, name)
                 _ = try mark.step()
@@ -116,7 +123,7 @@ public final class LocalIndex: Sendable {
     /// Drops everything, for a rebuild.
     public func clear() throws(StoreError) {
         try state.withLock { (s) throws(StoreError) in
-            try s.db.execute("DELETE FROM blobs; DELETE FROM index_files;")
+            try s.db.execute("DELETE FROM blobs; DELETE FROM index_files; DELETE FROM packs;")
         }
     }
 
@@ -131,6 +138,16 @@ public final class LocalIndex: Sendable {
                             BlobLocation(pack: pack, offset: q.int64(3), length: q.int64(4), rawLength: q.int64(5),
                                          codec: Codec(rawValue: UInt8(truncatingIfNeeded: q.int64(6))) ?? .none)))
             }
+            return out
+        }
+    }
+
+    /// The packs that the loaded index files list.
+    public func knownPacks() throws(StoreError) -> Set<ObjectID> {
+        try state.withLock { (s) throws(StoreError) -> Set<ObjectID> in
+            let q = try s.db.prepare("SELECT id FROM packs")
+            var out = Set<ObjectID>()
+            while try q.step() { if let id = q.id(0) { out.insert(id) } }
             return out
         }
     }

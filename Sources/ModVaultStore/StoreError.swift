@@ -28,6 +28,8 @@ public enum StoreError: ModVaultFailure {
     case database(path: String, reason: String)
     /// A value the user supplied is invalid.
     case invalidArgument(String)
+    /// Another process holds a conflicting lock.
+    case locked(path: String, holder: LockInfo)
 
     /// The broad cause, for exit codes.
     public var kind: FailureKind {
@@ -40,6 +42,7 @@ public enum StoreError: ModVaultFailure {
         case .system(let e): return e.kind
         case .database: return .io
         case .invalidArgument: return .invalidInput
+        case .locked: return .locked
         }
     }
 
@@ -59,6 +62,9 @@ public enum StoreError: ModVaultFailure {
         case .system(let e): return e.description
         case .database(let p, let r): return "index database \(p): \(r)"
         case .invalidArgument(let r): return r
+        case .locked(let p, let h):
+            let kind = h.exclusive ? "exclusive" : "shared"
+            return "repository is locked by \(h.operation) (\(kind) lock, PID \(h.pid) on \(h.host) by \(h.username), since \(Timestamp.format(h.time))): \(p); if that process is gone, run 'modvault unlock'"
         }
     }
 }
