@@ -95,7 +95,13 @@ public struct Pruner: Sendable {
             throw StoreError.corruptObject(path: repository.path, reason: "\(missing.count) blobs referenced by snapshots are in no pack; run 'modvault check' and 'modvault repair'")
         }
         report.indexFilesReplaced = oldIndexFiles.count
-        if dryRun { return report }
+        if dryRun {
+            // Repacked blobs keep their sealed size; new pack headers are estimated (44 bytes a blob plus the seal).
+            let live = repack.flatMap(\.1)
+            report.bytesRepacked = live.reduce(Int64(0)) { $0 + $1.length + 44 } + Int64(max(1, live.count / 1000)) * 32
+            if live.isEmpty { report.bytesRepacked = 0 }
+            return report
+        }
 
         // 3. Repack live blobs into new packs (they keep their IDs), then one complete index.
         let writer = BlobWriter(repository: repository, packsPerIndex: Int.max)

@@ -55,11 +55,11 @@ extension RetentionPolicy {
         for (_, group) in groups.sorted(by: { $0.key < $1.key }) {
             let newestFirst = group.sorted { ($0.snapshot.time, $0.id) > ($1.snapshot.time, $1.id) }
             var reasons = [[String]](repeating: [], count: newestFirst.count)
-            func bucketRule(_ count: Int, _ name: String, _ key: (Date) -> [Int]) {
+            func bucketRule(_ count: Int, _ name: String, _ key: (Int, Date) -> [Int]) {
                 var remaining = count
                 var lastKey: [Int]? = nil
                 for (i, r) in newestFirst.enumerated() where remaining > 0 {
-                    let k = key(r.snapshot.time)
+                    let k = key(i, r.snapshot.time)
                     if k != lastKey {
                         reasons[i].append(name)
                         remaining -= 1
@@ -67,12 +67,16 @@ extension RetentionPolicy {
                     }
                 }
             }
-            bucketRule(last, "last snapshot") { _ in [Int.random(in: 0...Int.max)] }
-            bucketRule(hourly, "hourly snapshot") { let c = calendar.dateComponents([.year, .month, .day, .hour], from: $0); return [c.year!, c.month!, c.day!, c.hour!] }
-            bucketRule(daily, "daily snapshot") { let c = calendar.dateComponents([.year, .month, .day], from: $0); return [c.year!, c.month!, c.day!] }
-            bucketRule(weekly, "weekly snapshot") { let c = calendar.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $0); return [c.yearForWeekOfYear!, c.weekOfYear!] }
-            bucketRule(monthly, "monthly snapshot") { let c = calendar.dateComponents([.year, .month], from: $0); return [c.year!, c.month!] }
-            bucketRule(yearly, "yearly snapshot") { [calendar.component(.year, from: $0)] }
+            // Weeks are ISO 8601 weeks (Monday first) whatever the locale, so results do not depend on it.
+            var iso = calendar
+            iso.firstWeekday = 2
+            iso.minimumDaysInFirstWeek = 4
+            bucketRule(last, "last snapshot") { i, _ in [i] }
+            bucketRule(hourly, "hourly snapshot") { let c = calendar.dateComponents([.year, .month, .day, .hour], from: $1); return [c.year!, c.month!, c.day!, c.hour!] }
+            bucketRule(daily, "daily snapshot") { let c = calendar.dateComponents([.year, .month, .day], from: $1); return [c.year!, c.month!, c.day!] }
+            bucketRule(weekly, "weekly snapshot") { let c = iso.dateComponents([.yearForWeekOfYear, .weekOfYear], from: $1); return [c.yearForWeekOfYear!, c.weekOfYear!] }
+            bucketRule(monthly, "monthly snapshot") { let c = calendar.dateComponents([.year, .month], from: $1); return [c.year!, c.month!] }
+            bucketRule(yearly, "yearly snapshot") { [calendar.component(.year, from: $1)] }
             if let within, let newest = newestFirst.first?.snapshot.time {
                 for (i, r) in newestFirst.enumerated() where newest.timeIntervalSince(r.snapshot.time) <= within {
                     reasons[i].append("within \(Self.describe(within))")

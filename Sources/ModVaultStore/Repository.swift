@@ -363,7 +363,8 @@ public enum Timestamp {
     /// Parses what `format` writes (fraction optional).
     public static func parse(_ text: String) -> Date? {
         let parts = text.split(separator: ".", maxSplits: 1)
-        let main = parts[0].hasSuffix("Z") ? String(parts[0].dropLast()) : String(parts[0])
+        guard let first = parts.first else { return nil }
+        let main = first.hasSuffix("Z") ? String(first.dropLast()) : String(first)
         let nums = main.split(whereSeparator: { $0 == "-" || $0 == "T" || $0 == ":" }).compactMap { Int32($0) }
         guard nums.count == 6 else { return nil }
         var tmv = tm()

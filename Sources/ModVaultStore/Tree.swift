@@ -89,7 +89,8 @@ public struct Tree: Sendable, Equatable {
         var r = ByteReader(bytes)
         do {
             guard try r.u8() == version else { throw ByteReader.Malformed(what: "tree version") }
-            let count = try r.count(limit: bytes.count / 30)
+            // The smallest possible node (empty name, one-byte varints, no payload) takes 22 bytes.
+            let count = try r.count(limit: bytes.count / 22)
             var nodes: [TreeNode] = []
             nodes.reserveCapacity(count)
             for _ in 0..<count {

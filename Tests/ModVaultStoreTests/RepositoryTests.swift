@@ -1,0 +1,212 @@
+import Foundation
+import Testing
+import ModVaultCore
+import ModVaultChunking
+import ModVaultCrypto
+import ModVaultStore
+
+@Suite("Repository lifecycle")
+struct RepositoryLifecycleTests {
+    @Test func initializeThenOpenWithSamePassword() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let created = try Fixture.makeRepository(in: dir)
+        #expect(created.path == dir.path + "/repo")
+        for folder in ["keys", "data", "index", "snapshots", "locks", "data/00", "data/ff", "cache"] {
+            #expect(FileSystem.isDirectory("\(created.path)/\(folder)"), "\(folder)")
+        }
+        #expect(FileSystem.exists(created.path + "/config"))
+        #expect(try FileSystem.list(created.path + "/keys") == [created.keyID])
+
+        let opened = try Repository.open(at: created.path, password: Fixture.password)
+        #expect(opened.config == created.config)
+        #expect(opened.masterKey == created.masterKey)
+        #expect(opened.keyID == created.keyID)
+        #expect(opened.codec == .zstd)
+        #expect(opened.config.packSize == 1 << 20)
+        #expect(opened.chunker.parameters == .default)
+
+        // Relative paths with `.` and `..` name the same repository.
+        let cwd = FileManager.default.currentDirectoryPath
+        let viaDots = try Repository.open(at: dir.path + "/./x/../repo", password: Fixture.password)
+        #expect(viaDots.path == created.path)
+        #expect(FileManager.default.currentDirectoryPath == cwd)
+    }
+
+    @Test func keySlotIsPlainJSONAndConfigIsSealed() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        let slot = try FileSystem.readFile("\(repo.path)/keys/\(repo.keyID)")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(slot)) as? [String: Any])
+        #expect(json["kdf"] as? String == "scrypt")
+        #expect(json["version"] as? Int == 1)
+        let scrypt = try #require(json["scrypt"] as? [String: Any])
+        #expect(scrypt["n"] as? Int == 1024)
+        // The config does not show its JSON in the clear.
+        let config = try FileSystem.readFile(repo.path + "/config")
+        #expect(!String(decoding: config, as: UTF8.self).contains("chunkerSecret"))
+        #expect(config.count > AEAD.overhead)
+    }
+
+    @Test func wrongPasswordThrows() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        let error = #expect(throws: StoreError.self) { try Repository.open(at: repo.path, password: Array("wrong".utf8)) }
+        guard case .wrongPassword(let path)? = error else {
+            Issue.record("expected wrongPassword, got \(String(describing: error))")
+            return
+        }
+        #expect(path == repo.path)
+        #expect(error?.kind == .wrongPassword)
+        #expect(throws: StoreError.self) { try Repository.open(at: repo.path, password: []) }
+    }
+
+    @Test func secondKeySlotOpensTheSameRepository() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        let second = Array("another password".utf8)
+        let slot = try KeySlot.seal(repo.masterKey, password: second, parameters: Fixture.options.scrypt)
+        let name = try Repository.writeKeySlot(slot, repository: repo.path)
+        let viaSecond = try Repository.open(at: repo.path, password: second)
+        #expect(viaSecond.keyID == name)
+        #expect(viaSecond.masterKey == repo.masterKey)
+        let viaFirst = try Repository.open(at: repo.path, password: Fixture.password)
+        #expect(viaFirst.keyID == repo.keyID)
+        #expect(try slot.open(password: Array("nope".utf8)) == nil)
+        #expect(try slot.open(password: second) == repo.masterKey)
+    }
+
+    @Test func unreadableKeySlotsAreCorrupt() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        try rewrite("\(repo.path)/keys/\(repo.keyID)") { $0 = Array("{ not json".utf8) }
+        let error = #expect(throws: StoreError.self) { try Repository.open(at: repo.path, password: Fixture.password) }
+        guard case .corruptObject(let path, _)? = error else {
+            Issue.record("expected corruptObject, got \(String(describing: error))")
+            return
+        }
+        #expect(path.hasPrefix(repo.path + "/keys/"))
+    }
+
+    @Test func tamperedConfigIsCorrupt() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        try rewrite(repo.path + "/config") { $0[$0.count / 2] ^= 0x01 }
+        let error = #expect(throws: StoreError.self) { try Repository.open(at: repo.path, password: Fixture.password) }
+        guard case .corruptObject(let path, _)? = error else {
+            Issue.record("expected corruptObject, got \(String(describing: error))")
+            return
+        }
+        #expect(path == repo.path + "/config")
+    }
+
+    @Test func openMissingFolderThrowsRepositoryMissing() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        for path in [dir.path + "/does-not-exist", dir.path] {
+            let error = #expect(throws: StoreError.self) { try Repository.open(at: path, password: Fixture.password) }
+            guard case .repositoryMissing(let p)? = error else {
+                Issue.record("expected repositoryMissing, got \(String(describing: error))")
+                continue
+            }
+            #expect(p == path)
+            #expect(error?.kind == .repositoryMissing)
+        }
+    }
+
+    @Test func initializeTwiceThrowsRepositoryExists() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        let error = #expect(throws: StoreError.self) {
+            try Repository.initialize(at: repo.path, password: Fixture.password, options: Fixture.options)
+        }
+        guard case .repositoryExists(let p)? = error else {
+            Issue.record("expected repositoryExists, got \(String(describing: error))")
+            return
+        }
+        #expect(p == repo.path)
+        // The original repository is untouched.
+        #expect(try FileSystem.list(repo.path + "/keys") == [repo.keyID])
+        _ = try Repository.open(at: repo.path, password: Fixture.password)
+    }
+
+    @Test func initializeIntoNonEmptyFolderThrowsDirectoryNotEmpty() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let target = dir.path + "/stuff"
+        try FileSystem.makeDirectories(target)
+        try FileSystem.writeAtomically(target + "/readme.txt", bytes: Array("mine".utf8))
+        let error = #expect(throws: StoreError.self) {
+            try Repository.initialize(at: target, password: Fixture.password, options: Fixture.options)
+        }
+        guard case .directoryNotEmpty(let p)? = error else {
+            Issue.record("expected directoryNotEmpty, got \(String(describing: error))")
+            return
+        }
+        #expect(p == target)
+        #expect(try FileSystem.list(target) == ["readme.txt"])
+
+        // A plain file in the way is refused too.
+        let file = dir.path + "/afile"
+        try FileSystem.writeAtomically(file, bytes: [1])
+        #expect(throws: StoreError.self) { try Repository.initialize(at: file, password: Fixture.password, options: Fixture.options) }
+    }
+
+    @Test func initializeIntoEmptyExistingFolderWorks() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Repository.initialize(at: dir.path, password: Fixture.password, options: Fixture.options)
+        #expect(repo.path == dir.path)
+        _ = try Repository.open(at: dir.path, password: Fixture.password)
+    }
+
+    @Test func invalidOptionsAreRejected() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        var tooSmall = Fixture.options
+        tooSmall.packSize = 1000
+        let error = #expect(throws: StoreError.self) {
+            try Repository.initialize(at: dir.path + "/a", password: Fixture.password, options: tooSmall)
+        }
+        if case .invalidArgument? = error {} else { Issue.record("expected invalidArgument, got \(String(describing: error))") }
+
+        var badChunker = Fixture.options
+        badChunker.chunker = ChunkerParameters(minSize: 1024, averageSize: 3000, maxSize: 8192)
+        #expect(throws: ChunkingError.self) {
+            try Repository.initialize(at: dir.path + "/b", password: Fixture.password, options: badChunker)
+        }
+        #expect(!FileSystem.exists(dir.path + "/a/config"))
+        #expect(!FileSystem.exists(dir.path + "/b/config"))
+    }
+
+    @Test func encryptedFilesRoundTripAndDetectDamage() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        let id = try repo.saveFile(.snapshot, plaintext: Array("hello".utf8))
+        #expect(try repo.loadFile(.snapshot, id: id) == Array("hello".utf8))
+        #expect(try repo.list(.snapshot) == [id])
+        // A box sealed for one kind cannot be read as another.
+        try FileSystem.writeAtomically(repo.filePath(ObjectName(kind: .index, id: id)),
+                                       bytes: try FileSystem.readFile(repo.filePath(ObjectName(kind: .snapshot, id: id))))
+        let moved = #expect(throws: StoreError.self) { try repo.loadFile(.index, id: id) }
+        if case .corruptObject? = moved {} else { Issue.record("expected corruptObject, got \(String(describing: moved))") }
+
+        try rewrite(repo.filePath(ObjectName(kind: .snapshot, id: id))) { $0[0] ^= 0xFF }
+        let damaged = #expect(throws: StoreError.self) { try repo.loadFile(.snapshot, id: id) }
+        guard case .corruptObject(let path, _)? = damaged else {
+            Issue.record("expected corruptObject, got \(String(describing: damaged))")
+            return
+        }
+        #expect(path == repo.filePath(ObjectName(kind: .snapshot, id: id)))
+
+        let missing = #expect(throws: StoreError.self) { try repo.loadFile(.snapshot, id: randomID()) }
+        if case .missingObject? = missing {} else { Issue.record("expected missingObject, got \(String(describing: missing))") }
+    }
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded defaults: build, make a sample mod folder,
+# snapshot it into a new encrypted repository, check it, restore it and compare.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/demo.sh [--scale SIZE] [--dir DIR] [--no-setup]
+
+  1. scripts/setup.sh (system libraries), then a release build of modvault and modvault-fixtures
+  2. modvault-fixtures --scale SIZE DIR/Data          (a sample Fallout 4 Data folder)
+  3. with MODVAULT_REPO=DIR/repo and a password file DIR/password:
+       modvault init
+       modvault snapshot DIR/Data --tag demo
+       modvault snapshots
+       modvault check --read-data
+       modvault restore latest --target DIR/restored
+  4. diff -r DIR/Data DIR/restored: the restore must equal the source
+
+  --scale SIZE  corpus size for modvault-fixtures (default 64M)
+  --dir DIR     working folder, wiped first (default $MODVAULT_DEMO_DIR or /tmp/modvault-demo)
+  --no-setup    skip scripts/setup.sh
+EOF
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+scale=64M
+dir=${MODVAULT_DEMO_DIR:-/tmp/modvault-demo}
+setup=1
+while (($#)); do
+    case "$1" in
+        --scale) scale=${2:?--scale needs a value}; shift ;;
+        --dir) dir=${2:?--dir needs a value}; shift ;;
+        --no-setup) setup=0 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "demo: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+step() { printf '\n== %s\n' "$*"; }
+run() {
+    printf '$ %s\n' "$*"
+    "$@"
+}
+
+# ---- a safe, empty working folder --------------------------------------------------------
+dir=$(realpath -m "$dir")
+marker=.modvault-demo
+case "$dir" in
+    / | "$HOME" | "$ROOT" | "$ROOT"/*) echo "demo: refusing to use $dir as the demo folder" >&2; exit 2 ;;
+esac
+mkdir -p "$dir"
+if [[ -n $(ls -A "$dir") && ! -e $dir/$marker ]]; then
+    echo "demo: $dir is not empty and was not made by this script; choose another --dir" >&2
+    exit 2
+fi
+step "working folder $dir (wiped)"
+find "$dir" -mindepth 1 -delete
+touch "$dir/$marker"
+
+# ---- build -------------------------------------------------------------------------------
+cd "$ROOT"
+if ((setup)); then
+    step "setup"
+    run bash scripts/setup.sh --no-pip
+fi
+step "release build"
+run swift build -c release --product modvault
+run swift build -c release --product modvault-fixtures
+bin=$(swift build -c release --show-bin-path)
+modvault=$bin/modvault
+
+# ---- sample data -------------------------------------------------------------------------
+step "sample mod folder ($scale)"
+run "$bin/modvault-fixtures" --scale "$scale" "$dir/Data"
+files=$(find "$dir/Data" -type f | wc -l)
+bytes=$(find "$dir/Data" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }')
+echo "$files files, $bytes bytes"
+
+# ---- the main job ------------------------------------------------------------------------
+export MODVAULT_REPO=$dir/repo
+export MODVAULT_PASSWORD_FILE=$dir/password
+( umask 077 && printf 'modvault-demo-%s\n' "$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')" >"$MODVAULT_PASSWORD_FILE" )
+echo "MODVAULT_REPO=$MODVAULT_REPO"
+echo "MODVAULT_PASSWORD_FILE=$MODVAULT_PASSWORD_FILE"
+
+step "create the repository"
+run "$modvault" init
+step "snapshot"
+run "$modvault" snapshot "$dir/Data" --tag demo
+step "list snapshots"
+run "$modvault" snapshots
+step "check, reading all data"
+run "$modvault" check --read-data
+step "restore the latest snapshot"
+run "$modvault" restore latest --target "$dir/restored"
+
+step "compare"
+run diff -r "$dir/Data" "$dir/restored"
+repo_bytes=$(du -sb --exclude=cache "$MODVAULT_REPO" | cut -f1)
+echo "restore is identical to the source: $files files, $bytes bytes; repository $repo_bytes bytes (without its local cache)"
+echo "demo OK"

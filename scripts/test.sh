@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# The whole test run: what CI executes (through .ci/run) and what a developer runs locally.
+# shellcheck disable=SC2317 # the stage_* functions are called indirectly, by name
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/test.sh [--skip-setup] [STAGE...]
+
+Runs, in order, the selected stages (all of them by default):
+  setup   scripts/setup.sh: system libraries, baselines, PyPI test servers
+  build   swift build --build-tests
+  unit    swift test (the whole suite: Swift Testing and XCTest)
+
+Not run by default (name it to run it):
+  bench   compiles the Benchmarks package (debug), to catch API drift; runs nothing
+
+A failing build stops the run. Later stages still run after a failing test stage, and the
+script exits with the exit code of the first stage that failed (swift test's for `unit`).
+
+Environment: SWIFT_TEST_ARGS  extra arguments for `swift test` (e.g. "--filter Chunking")
+EOF
+}
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+ALL_STAGES=(setup build unit)
+stages=()
+skip_setup=0
+while (($#)); do
+    case "$1" in
+        -h | --help) usage; exit 0 ;;
+        --skip-setup) skip_setup=1 ;;
+        setup | build | unit | bench) stages+=("$1") ;;
+        *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+((${#stages[@]})) || stages=("${ALL_STAGES[@]}")
+
+section() { printf '\n==== %s ====\n' "$*"; }
+
+# Console scripts installed by pip (pocketbase, rclone, moto_server) for the stages that use them.
+if command -v python3 >/dev/null 2>&1; then
+    py_scripts=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))' 2>/dev/null || true)
+    if [[ -n ${py_scripts:-} ]]; then PATH="$PATH:$py_scripts"; fi
+fi
+export PATH
+
+# ---- stages ----------------------------------------------------------------------------
+
+stage_setup() {
+    bash scripts/setup.sh
+}
+
+stage_build() {
+    swift build --build-tests
+}
+
+stage_unit() {
+    # shellcheck disable=SC2086 # SWIFT_TEST_ARGS is a word list on purpose
+    swift test ${SWIFT_TEST_ARGS:-}
+}
+
+stage_bench() {
+    swift build --package-path Benchmarks
+}
+
+# Future stages (fuzzing, server-backed suites) go here as stage_NAME functions, then into
+# ALL_STAGES and the argument list above.
+
+# ---- driver ----------------------------------------------------------------------------
+
+first_failure=0
+summary=()
+start_all=$SECONDS
+for stage in "${stages[@]}"; do
+    if [[ $stage == setup ]] && ((skip_setup)); then
+        summary+=("setup: skipped")
+        continue
+    fi
+    section "$stage"
+    start=$SECONDS
+    set +e
+    "stage_$stage"
+    rc=$?
+    set -e
+    summary+=("$stage: $([[ $rc -eq 0 ]] && echo ok || echo "FAILED (exit $rc)") in $((SECONDS - start))s")
+    if ((rc != 0)); then
+        ((first_failure != 0)) || first_failure=$rc
+        # Nothing after setup or build can run without them.
+        [[ $stage == setup || $stage == build ]] && break
+    fi
+done
+
+section "summary ($((SECONDS - start_all))s)"
+printf '%s\n' "${summary[@]}"
+exit "$first_failure"
