@@ -124,13 +124,15 @@ public struct Checker: Sendable {
             }
             return
         }
-        var plain: [UInt8] = []
-        var scratch: [UInt8] = []
+        let plain = ScratchBuffer()
+        let scratch = BlobReadScratch()
         for e in entries {
             let location = BlobLocation(pack: pack, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
             do {
-                try repository.openBlob(e.handle, sealed: Array(bytes[Int(e.offset)..<Int(e.offset + e.length)]), location: location,
-                                        packPath: path, into: &plain, scratch: &scratch)
+                try bytes.withUnsafeBytes { raw in
+                    try repository.openBlob(e.handle, sealed: UnsafeRawBufferPointer(rebasing: raw[Int(e.offset)..<Int(e.offset + e.length)]),
+                                            location: location, packPath: path, into: plain, scratch: scratch)
+                }
                 report.blobsVerified += 1
             } catch {
                 report.errors.append("\(error)")

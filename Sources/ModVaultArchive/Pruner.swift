@@ -106,13 +106,13 @@ public struct Pruner: Sendable {
         // 3. Repack live blobs into new packs (they keep their IDs), then one complete index.
         let writer = BlobWriter(repository: repository, packsPerIndex: Int.max)
         let sealer = writer.makeSealer()
-        var plain: [UInt8] = [], scratch: [UInt8] = [], sealed: [UInt8] = []
+        let plain = ScratchBuffer(), scratch = BlobReadScratch()
         for (pack, live) in repack {
             let file = try storeIO { try OpenFile.openForReading(repository.filePath(ObjectName(kind: .pack, id: pack))) }
             for e in live {
                 let location = BlobLocation(pack: pack, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
-                try repository.loadBlob(e.handle, at: location, into: &plain, scratch: &scratch, sealedBuffer: &sealed, file: file)
-                _ = try plain.withUnsafeBytes { try writer.storeClaimed(e.handle, plaintext: $0, sealer: sealer) }
+                try repository.loadBlob(e.handle, at: location, into: plain, scratch: scratch, file: file)
+                _ = try writer.storeClaimed(e.handle, plaintext: plain.bytes, sealer: sealer)
             }
         }
         let newPacks = try writer.finishPacks()

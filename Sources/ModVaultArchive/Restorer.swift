@@ -166,9 +166,8 @@ public struct Restorer: Sendable {
         let final = target + "/" + entry.path
         let temp = FileSystem.parentPath(final) + "/.modvault-restore-" + FileSystem.lastComponent(final)
         try? FileSystem.remove(temp)
-        var plaintext: [UInt8] = []
-        var scratch: [UInt8] = []
-        var sealed: [UInt8] = []
+        let plaintext = ScratchBuffer()
+        let scratch = BlobReadScratch()
         var written: Int64 = 0
         do {
             let out = try OpenFile.create(temp, mode: 0o600)
@@ -182,8 +181,8 @@ public struct Restorer: Sendable {
                         throw e.code == ENOENT ? StoreError.missingObject(path: packPath) : StoreError.system(e)
                     }
                 }
-                try repository.loadBlob(handle, at: location, into: &plaintext, scratch: &scratch, sealedBuffer: &sealed, file: pack?.file)
-                try out.write(plaintext)
+                try repository.loadBlob(handle, at: location, into: plaintext, scratch: scratch, file: pack?.file)
+                try out.write(plaintext.bytes)
                 written += Int64(plaintext.count)
             }
             guard fchmod(out.descriptor, mode_t(entry.node.mode)) == 0 else { throw SystemCallError(code: errno, operation: "chmod", path: temp) }

@@ -19,6 +19,9 @@ public struct ChunkerParameters: Codable, Sendable, Equatable, CustomStringConve
     /// The default, chosen by measuring dedup against metadata size on the fixtures corpus (see Docs/FORMAT.md).
     public static let `default` = ChunkerParameters(minSize: 256 << 10, averageSize: 1 << 20, maxSize: 4 << 20)
 
+    /// The largest maximum chunk size accepted: 64 MiB.
+    public static let maximumAllowedSize = 64 << 20
+
     /// Throws if the sizes are out of order, the average is not a power of two, or sizes are out of range.
     public func validate() throws(ChunkingError) {
         guard minSize >= 64, minSize < averageSize, averageSize < maxSize else {
@@ -27,7 +30,7 @@ public struct ChunkerParameters: Codable, Sendable, Equatable, CustomStringConve
         guard averageSize.nonzeroBitCount == 1 else {
             throw .invalidParameters("average size \(averageSize) is not a power of two")
         }
-        guard maxSize <= 64 << 20 else { throw .invalidParameters("max size \(maxSize) exceeds 64 MiB") }
+        guard maxSize <= Self.maximumAllowedSize else { throw .invalidParameters("max size \(maxSize) exceeds 64 MiB") }
     }
 
     /// "min/avg/max" in KiB.

@@ -76,9 +76,15 @@ public final class Compressor: @unchecked Sendable {
     public let codec: Codec
     /// The configured level.
     public let level: Int
-    /// Output of the most recent `compress` call when it returned a codec other than `.none`.
-    public private(set) var output: [UInt8] = []
+    private let buffer = ScratchBuffer()
     private var zstdContext: OpaquePointer?
+
+    /// Output of the most recent `compress` call when it returned a codec other than `.none`;
+    /// valid until the next call. The hot path reads it without copying.
+    public var compressed: UnsafeRawBufferPointer { buffer.bytes }
+
+    /// A copy of `compressed`.
+    public var output: [UInt8] { buffer.array }
 
     /// Creates a compressor; `level` nil means the codec's default.
     public init(codec: Codec, level: Int? = nil) {
@@ -102,48 +108,30 @@ public final class Compressor: @unchecked Sendable {
         case .none:
             return .none
         case .lz4:
-            ensureCapacity(Int(LZ4_compressBound(Int32(input.count))))
-            written = output.withUnsafeMutableBytes { out in
-                Int(LZ4_compress_default(
-                    input.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    out.baseAddress!.assumingMemoryBound(to: CChar.self),
-                    Int32(input.count), Int32(out.count)))
-            }
+            let out = buffer.resize(Int(LZ4_compressBound(Int32(input.count))))
+            written = Int(LZ4_compress_default(
+                input.baseAddress!.assumingMemoryBound(to: CChar.self),
+                out.baseAddress!.assumingMemoryBound(to: CChar.self),
+                Int32(input.count), Int32(out.count)))
             if written <= 0 { throw .libraryFailure(codec: .lz4, detail: "LZ4_compress_default returned \(written)") }
         case .zstd:
-            ensureCapacity(ZSTD_compressBound(input.count))
-            let ctx = zstdContext
-            let lvl = Int32(level)
-            let result = output.withUnsafeMutableBytes { out in
-                ZSTD_compressCCtx(ctx, out.baseAddress, out.count, input.baseAddress, input.count, lvl)
-            }
+            let out = buffer.resize(ZSTD_compressBound(input.count))
+            let result = ZSTD_compressCCtx(zstdContext, out.baseAddress, out.count, input.baseAddress, input.count, Int32(level))
             if ZSTD_isError(result) != 0 {
                 throw .libraryFailure(codec: .zstd, detail: String(cString: ZSTD_getErrorName(result)))
             }
             written = result
         case .zlib:
-            ensureCapacity(Int(compressBound(uLong(input.count))))
-            var destLen = uLong(output.count)
-            let lvl = Int32(level)
-            let rc = output.withUnsafeMutableBytes { out in
-                compress2(out.baseAddress!.assumingMemoryBound(to: Bytef.self), &destLen,
-                          input.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(input.count), lvl)
-            }
+            let out = buffer.resize(Int(compressBound(uLong(input.count))))
+            var destLen = uLong(out.count)
+            let rc = compress2(out.baseAddress!.assumingMemoryBound(to: Bytef.self), &destLen,
+                               input.baseAddress!.assumingMemoryBound(to: Bytef.self), uLong(input.count), Int32(level))
             if rc != Z_OK { throw .libraryFailure(codec: .zlib, detail: "compress2 returned \(rc)") }
             written = Int(destLen)
         }
         if written > budget { return .none }
-        output.removeSubrange(written...)
+        buffer.setCount(written)
         return codec
-    }
-
-    private func ensureCapacity(_ n: Int) {
-        // Resizing in place keeps the allocation, so steady state allocates nothing.
-        if output.count < n {
-            output.append(contentsOf: repeatElement(0, count: n - output.count))
-        } else if output.count > n {
-            output.removeSubrange(n...)
-        }
     }
 
     /// Estimates cheaply whether data is already compressed or encrypted.
@@ -183,38 +171,27 @@ public final class Compressor: @unchecked Sendable {
 
 /// Decompresses blobs into a caller-owned buffer.
 public enum Decompressor {
-    /// Decompresses `input` (stored with `codec`) into `output`, which must end up exactly `expectedSize` bytes.
-    public static func decompress(
-        _ input: UnsafeRawBufferPointer, codec: Codec, expectedSize: Int, into output: inout [UInt8]
-    ) throws(CodecError) {
-        if output.count != expectedSize {
-            if output.count > expectedSize {
-                output.removeSubrange(expectedSize...)
-            } else {
-                output.append(contentsOf: repeatElement(0, count: expectedSize - output.count))
-            }
-        }
+    /// Decompresses `input` into `output`, which must be exactly `expectedSize` bytes; every byte is written or it throws.
+    public static func decompress(_ input: UnsafeRawBufferPointer, codec: Codec, into output: UnsafeMutableRawBufferPointer) throws(CodecError) {
+        let expectedSize = output.count
         switch codec {
         case .none:
             guard input.count == expectedSize else {
                 throw .corruptInput(codec: .none, detail: "length \(input.count), expected \(expectedSize)")
             }
-            output.withUnsafeMutableBytes { out in
-                if expectedSize > 0 { out.copyMemory(from: input) }
-            }
+            if expectedSize > 0 { output.copyMemory(from: input) }
         case .lz4:
-            let n = output.withUnsafeMutableBytes { out -> Int32 in
-                guard let base = input.baseAddress, let dst = out.baseAddress else { return expectedSize == 0 ? 0 : -1 }
-                return LZ4_decompress_safe(base.assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self),
-                                           Int32(input.count), Int32(expectedSize))
+            guard let base = input.baseAddress, let dst = output.baseAddress else {
+                if expectedSize == 0 && input.count == 0 { return }
+                throw .corruptInput(codec: .lz4, detail: "empty input")
             }
+            let n = LZ4_decompress_safe(base.assumingMemoryBound(to: CChar.self), dst.assumingMemoryBound(to: CChar.self),
+                                        Int32(input.count), Int32(expectedSize))
             guard n == Int32(expectedSize) else {
                 throw .corruptInput(codec: .lz4, detail: "decoded \(n) bytes, expected \(expectedSize)")
             }
         case .zstd:
-            let n = output.withUnsafeMutableBytes { out in
-                ZSTD_decompress(out.baseAddress, expectedSize, input.baseAddress, input.count)
-            }
+            let n = ZSTD_decompress(output.baseAddress, expectedSize, input.baseAddress, input.count)
             if ZSTD_isError(n) != 0 {
                 throw .corruptInput(codec: .zstd, detail: String(cString: ZSTD_getErrorName(n)))
             }
@@ -224,13 +201,26 @@ public enum Decompressor {
         case .zlib:
             var destLen = uLong(expectedSize)
             var srcLen = uLong(input.count)
-            let rc = output.withUnsafeMutableBytes { out in
-                uncompress2(out.baseAddress?.assumingMemoryBound(to: Bytef.self), &destLen,
-                            input.baseAddress?.assumingMemoryBound(to: Bytef.self), &srcLen)
-            }
+            let rc = uncompress2(output.baseAddress?.assumingMemoryBound(to: Bytef.self), &destLen,
+                                 input.baseAddress?.assumingMemoryBound(to: Bytef.self), &srcLen)
             guard rc == Z_OK, destLen == uLong(expectedSize), srcLen == uLong(input.count) else {
                 throw .corruptInput(codec: .zlib, detail: "uncompress2 returned \(rc), \(destLen) of \(expectedSize) bytes")
             }
         }
+    }
+
+    /// Decompresses `input` (stored with `codec`) into `output`, which must end up exactly `expectedSize` bytes.
+    public static func decompress(
+        _ input: UnsafeRawBufferPointer, codec: Codec, expectedSize: Int, into output: inout [UInt8]
+    ) throws(CodecError) {
+        if output.count > expectedSize {
+            output.removeSubrange(expectedSize...)
+        } else if output.count < expectedSize {
+            output.append(contentsOf: repeatElement(0, count: expectedSize - output.count))
+        }
+        let result: Result<Void, CodecError> = output.withUnsafeMutableBytes { out in
+            Result { () throws(CodecError) in try decompress(input, codec: codec, into: out) }
+        }
+        try result.get()
     }
 }

@@ -143,18 +143,38 @@ public struct AEAD: Sendable {
     /// Creates a cipher under `key`.
     public init(key: SecretKey) { self.key = key.bytes }
 
+    /// Seals `plaintext` into `output`, which must hold `plaintext.count + overhead` bytes; returns the box length.
+    public func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer?, into output: UnsafeMutableRawBufferPointer) -> Int {
+        precondition(output.count >= plaintext.count + Self.overhead)
+        let nonce = UnsafeMutableRawBufferPointer(rebasing: output[0..<Self.nonceSize])
+        precondition(RAND_bytes(nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(Self.nonceSize)) == 1, "RAND_bytes failed")
+        let body = output.baseAddress!.advanced(by: Self.nonceSize).assumingMemoryBound(to: UInt8.self)
+        let ok = crypt(encrypt: true, nonce: UnsafeRawBufferPointer(nonce), aad: associatedData, input: plaintext, output: body,
+                       tag: body.advanced(by: plaintext.count))
+        precondition(ok, "AES-GCM encryption failed")
+        return plaintext.count + Self.overhead
+    }
+
+    /// Opens `box` into `output`, which must hold `box.count - overhead` bytes; returns the plaintext length.
+    public func open(_ box: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer?, into output: UnsafeMutableRawBufferPointer) throws(CryptoError) -> Int {
+        guard box.count >= Self.overhead else { throw .truncated(box.count) }
+        let length = box.count - Self.overhead
+        precondition(output.count >= length)
+        let tag = UnsafeMutablePointer(mutating: box.baseAddress!.advanced(by: Self.nonceSize + length).assumingMemoryBound(to: UInt8.self))
+        let ok = crypt(encrypt: false, nonce: UnsafeRawBufferPointer(rebasing: box[0..<Self.nonceSize]), aad: associatedData,
+                       input: UnsafeRawBufferPointer(rebasing: box[Self.nonceSize..<(Self.nonceSize + length)]),
+                       output: output.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag)
+        guard ok else { throw .authenticationFailed }
+        return length
+    }
+
     /// Seals `plaintext`, binding `associatedData`, and appends the box to `output`.
     public func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer? = nil, appendingTo output: inout [UInt8]) {
-        let nonce = SecureRandom.bytes(Self.nonceSize)
         let start = output.count
-        output.append(contentsOf: nonce)
-        output.append(contentsOf: repeatElement(0, count: plaintext.count + Self.tagSize))
-        let ok = output.withUnsafeMutableBytes { out -> Bool in
-            let body = out.baseAddress!.advanced(by: start + Self.nonceSize).assumingMemoryBound(to: UInt8.self)
-            return crypt(encrypt: true, nonce: nonce, aad: associatedData, input: plaintext, output: body,
-                         tag: body.advanced(by: plaintext.count))
+        output.append(contentsOf: repeatElement(0, count: plaintext.count + Self.overhead))
+        _ = output.withUnsafeMutableBytes { out in
+            seal(plaintext, associatedData: associatedData, into: UnsafeMutableRawBufferPointer(rebasing: out[start...]))
         }
-        precondition(ok, "AES-GCM encryption failed")
     }
 
     /// Seals a byte array and returns the box.
@@ -173,14 +193,10 @@ public struct AEAD: Sendable {
         let length = box.count - Self.overhead
         if output.count > length { output.removeSubrange(length...) }
         else if output.count < length { output.append(contentsOf: repeatElement(0, count: length - output.count)) }
-        let nonce = Array(box[0..<Self.nonceSize])
-        let ok = output.withUnsafeMutableBytes { out -> Bool in
-            let tag = UnsafeMutablePointer(mutating: box.baseAddress!.advanced(by: Self.nonceSize + length).assumingMemoryBound(to: UInt8.self))
-            return crypt(encrypt: false, nonce: nonce, aad: associatedData,
-                         input: UnsafeRawBufferPointer(rebasing: box[Self.nonceSize..<(Self.nonceSize + length)]),
-                         output: out.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag)
+        let result: Result<Int, CryptoError> = output.withUnsafeMutableBytes { out in
+            Result { () throws(CryptoError) -> Int in try open(box, associatedData: associatedData, into: out) }
         }
-        guard ok else { throw .authenticationFailed }
+        _ = try result.get()
     }
 
     /// Opens a box and returns the plaintext.
@@ -193,16 +209,14 @@ public struct AEAD: Sendable {
         return out
     }
 
-    private func crypt(encrypt: Bool, nonce: [UInt8], aad: UnsafeRawBufferPointer?, input: UnsafeRawBufferPointer,
+    private func crypt(encrypt: Bool, nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer?, input: UnsafeRawBufferPointer,
                        output: UnsafeMutablePointer<UInt8>?, tag: UnsafeMutablePointer<UInt8>) -> Bool {
         guard let ctx = EVP_CIPHER_CTX_new() else { return false }
         defer { EVP_CIPHER_CTX_free(ctx) }
         let enc: Int32 = encrypt ? 1 : 0
         var outLen: Int32 = 0
         let initOK = key.withUnsafeBufferPointer { k in
-            nonce.withUnsafeBufferPointer { n in
-                EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nil, k.baseAddress, n.baseAddress, enc) == 1
-            }
+            EVP_CipherInit_ex(ctx, EVP_aes_256_gcm(), nil, k.baseAddress, nonce.baseAddress?.assumingMemoryBound(to: UInt8.self), enc) == 1
         }
         guard initOK else { return false }
         if let aad, aad.count > 0 {
@@ -220,8 +234,11 @@ public struct AEAD: Sendable {
             guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, Int32(Self.tagSize), tag) == 1 else { return false }
         }
         var finalLen: Int32 = 0
-        var scratch = [UInt8](repeating: 0, count: 16)
-        guard EVP_CipherFinal_ex(ctx, &scratch, &finalLen) == 1 else { return false }
+        // GCM emits nothing at finalisation; the 16-byte scratch only satisfies the API.
+        let finalOK = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { scratch in
+            EVP_CipherFinal_ex(ctx, scratch.baseAddress, &finalLen) == 1
+        }
+        guard finalOK else { return false }
         if encrypt {
             guard EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, Int32(Self.tagSize), tag) == 1 else { return false }
         }

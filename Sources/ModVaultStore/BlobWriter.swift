@@ -6,7 +6,7 @@ public import ModVaultCrypto
 /// Per-worker scratch space for sealing blobs: a compressor and an output buffer, reused for every blob.
 public final class BlobSealer: @unchecked Sendable {
     let compressor: Compressor
-    var sealed: [UInt8] = []
+    let sealed = ScratchBuffer()
 
     /// Creates scratch space for `codec`.
     public init(codec: Codec, level: Int?) { compressor = Compressor(codec: codec, level: level) }
@@ -61,26 +61,17 @@ public final class BlobWriter: Sendable {
     /// Stores a blob already claimed with `claim`.
     public func storeClaimed(_ handle: BlobHandle, plaintext: UnsafeRawBufferPointer, sealer: BlobSealer) throws -> Int {
         let codec = try sealer.compressor.compress(plaintext)
-        sealer.sealed.removeAll(keepingCapacity: true)
+        let payload = codec == .none ? plaintext : sealer.compressor.compressed
         let ad = PackFormat.blobAssociatedData(handle)
-        ad.withUnsafeBytes { a in
-            if codec == .none {
-                repository.cipher.seal(plaintext, associatedData: a, appendingTo: &sealer.sealed)
-            } else {
-                sealer.compressor.output.withUnsafeBytes { c in
-                    repository.cipher.seal(c, associatedData: a, appendingTo: &sealer.sealed)
-                }
-            }
-        }
-        let full: (bytes: [UInt8], entries: [PackEntry])? = sealer.sealed.withUnsafeBytes { raw in
-            // Only read while the lock is held and `raw` is alive; the wrapper just tells the checker so.
-            let sealed = BorrowedBytes(buffer: raw)
-            return state.withLock { s in
-                s.builder.append(handle, codec: codec, rawLength: plaintext.count, sealed: sealed.buffer)
-                s.bytesAdded += Int64(sealed.buffer.count)
-                s.blobsAdded += 1
-                return s.builder.size >= repository.config.packSize ? s.builder.finish(cipher: repository.cipher) : nil
-            }
+        let out = sealer.sealed.resize(payload.count + AEAD.overhead)
+        ad.withUnsafeBytes { a in _ = repository.cipher.seal(payload, associatedData: a, into: out) }
+        // Only read while the lock is held and the sealer is alive; the wrapper just tells the checker so.
+        let sealed = BorrowedBytes(buffer: sealer.sealed.bytes)
+        let full: (bytes: [UInt8], entries: [PackEntry])? = state.withLock { s in
+            s.builder.append(handle, codec: codec, rawLength: plaintext.count, sealed: sealed.buffer)
+            s.bytesAdded += Int64(sealed.buffer.count)
+            s.blobsAdded += 1
+            return s.builder.size >= repository.config.packSize ? s.builder.finish(cipher: repository.cipher) : nil
         }
         if let full { try writePack(full) }
         return sealer.sealed.count

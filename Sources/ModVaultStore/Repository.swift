@@ -225,62 +225,72 @@ public final class Repository: Sendable {
 
     // MARK: Blobs
 
-    /// Reads, decrypts, decompresses and verifies one blob. `scratch` is reused to avoid allocations.
-    public func loadBlob(_ handle: BlobHandle, into output: inout [UInt8], scratch: inout [UInt8]) throws {
-        guard let location = try index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
-        try loadBlob(handle, at: location, into: &output, scratch: &scratch)
-    }
-
-    /// Reads a blob at a known location. `sealedBuffer` holds the encrypted bytes and is reused between calls.
-    public func loadBlob(_ handle: BlobHandle, at location: BlobLocation, into output: inout [UInt8], scratch: inout [UInt8],
-                         sealedBuffer: inout [UInt8], file: OpenFile? = nil) throws {
+    /// Reads, decrypts, decompresses and verifies a blob into `plaintext`, reusing `scratch` for the
+    /// encrypted and compressed forms; no allocation once the buffers have grown.
+    public func loadBlob(_ handle: BlobHandle, at location: BlobLocation, into plaintext: ScratchBuffer,
+                         scratch: BlobReadScratch, file: OpenFile? = nil) throws {
         let packPath = filePath(ObjectName(kind: .pack, id: location.pack))
         let length = Int(location.length)
-        if sealedBuffer.count > length { sealedBuffer.removeSubrange(length...) }
-        else if sealedBuffer.count < length { sealedBuffer.append(contentsOf: repeatElement(0, count: length - sealedBuffer.count)) }
+        let sealed = scratch.sealed.resize(length)
         let n = try storeIO(missing: packPath) {
             let pack = try file ?? OpenFile.openForReading(packPath)
-            return try sealedBuffer.withUnsafeMutableBytes { try pack.read(into: $0, at: location.offset) }
+            return try pack.read(into: sealed, at: location.offset)
         }
         guard n == length else {
             throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset) is truncated (\(n) of \(length) bytes)")
         }
-        try openBlob(handle, sealed: sealedBuffer, location: location, packPath: packPath, into: &output, scratch: &scratch)
-    }
-
-    /// Reads a blob at a known location (allocating; for occasional reads).
-    public func loadBlob(_ handle: BlobHandle, at location: BlobLocation, into output: inout [UInt8], scratch: inout [UInt8]) throws {
-        var sealed: [UInt8] = []
-        try loadBlob(handle, at: location, into: &output, scratch: &scratch, sealedBuffer: &sealed)
+        try openBlob(handle, sealed: UnsafeRawBufferPointer(sealed), location: location, packPath: packPath, into: plaintext, scratch: scratch)
     }
 
     /// Decrypts, decompresses and verifies a sealed blob already in memory.
-    public func openBlob(_ handle: BlobHandle, sealed: [UInt8], location: BlobLocation, packPath: String,
-                         into output: inout [UInt8], scratch: inout [UInt8]) throws {
+    public func openBlob(_ handle: BlobHandle, sealed: UnsafeRawBufferPointer, location: BlobLocation, packPath: String,
+                         into plaintext: ScratchBuffer, scratch: BlobReadScratch) throws {
         let ad = PackFormat.blobAssociatedData(handle)
+        guard sealed.count >= AEAD.overhead else {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset) is truncated")
+        }
+        // Stored blobs decrypt straight into the output; compressed ones go through the scratch buffer.
+        let target = location.codec == .none ? plaintext : scratch.opened
+        let opened = target.resize(sealed.count - AEAD.overhead)
         do {
-            try sealed.withUnsafeBytes { s in try ad.withUnsafeBytes { a in try cipher.open(s, associatedData: a, into: &scratch) } }
+            _ = try ad.withUnsafeBytes { a in try cipher.open(sealed, associatedData: a, into: opened) }
         } catch {
             throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset): \(error)")
         }
-        do {
-            try scratch.withUnsafeBytes { s in
-                try Decompressor.decompress(s, codec: location.codec, expectedSize: Int(location.rawLength), into: &output)
+        if location.codec != .none {
+            guard location.rawLength >= 0, location.rawLength <= Int64(ChunkerParameters.maximumAllowedSize) * 4 else {
+                throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) claims \(location.rawLength) bytes")
             }
-        } catch {
-            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle): \(error)")
+            do {
+                try Decompressor.decompress(UnsafeRawBufferPointer(opened), codec: location.codec, into: plaintext.resize(Int(location.rawLength)))
+            } catch {
+                throw StoreError.corruptObject(path: packPath, reason: "blob \(handle): \(error)")
+            }
+        } else if Int64(opened.count) != location.rawLength {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) has \(opened.count) bytes, index says \(location.rawLength)")
         }
-        let actual = output.withUnsafeBytes { contentMAC.id($0) }
-        guard actual == handle.id else {
+        guard contentMAC.id(plaintext.bytes) == handle.id else {
             throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) content does not match its ID")
         }
+    }
+
+    /// Reads a blob at a known location into an array (allocating; for occasional reads).
+    public func loadBlob(_ handle: BlobHandle, at location: BlobLocation, into output: inout [UInt8], file: OpenFile? = nil) throws {
+        let plaintext = ScratchBuffer()
+        try loadBlob(handle, at: location, into: plaintext, scratch: BlobReadScratch(), file: file)
+        output = plaintext.array
+    }
+
+    /// Reads one blob through the index into an array.
+    public func loadBlob(_ handle: BlobHandle, into output: inout [UInt8]) throws {
+        guard let location = try index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
+        try loadBlob(handle, at: location, into: &output)
     }
 
     /// Loads and parses a tree blob.
     public func loadTree(_ id: ObjectID) throws -> Tree {
         var out: [UInt8] = []
-        var scratch: [UInt8] = []
-        try loadBlob(BlobHandle(id: id, type: .tree), into: &out, scratch: &scratch)
+        try loadBlob(BlobHandle(id: id, type: .tree), into: &out)
         do { return try Tree.decode(out) } catch {
             throw StoreError.corruptObject(path: "tree \(id.short)", reason: "\(error)")
         }
@@ -406,4 +416,13 @@ func storeIO<T>(missing: String? = nil, _ body: () throws -> T) throws -> T {
         if let missing, e.code == ENOENT { throw StoreError.missingObject(path: missing) }
         throw StoreError.system(e)
     }
+}
+
+/// Scratch buffers for reading blobs: the sealed bytes and the decrypted, still compressed bytes.
+public final class BlobReadScratch: @unchecked Sendable {
+    let sealed = ScratchBuffer()
+    let opened = ScratchBuffer()
+
+    /// Creates empty buffers; they grow to the largest blob read.
+    public init() {}
 }

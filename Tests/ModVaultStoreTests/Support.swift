@@ -68,8 +68,7 @@ func rewrite(_ path: String, _ change: (inout [UInt8]) -> Void) throws {
 extension Repository {
     func load(_ handle: BlobHandle) throws -> [UInt8] {
         var out: [UInt8] = []
-        var scratch: [UInt8] = []
-        try loadBlob(handle, into: &out, scratch: &scratch)
+        try loadBlob(handle, into: &out)
         return out
     }
 }
