@@ -17,7 +17,7 @@ public struct ChunkerParameters: Codable, Sendable, Equatable, CustomStringConve
     }
 
     /// The default, chosen by measuring dedup against metadata size on the fixtures corpus (see Docs/FORMAT.md).
-    public static let `default` = ChunkerParameters(minSize: 256 << 10, averageSize: 1 << 20, maxSize: 4 << 20)
+    public static let `default` = ChunkerParameters(minSize: 128 << 10, averageSize: 512 << 10, maxSize: 2 << 20)
 
     /// The largest maximum chunk size accepted: 64 MiB.
     public static let maximumAllowedSize = 64 << 20
