@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 public import ModVaultCore
 public import ModVaultCodecs
@@ -21,6 +22,10 @@ public final class BlobWriter: Sendable {
     private struct State {
         var claimed = Set<BlobHandle>()
         var builder: PackBuilder
+        // Finished pack buffers come back here after writing; reusing them avoids page-faulting
+        // fresh 16 MiB of memory for every pack.
+        var spareBuffers: [[UInt8]] = []
+        var writerFailure: PendingFailure?
         var unindexed: [IndexedPack] = []
         var bytesAdded: Int64 = 0
         var blobsAdded = 0
@@ -32,6 +37,8 @@ public final class BlobWriter: Sendable {
     private let state: Mutex<State>
     /// Index files are flushed after this many packs, so an interrupted run keeps most of its work.
     private let packsPerIndex: Int
+    private let writerQueue = DispatchQueue(label: "modvault.pack-writer")
+    private let writerSlots = DispatchSemaphore(value: 1)
 
     /// Creates a writer.
     public init(repository: Repository, packsPerIndex: Int = 32) {
@@ -71,23 +78,63 @@ public final class BlobWriter: Sendable {
             s.builder.append(handle, codec: codec, rawLength: plaintext.count, sealed: sealed.buffer)
             s.bytesAdded += Int64(sealed.buffer.count)
             s.blobsAdded += 1
-            return s.builder.size >= repository.config.packSize ? s.builder.finish(cipher: repository.cipher) : nil
+            return s.builder.size >= repository.config.packSize ? finish(&s) : nil
         }
-        if let full { try writePack(full) }
+        if let full { try enqueuePack(full) }
         return sealer.sealed.count
     }
 
-    private func writePack(_ pack: (bytes: [UInt8], entries: [PackEntry])) throws {
-        let id = SHA256Digest.hash(pack.bytes)
+    private func finish(_ s: inout State) -> (bytes: [UInt8], entries: [PackEntry]) {
+        var spare = s.spareBuffers.popLast() ?? []
+        if spare.capacity == 0 { spare.reserveCapacity(repository.config.packSize + (1 << 20)) }
+        return s.builder.finish(cipher: repository.cipher, replacement: spare)
+    }
+
+    /// Hands a finished pack to the writer thread. Hashing, writing and fsync block for tens of
+    /// milliseconds, which must not stall the cooperative thread pool that seals chunks; at most one
+    /// pack waits, so memory stays bounded and a slow disk slows the producers down.
+    private func enqueuePack(_ pack: consuming (bytes: [UInt8], entries: [PackEntry])) throws {
+        try rethrowWriterFailure()
+        writerSlots.wait()
+        let pending = PendingPack(bytes: pack.bytes, entries: pack.entries)
+        writerQueue.async {
+            defer { self.writerSlots.signal() }
+            var bytes = pending.take()
+            do { try self.writePack(&bytes, entries: pending.entries) } catch {
+                self.state.withLock { s in if s.writerFailure == nil { s.writerFailure = PendingFailure(error: error) } }
+            }
+        }
+    }
+
+    private func rethrowWriterFailure() throws {
+        if let failure = state.withLock({ $0.writerFailure }) { throw failure.error }
+    }
+
+    /// Waits until every queued pack is written, then reports the first write failure, if any.
+    private func drainWriter() throws {
+        writerQueue.sync {}
+        try rethrowWriterFailure()
+    }
+
+    private func writePack(_ bytes: inout [UInt8], entries: [PackEntry]) throws {
+        defer {
+            // Uniquely owned here, so emptying keeps the capacity for the next pack.
+            bytes.removeAll(keepingCapacity: true)
+            let recycled = bytes
+            bytes = []
+            state.withLock { if $0.spareBuffers.count < 2 { $0.spareBuffers.append(recycled) } }
+        }
+        let id = SHA256Digest.hash(bytes)
         let file = repository.filePath(ObjectName(kind: .pack, id: id))
         try storeIO {
             try FileSystem.makeDirectories(FileSystem.parentPath(file))
-            try FileSystem.writeAtomically(file, bytes: pack.bytes)
+            try FileSystem.writeAtomically(file, bytes: bytes)
         }
+        let packSize = Int64(bytes.count)
         let flush: [IndexedPack]? = state.withLock { s in
-            s.unindexed.append(IndexedPack(id: id, entries: pack.entries))
+            s.unindexed.append(IndexedPack(id: id, entries: entries))
             s.packsWritten += 1
-            s.bytesAdded += Int64(pack.bytes.count) - pack.entries.reduce(0) { $0 + $1.length }
+            s.bytesAdded += packSize - entries.reduce(0) { $0 + $1.length }
             guard s.unindexed.count >= packsPerIndex else { return nil }
             defer { s.unindexed.removeAll() }
             return s.unindexed
@@ -97,8 +144,9 @@ public final class BlobWriter: Sendable {
 
     /// Writes the last partial pack and an index file for everything not yet indexed.
     public func flush() throws {
-        let last = state.withLock { s in s.builder.isEmpty ? nil : s.builder.finish(cipher: repository.cipher) }
-        if let last { try writePack(last) }
+        let last = state.withLock { s in s.builder.isEmpty ? nil : finish(&s) }
+        if let last { try enqueuePack(last) }
+        try drainWriter()
         let rest = state.withLock { s in
             defer { s.unindexed.removeAll() }
             return s.unindexed
@@ -109,8 +157,9 @@ public final class BlobWriter: Sendable {
     /// Writes the last partial pack and returns every pack not yet indexed, without writing an index file
     /// (for callers that write one combined index themselves, such as prune).
     public func finishPacks() throws -> [IndexedPack] {
-        let last = state.withLock { s in s.builder.isEmpty ? nil : s.builder.finish(cipher: repository.cipher) }
-        if let last { try writePack(last) }
+        let last = state.withLock { s in s.builder.isEmpty ? nil : finish(&s) }
+        if let last { try enqueuePack(last) }
+        try drainWriter()
         return state.withLock { s in
             defer { s.unindexed.removeAll() }
             return s.unindexed
@@ -126,4 +175,26 @@ public final class BlobWriter: Sendable {
 /// A byte buffer lent across a lock boundary for the duration of one synchronous call.
 struct BorrowedBytes: @unchecked Sendable {
     let buffer: UnsafeRawBufferPointer
+}
+
+/// A finished pack travelling to the writer thread; `take` hands over the only reference to its
+/// buffer so the buffer can be recycled without a copy.
+private final class PendingPack: @unchecked Sendable {
+    private var bytes: [UInt8]
+    let entries: [PackEntry]
+
+    init(bytes: [UInt8], entries: [PackEntry]) {
+        self.bytes = bytes
+        self.entries = entries
+    }
+
+    func take() -> [UInt8] {
+        defer { bytes = [] }
+        return bytes
+    }
+}
+
+/// The first error the writer thread met, kept until a caller can throw it.
+struct PendingFailure: @unchecked Sendable {
+    let error: Error
 }

@@ -142,12 +142,13 @@ final class PackBuilder {
         buffer.append(contentsOf: sealed)
     }
 
-    /// Appends the header and returns the finished pack bytes with its entries, then resets for reuse.
-    func finish(cipher: AEAD) -> (bytes: [UInt8], entries: [PackEntry]) {
+    /// Appends the header and returns the finished pack bytes with its entries, continuing in
+    /// `replacement` (an empty buffer, ideally one whose capacity is recycled from an earlier pack).
+    func finish(cipher: AEAD, replacement: [UInt8]) -> (bytes: [UInt8], entries: [PackEntry]) {
         buffer.append(contentsOf: PackFormat.sealedHeader(entries, cipher: cipher))
-        let result = (buffer, entries)
-        buffer.removeAll(keepingCapacity: true)
-        entries.removeAll(keepingCapacity: true)
+        var result = (bytes: replacement, entries: [PackEntry]())
+        swap(&result.bytes, &buffer)
+        swap(&result.entries, &entries)
         return result
     }
 }
