@@ -229,8 +229,12 @@ public enum BA2Writer {
                 table.u8(8)  // tile mode of every PC sample
                 var chunks: [BA2ChunkReport] = []
                 for range in ranges {
-                    var data: [UInt8] = []
-                    for mip in range { data.append(contentsOf: try surface(mip)) }
+                    // A one-mip chunk is the surface itself; skipping the copy halves peak memory for 4K mips.
+                    var data = try surface(range.lowerBound)
+                    if range.count > 1 {
+                        data.reserveCapacity(range.reduce(0) { $0 + info.mipSize($1) })
+                        for mip in range.dropFirst() { data.append(contentsOf: try surface(mip)) }
+                    }
                     let chunk = try storeBlob(data, storage: member.storage, mips: range, into: sink)
                     appendChunk(chunk, dx10: true, to: &table)
                     chunks.append(chunk)

@@ -44,7 +44,7 @@ enum Estimator {
     /// Average written bytes of one record per signature (compression included), from 24 samples each.
     static let recordSizes: [String: Double] = {
         var sizes: [String: Double] = [:]
-        let context = PluginSynth.RecordContext(prefix: "SMP_", highByte: 0x0100_0000, ownKeywords: [0x0100_0800], ownMisc: [0x0100_0801], ownModels: [])
+        let context = PluginSynth.RecordContext(prefix: "SMP_", highByte: 0x0100_0000, ownKeywords: [0x0100_0800], ownMisc: [0x0100_0801])
         var used = Set<String>()
         for sig in PluginSynth.groupOrder {
             var total = 0

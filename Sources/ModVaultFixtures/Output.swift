@@ -50,11 +50,6 @@ struct ByteBuilder {
     }
     mutating func zstring(_ s: String) { bytes.append(contentsOf: s.utf8); bytes.append(0) }
     mutating func zeros(_ n: Int) { bytes.append(contentsOf: repeatElement(0, count: n)) }
-
-    /// Overwrites a u32 already written at `offset` (sizes known only after the body).
-    mutating func setU32(_ v: UInt32, at offset: Int) {
-        for i in 0..<4 { bytes[offset + i] = UInt8(truncatingIfNeeded: v >> UInt32(8 * i)) }
-    }
 }
 
 /// IEEE 754 binary16 bits for `value` (round-to-nearest), without relying on `Float16` availability.

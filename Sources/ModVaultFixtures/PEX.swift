@@ -178,7 +178,7 @@ public enum ScriptSynthesizer {
         var lines = ["Scriptname \(scriptName) extends \(rng.pick(["Quest", "ObjectReference", "Actor"]))", ""]
         for _ in 0..<rng.int(2...10) {
             let t = rng.pick(Words.scriptTypes)
-            lines.append("\(t) Property \(rng.pick(Words.adjectives).replacingDashes)\(rng.pick(Words.nouns))\(t) Auto Const Mandatory")
+            lines.append("\(t) Property \(Words.identifier(rng.pick(Words.adjectives)))\(rng.pick(Words.nouns))\(t) Auto Const Mandatory")
         }
         lines.append("")
         var size = lines.reduce(0) { $0 + $1.utf8.count + 2 }
@@ -203,8 +203,4 @@ public enum ScriptSynthesizer {
         }
         return Array(lines.joined(separator: "\r\n").utf8)
     }
-}
-
-extension String {
-    var replacingDashes: String { Words.identifier(self) }
 }

@@ -57,6 +57,8 @@ struct ModPlan: Sendable {
     var isCore: Bool
     var files: [PlannedFile]
     var plugins: [PluginInfo]
+    /// Planned bytes, used to pick a mid-sized mod for removal.
+    var estimate: Int64
 }
 
 /// Targets of the next-version changes, fixed when the base is planned so they avoid shared content.

@@ -131,7 +131,7 @@ struct ModBuilder {
         var remaining = budget
         let largest = Int(min(3_000_000, max(6_000, budget / 3)))
         while remaining >= 4_000 || out.count < minimum {
-            let size = rng.logUniform(4_000...max(4_001, largest))
+            let size = Int(min(Int64(rng.logUniform(4_000...max(4_001, largest))), max(4_000, remaining)))
             let path = "Meshes/\(category)/\(tag)/\(uniqueItem()).nif"
             let paths = textures.isEmpty ? [] : Self.materialPaths(Array(textures.prefix(3))).map { "textures\\" + $0 }
             out.append(ContentFile(spec: ContentSpec(kind: .nif(name: path.split(separator: "/").last.map(String.init) ?? path, textures: paths), seed: contentSeed(path), size: size), path: path))
@@ -157,7 +157,7 @@ struct ModBuilder {
         let author = rng.pick(Words.nouns).lowercased() + "modder"
         while remaining >= 1_500 || out.filter({ $0.path.hasSuffix(".pex") }).count < minimum {
             let script = tag.filter(\.isLetter) + "_" + rng.pick(Words.scriptVerbs) + rng.pick(Words.nouns) + "Script"
-            let size = rng.int(1_500...min(40_000, max(1_500, Int(budget / 3))))
+            let size = Int(min(Int64(rng.int(1_500...min(40_000, max(1_500, Int(budget / 3))))), max(1_500, remaining)))
             let pex = "Scripts/\(tag.filter(\.isLetter))/\(script).pex"
             if files.contains(where: { $0.path == root + pex }) || out.contains(where: { $0.path == pex }) { continue }
             out.append(ContentFile(spec: ContentSpec(kind: .pex(script: script, author: author), seed: contentSeed(pex), size: size), path: pex))
@@ -177,7 +177,7 @@ struct ModBuilder {
         var remaining = budget
         let voiceType = rng.pick(["MaleEvenToned", "FemaleBoston", "MaleRough", "FemaleRough", "RobotMrHandy"])
         while remaining >= 8_000 {
-            let size = voices ? rng.int(8_000...90_000) : rng.int(20_000...300_000)
+            let size = Int(min(Int64(voices ? rng.int(8_000...90_000) : rng.int(20_000...300_000)), remaining))
             let path = voices
                 ? "Sound/Voice/\(pluginName)/\(voiceType)/\(String(0x800 + out.count * 7, radix: 16, uppercase: true).leftPadded(8))_1.fuz"
                 : "Sound/FX/\(tag)/\(uniqueItem()).xwm"
@@ -193,11 +193,15 @@ struct ModBuilder {
         fileName: String, budget: Int64, mix: [(String, Double)], masters: [String], flags: UInt32 = 0,
         minimumRecords: Int = 0, oversize: Int = 0, overrides: Int = 0
     ) -> PluginSpec {
-        let average = mix.reduce(0.0) { $0 + $1.1 * (Estimator.recordSizes[$1.0] ?? 200) } / mix.reduce(0.0) { $0 + $1.1 }
-        let available = Double(budget) - 400 - Double(oversize * Estimator.oversizeRecordBytes) - Double(overrides * 300)
-        let total = max(minimumRecords, Int(available / average), mix.count)
-        let weightSum = mix.reduce(0.0) { $0 + $1.1 }
-        let counts = mix.map { PluginSpec.RecordCount(signature: $0.0, count: max(1, Int((Double(total) * $0.1 / weightSum).rounded()))) }
+        var counts: [PluginSpec.RecordCount] = []
+        let budget = min(budget, FixturePlanner.maximumPluginBytes)
+        if !mix.isEmpty {
+            let weightSum = mix.reduce(0.0) { $0 + $1.1 }
+            let average = mix.reduce(0.0) { $0 + $1.1 * (Estimator.recordSizes[$1.0] ?? 200) } / weightSum
+            let available = Double(budget) - 400 - Double(oversize * Estimator.oversizeRecordBytes) - Double(overrides * 300)
+            let total = max(minimumRecords, Int(max(0, available) / average), mix.count)
+            counts = mix.map { PluginSpec.RecordCount(signature: $0.0, count: max(1, Int((Double(total) * $0.1 / weightSum).rounded()))) }
+        }
         let spec = PluginSpec(
             fileName: fileName, seed: contentSeed(fileName), masters: masters, flags: flags, prefix: tag + "_",
             counts: counts, overrides: overrides, oversizeRecords: oversize, edit: nil)
@@ -293,7 +297,7 @@ struct ModBuilder {
     }
 
     func finish(core: Bool) -> ModPlan {
-        ModPlan(name: name, role: role, isCore: core, files: files, plugins: plugins)
+        ModPlan(name: name, role: role, isCore: core, files: files, plugins: plugins, estimate: estimate)
     }
 }
 

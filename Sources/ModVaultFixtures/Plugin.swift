@@ -184,35 +184,46 @@ public enum PluginWriter {
 
     /// A whole plugin in memory.
     public static func bytes(header: PluginHeader, groups: [PluginGroup]) -> [UInt8] {
-        var out = headerRecord(header, recordCount: recordCount(groups))
-        for group in groups where !group.records.isEmpty {
-            out.append(contentsOf: groupBytes(group))
-        }
-        return out
+        let sink = MemorySink()
+        try! write(header: header, groups: groups, into: sink)  // a memory sink cannot fail
+        return sink.data
     }
 
     /// A group header followed by its records; the size field covers the header itself.
     public static func groupBytes(_ group: PluginGroup) -> [UInt8] {
-        var body: [UInt8] = []
-        for record in group.records { body.append(contentsOf: recordBytes(record)) }
-        var b = ByteBuilder(capacity: body.count + 24)
+        let sink = MemorySink()
+        try! writeGroup(group, into: sink)
+        return sink.data
+    }
+
+    /// Writes a plugin to `path`, one record at a time; returns its size.
+    @discardableResult
+    public static func write(header: PluginHeader, groups: [PluginGroup], to path: String) throws -> UInt64 {
+        let file = try OutputFile(path: path)
+        try write(header: header, groups: groups, into: file)
+        return try file.close()
+    }
+
+    static func write(header: PluginHeader, groups: [PluginGroup], into sink: ByteSink) throws {
+        try sink.write(headerRecord(header, recordCount: recordCount(groups)))
+        for group in groups where !group.records.isEmpty { try writeGroup(group, into: sink) }
+    }
+
+    /// Streams a group: header with a placeholder size, the records, then the size patched in.
+    static func writeGroup(_ group: PluginGroup, into sink: ByteSink) throws {
+        let start = sink.position
+        var b = ByteBuilder(capacity: 24)
         b.fourCC("GRUP")
-        b.u32(UInt32(body.count + 24))
+        b.u32(0)
         b.fourCC(group.label)
         b.i32(0)
         b.u16(group.timestamp)
         b.u16(0)
         b.u32(0)
-        b.raw(body)
-        return b.bytes
-    }
-
-    /// Writes a plugin to `path`, one group at a time; returns its size.
-    @discardableResult
-    public static func write(header: PluginHeader, groups: [PluginGroup], to path: String) throws -> UInt64 {
-        let file = try OutputFile(path: path)
-        try file.write(headerRecord(header, recordCount: recordCount(groups)))
-        for group in groups where !group.records.isEmpty { try file.write(groupBytes(group)) }
-        return try file.close()
+        try sink.write(b.bytes)
+        for record in group.records { try sink.write(recordBytes(record)) }
+        var size = ByteBuilder(capacity: 4)
+        size.u32(UInt32(sink.position - start))
+        try sink.patch(at: start + 4, size.bytes)
     }
 }

@@ -62,7 +62,7 @@ enum PluginSynth {
         rng.shuffle(&creation)
         var byGroup: [String: [PluginRecord]] = [:]
         var usedEditorIDs = Set<String>()
-        var context = RecordContext(prefix: spec.prefix, highByte: highByte, ownKeywords: [], ownMisc: [], ownModels: [])
+        var context = RecordContext(prefix: spec.prefix, highByte: highByte, ownKeywords: [], ownMisc: [])
         var oversizeLeft = spec.oversizeRecords
         // Keywords first so later records can reference them.
         for (i, sig) in creation.enumerated() where sig == "KYWD" {
@@ -137,7 +137,6 @@ enum PluginSynth {
         var highByte: UInt32
         var ownKeywords: [UInt32]
         var ownMisc: [UInt32]
-        var ownModels: [String]
 
         func keyword(_ rng: inout FixtureRNG) -> UInt32 {
             !ownKeywords.isEmpty && rng.chance(0.5) ? rng.pick(ownKeywords) : rng.pick(PluginSynth.vanillaPool)

@@ -61,11 +61,6 @@ struct FixtureRNG {
 
     mutating func pick<T>(_ items: [T]) -> T { items[int(below: items.count)] }
 
-    /// Roughly normal (sum of uniforms), cheap and deterministic across platforms.
-    mutating func gaussian() -> Double {
-        (unit() + unit() + unit() + unit() - 2) * 1.7320508
-    }
-
     /// Picks an index with probability proportional to `weights`.
     mutating func weighted(_ weights: [Double]) -> Int {
         let total = weights.reduce(0, +)

@@ -245,33 +245,8 @@ public final class Repository: Sendable {
     /// Decrypts, decompresses and verifies a sealed blob already in memory.
     public func openBlob(_ handle: BlobHandle, sealed: UnsafeRawBufferPointer, location: BlobLocation, packPath: String,
                          into plaintext: ScratchBuffer, scratch: BlobReadScratch) throws {
-        let ad = PackFormat.blobAssociatedData(handle)
-        guard sealed.count >= AEAD.overhead else {
-            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset) is truncated")
-        }
-        // Stored blobs decrypt straight into the output; compressed ones go through the scratch buffer.
-        let target = location.codec == .none ? plaintext : scratch.opened
-        let opened = target.resize(sealed.count - AEAD.overhead)
-        do {
-            _ = try ad.withUnsafeBytes { a in try cipher.open(sealed, associatedData: a, into: opened) }
-        } catch {
-            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset): \(error)")
-        }
-        if location.codec != .none {
-            guard location.rawLength >= 0, location.rawLength <= Int64(ChunkerParameters.maximumAllowedSize) * 4 else {
-                throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) claims \(location.rawLength) bytes")
-            }
-            do {
-                try Decompressor.decompress(UnsafeRawBufferPointer(opened), codec: location.codec, into: plaintext.resize(Int(location.rawLength)))
-            } catch {
-                throw StoreError.corruptObject(path: packPath, reason: "blob \(handle): \(error)")
-            }
-        } else if Int64(opened.count) != location.rawLength {
-            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) has \(opened.count) bytes, index says \(location.rawLength)")
-        }
-        guard contentMAC.id(plaintext.bytes) == handle.id else {
-            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) content does not match its ID")
-        }
+        try BlobOpener(cipher: cipher, contentMAC: contentMAC)
+            .open(handle, sealed: sealed, location: location, packPath: packPath, into: plaintext, scratch: scratch)
     }
 
     /// Reads a blob at a known location into an array (allocating; for occasional reads).
@@ -305,9 +280,13 @@ public final class Repository: Sendable {
 
     /// Loads one snapshot.
     public func loadSnapshot(_ id: ObjectID) throws -> Snapshot {
-        let plain = try loadFile(.snapshot, id: id)
-        do { return try Self.jsonDecoder.decode(Snapshot.self, from: Data(plain)) } catch {
-            throw StoreError.corruptObject(path: filePath(ObjectName(kind: .snapshot, id: id)), reason: "unreadable snapshot")
+        try Self.decodeSnapshotJSON(try loadFile(.snapshot, id: id), path: filePath(ObjectName(kind: .snapshot, id: id)))
+    }
+
+    /// Parses a decrypted snapshot; `path` names it in errors.
+    public static func decodeSnapshotJSON(_ plain: [UInt8], path: String) throws -> Snapshot {
+        do { return try jsonDecoder.decode(Snapshot.self, from: Data(plain)) } catch {
+            throw StoreError.corruptObject(path: path, reason: "unreadable snapshot")
         }
     }
 
@@ -425,4 +404,51 @@ public final class BlobReadScratch: @unchecked Sendable {
 
     /// Creates empty buffers; they grow to the largest blob read.
     public init() {}
+}
+
+/// Turns a sealed blob back into its verified plaintext: decrypt, decompress, check the MAC against the ID.
+/// Needs only the keys, so it also serves blobs read straight from a remote.
+public struct BlobOpener: Sendable {
+    /// The repository's cipher.
+    public let cipher: AEAD
+    /// The repository's content MAC.
+    public let contentMAC: ContentMAC
+
+    /// Creates an opener from a repository's keys.
+    public init(cipher: AEAD, contentMAC: ContentMAC) {
+        self.cipher = cipher
+        self.contentMAC = contentMAC
+    }
+
+    /// Opens `sealed` into `plaintext`; `packPath` names the pack in errors.
+    public func open(_ handle: BlobHandle, sealed: UnsafeRawBufferPointer, location: BlobLocation, packPath: String,
+                     into plaintext: ScratchBuffer, scratch: BlobReadScratch) throws {
+        let ad = PackFormat.blobAssociatedData(handle)
+        guard sealed.count >= AEAD.overhead else {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset) is truncated")
+        }
+        // Stored blobs decrypt straight into the output; compressed ones go through the scratch buffer.
+        let target = location.codec == .none ? plaintext : scratch.opened
+        let opened = target.resize(sealed.count - AEAD.overhead)
+        do {
+            _ = try ad.withUnsafeBytes { a in try cipher.open(sealed, associatedData: a, into: opened) }
+        } catch {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) at offset \(location.offset): \(error)")
+        }
+        if location.codec != .none {
+            guard location.rawLength >= 0, location.rawLength <= Int64(ChunkerParameters.maximumAllowedSize) * 4 else {
+                throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) claims \(location.rawLength) bytes")
+            }
+            do {
+                try Decompressor.decompress(UnsafeRawBufferPointer(opened), codec: location.codec, into: plaintext.resize(Int(location.rawLength)))
+            } catch {
+                throw StoreError.corruptObject(path: packPath, reason: "blob \(handle): \(error)")
+            }
+        } else if Int64(opened.count) != location.rawLength {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) has \(opened.count) bytes, index says \(location.rawLength)")
+        }
+        guard contentMAC.id(plaintext.bytes) == handle.id else {
+            throw StoreError.corruptObject(path: packPath, reason: "blob \(handle) content does not match its ID")
+        }
+    }
 }

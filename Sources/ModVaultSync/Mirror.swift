@@ -1,0 +1,438 @@
+import Foundation
+public import ModVaultCore
+public import ModVaultStore
+import ModVaultCrypto
+import ModVaultChunking
+
+/// Options for `mirror`.
+public struct MirrorOptions: Sendable {
+    /// Folder to materialise the snapshot in; files already there serve as seeds.
+    public var target: String
+    /// A local repository to take chunks from first (used only if it is the same repository).
+    public var localRepository: Repository?
+    /// Remove files in the target that the snapshot does not have.
+    public var deleteExtraneous = false
+    /// Largest gap between two needed blobs of one pack that is still fetched in the same request.
+    public var coalesceGap: Int64 = 256 << 10
+    /// Parallel range requests.
+    public var concurrency = 4
+    /// Receives progress.
+    public var progress: TransferProgress?
+
+    /// Options for mirroring into `target`.
+    public init(target: String) { self.target = target }
+}
+
+/// The keys and layout facts needed to read a remote repository without a local copy.
+public struct RemoteRepositoryAccess: Sendable {
+    /// The remote.
+    public let remote: any Remote
+    /// Its configuration.
+    public let config: RepositoryConfig
+    /// Opens its blobs.
+    public let opener: BlobOpener
+    /// Its chunker (same secret), for cutting seed files the same way.
+    public let chunker: FastCDC
+
+    /// Opens the remote with the master key of a local copy of the same repository.
+    public init(remote: any Remote, local: Repository) async throws {
+        guard try await Syncer(local: local, remote: remote).remoteMatches() else { throw SyncError.notARepository(remote: remote.location) }
+        self.init(remote: remote, config: local.config, master: local.masterKey, chunker: local.chunker)
+    }
+
+    /// Opens the remote with a password, trying each of its key slots.
+    public init(remote: any Remote, password: [UInt8]) async throws {
+        guard try await remote.stat(.config) != nil else { throw SyncError.notARepository(remote: remote.location) }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        var master: MasterKey? = nil
+        for entry in try await remote.list(.key, after: nil, limit: 1000) {
+            let bytes = try await remote.load(entry.name, range: nil)
+            if let slot = try? decoder.decode(KeySlot.self, from: Data(bytes)), let key = try? slot.open(password: password) {
+                master = key
+                break
+            }
+        }
+        guard let master else { throw SyncError.wrongPassword(remote: remote.location) }
+        let sealed = try await remote.load(.config, range: nil)
+        guard let plain = try? AEAD(key: master.encryption).open(sealed, associatedData: Array("config".utf8)),
+              let config = try? JSONDecoder().decode(RepositoryConfig.self, from: Data(plain)) else {
+            throw SyncError.corruptDownload(remote: remote.location, object: "config", reason: "does not open with the key")
+        }
+        let chunker = try FastCDC(parameters: config.chunker, gear: GearTable.derive(secret: config.chunkerSecret))
+        self.init(remote: remote, config: config, master: master, chunker: chunker)
+    }
+
+    private init(remote: any Remote, config: RepositoryConfig, master: MasterKey, chunker: FastCDC) {
+        self.remote = remote
+        self.config = config
+        opener = BlobOpener(cipher: AEAD(key: master.encryption), contentMAC: ContentMAC(key: master.mac))
+        self.chunker = chunker
+    }
+}
+
+/// Materialises a snapshot from a remote into a folder, downloading only the chunks that are not
+/// in a local repository or in the files already in the folder (seeds, as casync and desync use them).
+///
+/// New files are assembled as `.modvault-mirror-*` temporaries beside their final names and renamed
+/// over the old files only when every file is complete and verified, so an interrupted mirror leaves
+/// the old files intact; its temporaries are reused as seeds by the next run.
+public struct Mirror: Sendable {
+    /// Access to the remote repository.
+    public let access: RemoteRepositoryAccess
+
+    /// Creates a mirror.
+    public init(access: RemoteRepositoryAccess) { self.access = access }
+
+    private struct Seed {
+        var path: String
+        var offset: Int64
+        var length: Int
+    }
+
+    private struct PlannedFile {
+        var path: String
+        var node: TreeNode
+    }
+
+    /// Mirrors the snapshot named by `reference` (ID, prefix or `latest`) into `options.target`.
+    public func mirror(_ reference: String, options: MirrorOptions) async throws -> TransferReport {
+        let start0 = monotonicClock()
+        var report = TransferReport()
+        let remote = access.remote
+        let target = FileSystem.absolute(options.target)
+        try FileSystem.makeDirectories(target)
+
+        // 1. Index and snapshot from the remote (index files are small; packs are read by range).
+        let index = try await loadIndex()
+        let snapshots = try await listNames(.snapshot)
+        var records: [(String, Snapshot)] = []
+        for name in snapshots where reference == "latest" || name.hasPrefix(reference.lowercased()) {
+            let sealed = try await remote.load(ObjectName(kind: .snapshot, name: name), range: nil)
+            report.bytesDownloaded += Int64(sealed.count)
+            records.append((name, try decodeSnapshot(sealed, name: name)))
+        }
+        let chosen: (String, Snapshot)
+        if reference == "latest" {
+            guard let last = records.max(by: { ($0.1.time, $0.0) < ($1.1.time, $1.0) }) else { throw StoreError.snapshotNotFound(reference) }
+            chosen = last
+        } else {
+            guard records.count == 1, let only = records.first else {
+                throw records.isEmpty ? StoreError.snapshotNotFound(reference) : StoreError.ambiguousSnapshot(reference, candidates: records.map { String($0.0.prefix(8)) })
+            }
+            chosen = only
+        }
+
+        // 2. Walk the trees (local copies first, then ranged reads).
+        let localRepo = options.localRepository.flatMap { $0.config.id == access.config.id ? $0 : nil }
+        var dirs: [(String, TreeNode)] = []
+        var files: [PlannedFile] = []
+        var links: [(String, TreeNode)] = []
+        func walk(_ tree: ObjectID, prefix: String) async throws {
+            let bytes = try await blob(BlobHandle(id: tree, type: .tree), index: index, local: localRepo, report: &report)
+            let loaded: Tree
+            do { loaded = try Tree.decode(bytes) } catch { throw StoreError.corruptObject(path: "\(remote.location) tree \(tree.short)", reason: "\(error)") }
+            var seen = Set<String>()
+            for node in loaded.nodes {
+                let path = prefix.isEmpty ? node.name : prefix + "/" + node.name
+                try validate(node, path: path)
+                guard seen.insert(node.name).inserted else { throw StoreError.corruptObject(path: path, reason: "duplicate name in tree") }
+                switch node.type {
+                case .directory:
+                    dirs.append((path, node))
+                    if let sub = node.subtree { try await walk(sub, prefix: path) }
+                case .regular: files.append(PlannedFile(path: path, node: node))
+                case .symlink: links.append((path, node))
+                case .other: break
+                }
+            }
+        }
+        try await walk(chosen.1.tree, prefix: "")
+
+        // 3. Seeds: cut every file already in the target (and leftover temporaries) with the repository's chunker.
+        var needed = Set<ObjectID>()
+        for f in files { needed.formUnion(f.node.content) }
+        var seeds: [ObjectID: Seed] = [:]
+        try scanSeeds(target, needed: needed, into: &seeds)
+
+        // 4. Assemble every file as a temporary, a window of chunks at a time so memory stays bounded:
+        //    seeds and the local repository first, one coalesced ranged request per run of the rest.
+        for (path, _) in dirs { try FileSystem.makeDirectories(target + "/" + path) }
+        var temporaries: [(String, String, TreeNode)] = []
+        let plain = ScratchBuffer(), scratch = BlobReadScratch()
+        var fetchedIDs = Set<ObjectID>()
+        for f in files {
+            let final = target + "/" + f.path
+            let temp = FileSystem.parentPath(final) + "/.modvault-mirror-" + FileSystem.lastComponent(final)
+            // A leftover temporary from an interrupted run has already served as a seed.
+            if FileSystem.exists(temp) { try FileSystem.remove(temp) }
+            let out = try OpenFile.create(temp, mode: 0o600)
+            var start = 0
+            while start < f.node.content.count {
+                let window = Array(f.node.content[start..<min(f.node.content.count, start + 64)])
+                start += window.count
+                var missing: [BlobHandle] = []
+                for id in Set(window) where seeds[id] == nil {
+                    let h = BlobHandle(id: id, type: .data)
+                    if let localRepo, (try? localRepo.index.location(of: h)) != nil { continue }
+                    missing.append(h)
+                }
+                let fetched = try await fetchCoalesced(missing, index: index, gap: options.coalesceGap, concurrency: options.concurrency)
+                report.bytesDownloaded += fetched.bytes
+                report.objectsDownloaded += fetched.requests
+                var got: [ObjectID: [UInt8]] = [:]
+                for (h, bytes) in fetched.blobs { got[h.id] = bytes }
+                for id in window {
+                    if let bytes = got[id] {
+                        try out.write(bytes)
+                        fetchedIDs.insert(id)
+                        continue
+                    }
+                    if let seed = seeds[id] {
+                        let bytes = try OpenFile.openForReading(seed.path).read(count: seed.length, at: seed.offset)
+                        // The seed may have changed since it was scanned: verify before trusting it.
+                        if access.opener.contentMAC.id(bytes) == id {
+                            try out.write(bytes)
+                            report.bytesReused += Int64(bytes.count)
+                            continue
+                        }
+                    }
+                    let h = BlobHandle(id: id, type: .data)
+                    if let localRepo, let l = try localRepo.index.location(of: h) {
+                        try localRepo.loadBlob(h, at: l, into: plain, scratch: scratch)
+                        try out.write(plain.bytes)
+                        report.bytesReused += Int64(plain.count)
+                        continue
+                    }
+                    // A seed that changed under us: fetch the blob after all.
+                    let late = try await fetchCoalesced([h], index: index, gap: 0, concurrency: 1)
+                    guard let bytes = late.blobs.first?.1 else { throw StoreError.blobNotIndexed(h) }
+                    report.bytesDownloaded += late.bytes
+                    try out.write(bytes)
+                }
+            }
+            fchmod(out.descriptor, mode_t(f.node.mode))
+            var times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2), timespecOf(f.node.mtimeNanos)]
+            futimens(out.descriptor, &times)
+            try out.sync()
+            temporaries.append((temp, final, f.node))
+            options.progress?(TransferSample(objects: temporaries.count, totalObjects: files.count, bytes: report.bytesDownloaded + report.bytesReused,
+                                             totalBytes: 0, elapsed: monotonicClock() - start0))
+        }
+        for (temp, final, _) in temporaries {
+            if FileSystem.isDirectory(final) { throw StoreError.invalidArgument("\(final) is a folder in the target but a file in the snapshot") }
+            guard rename(temp, final) == 0 else { throw SystemCallError(code: errno, operation: "rename", path: final) }
+        }
+        for (path, node) in links {
+            let full = target + "/" + path
+            try? FileSystem.remove(full)
+            guard symlink(node.linkTarget ?? "", full) == 0 else { throw SystemCallError(code: errno, operation: "symlink", path: full) }
+        }
+        if options.deleteExtraneous {
+            let keep = Set(files.map(\.path) + dirs.map(\.0) + links.map(\.0))
+            try removeExtraneous(target, relative: "", keep: keep)
+        }
+        for (path, node) in dirs.reversed() {
+            chmod(target + "/" + path, mode_t(node.mode))
+        }
+        report.objectsSkipped = needed.count - fetchedIDs.count
+        report.seconds = monotonicClock() - start0
+        options.progress?(TransferSample(objects: files.count, totalObjects: files.count, bytes: report.bytesDownloaded,
+                                         totalBytes: report.bytesDownloaded, elapsed: report.seconds))
+        return report
+    }
+
+    private func validate(_ node: TreeNode, path: String) throws {
+        let n = node.name
+        guard !n.isEmpty, n != ".", n != "..", !n.contains("/"), !n.utf8.contains(0) else {
+            throw StoreError.corruptObject(path: path, reason: "unsafe name in tree")
+        }
+        if node.type == .symlink {
+            let t = node.linkTarget ?? ""
+            var depth = path.split(separator: "/").count - 1
+            guard !t.hasPrefix("/") else { throw StoreError.corruptObject(path: path, reason: "link escapes the target") }
+            for part in t.split(separator: "/") where part != "." {
+                depth += part == ".." ? -1 : 1
+                if depth < 0 { throw StoreError.corruptObject(path: path, reason: "link escapes the target") }
+            }
+        }
+    }
+
+    private func scanSeeds(_ dir: String, needed: Set<ObjectID>, into seeds: inout [ObjectID: Seed]) throws {
+        for name in (try? FileSystem.list(dir)) ?? [] {
+            let path = dir + "/" + name
+            guard let st = try? FileSystem.status(path) else { continue }
+            if st.type == .directory {
+                try scanSeeds(path, needed: needed, into: &seeds)
+            } else if st.type == .regular, st.size > 0 {
+                guard let file = try? OpenFile.openForReading(path, noFollow: true) else { continue }
+                var offset: Int64 = 0
+                var buffer = [UInt8](repeating: 0, count: max(8 << 20, 2 * access.chunker.parameters.maxSize))
+                var filled = 0
+                var eof = false
+                while true {
+                    while !eof && filled < buffer.count {
+                        let n = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[filled...])) }
+                        if n == 0 { eof = true } else { filled += n }
+                    }
+                    var consumed = 0
+                    buffer.withUnsafeBytes { raw in
+                        while consumed < filled && (eof || filled - consumed >= access.chunker.parameters.maxSize) {
+                            let n = access.chunker.cut(UnsafeRawBufferPointer(rebasing: raw[consumed..<filled]))
+                            let id = access.opener.contentMAC.id(UnsafeRawBufferPointer(rebasing: raw[consumed..<(consumed + n)]))
+                            if needed.contains(id), seeds[id] == nil { seeds[id] = Seed(path: path, offset: offset, length: n) }
+                            consumed += n
+                            offset += Int64(n)
+                        }
+                    }
+                    if eof && consumed >= filled { break }
+                    buffer.replaceSubrange(0..<consumed, with: [])
+                    buffer.append(contentsOf: repeatElement(0, count: consumed))
+                    filled -= consumed
+                }
+            }
+        }
+    }
+
+    private func removeExtraneous(_ dir: String, relative: String, keep: Set<String>) throws {
+        for name in try FileSystem.list(dir) {
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            let path = dir + "/" + name
+            if keep.contains(rel) {
+                if FileSystem.isDirectory(path), (try? FileSystem.status(path).type) == .directory {
+                    try removeExtraneous(path, relative: rel, keep: keep)
+                }
+                continue
+            }
+            _ = try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+
+    // MARK: Remote reads
+
+    private func listNames(_ kind: FileKind) async throws -> [String] {
+        var names: [String] = []
+        var after: String? = nil
+        while true {
+            let page = try await access.remote.list(kind, after: after, limit: 1000)
+            names += page.map(\.name.name)
+            guard page.count == 1000, let last = page.last else { return names }
+            after = last.name.name
+        }
+    }
+
+    private func loadIndex() async throws -> [BlobHandle: BlobLocation] {
+        var out: [BlobHandle: BlobLocation] = [:]
+        for name in try await listNames(.index) {
+            let sealed = try await access.remote.load(ObjectName(kind: .index, name: name), range: nil)
+            guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
+                  let plain = try? access.opener.cipher.open(sealed, associatedData: Array(FileKind.index.rawValue.utf8)) else {
+                throw SyncError.corruptDownload(remote: access.remote.location, object: "index/\(name)", reason: "failed authentication")
+            }
+            for pack in try IndexFile.decode(plain, path: "\(access.remote.location)/index/\(name)").packs {
+                for e in pack.entries {
+                    out[e.handle] = BlobLocation(pack: pack.id, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
+                }
+            }
+        }
+        return out
+    }
+
+    private func decodeSnapshot(_ sealed: [UInt8], name: String) throws -> Snapshot {
+        guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
+              let plain = try? access.opener.cipher.open(sealed, associatedData: Array(FileKind.snapshot.rawValue.utf8)) else {
+            throw SyncError.corruptDownload(remote: access.remote.location, object: "snapshots/\(name)", reason: "failed authentication")
+        }
+        return try Repository.decodeSnapshotJSON(plain, path: "\(access.remote.location)/snapshots/\(name)")
+    }
+
+    private func blob(_ handle: BlobHandle, index: [BlobHandle: BlobLocation], local: Repository?, report: inout TransferReport) async throws -> [UInt8] {
+        if let local, let l = try local.index.location(of: handle) {
+            var out: [UInt8] = []
+            try local.loadBlob(handle, at: l, into: &out)
+            return out
+        }
+        let result = try await fetchCoalesced([handle], index: index, gap: 0, concurrency: 1)
+        report.bytesDownloaded += result.bytes
+        guard let bytes = result.blobs.first?.1 else { throw StoreError.blobNotIndexed(handle) }
+        return bytes
+    }
+
+    /// Fetches blobs with one ranged request per run of neighbours in a pack (gaps up to `gap` are read and discarded).
+    private func fetchCoalesced(_ handles: [BlobHandle], index: [BlobHandle: BlobLocation], gap: Int64, concurrency: Int)
+        async throws -> (blobs: [(BlobHandle, [UInt8])], bytes: Int64, requests: Int) {
+        var byPack: [ObjectID: [(BlobHandle, BlobLocation)]] = [:]
+        for h in handles {
+            guard let l = index[h] else { throw StoreError.blobNotIndexed(h) }
+            byPack[l.pack, default: []].append((h, l))
+        }
+        var ranges: [(ObjectID, Range<Int64>, [(BlobHandle, BlobLocation)])] = []
+        for (pack, items) in byPack {
+            let sorted = items.sorted { $0.1.offset < $1.1.offset }
+            var current: [(BlobHandle, BlobLocation)] = []
+            var lower: Int64 = 0, upper: Int64 = 0
+            for item in sorted {
+                if !current.isEmpty && item.1.offset - upper <= gap {
+                    current.append(item)
+                    upper = max(upper, item.1.offset + item.1.length)
+                } else {
+                    if !current.isEmpty { ranges.append((pack, lower..<upper, current)) }
+                    current = [item]
+                    lower = item.1.offset
+                    upper = item.1.offset + item.1.length
+                }
+            }
+            if !current.isEmpty { ranges.append((pack, lower..<upper, current)) }
+        }
+        let remote = access.remote, opener = access.opener
+        let results = ResultsBox()
+        try await forEachBounded(ranges.map { RangeJob(pack: $0.0, range: $0.1, items: $0.2) }, limit: max(1, concurrency)) { job in
+            let bytes = try await remote.load(ObjectName(kind: .pack, id: job.pack), range: job.range)
+            guard Int64(bytes.count) == job.range.count else {
+                throw SyncError.corruptDownload(remote: remote.location, object: ObjectName(kind: .pack, id: job.pack).relativePath, reason: "short range read")
+            }
+            let plain = ScratchBuffer(), scratch = BlobReadScratch()
+            var out: [(BlobHandle, [UInt8])] = []
+            try bytes.withUnsafeBytes { raw in
+                for (h, l) in job.items {
+                    let start = Int(l.offset - job.range.lowerBound)
+                    try opener.open(h, sealed: UnsafeRawBufferPointer(rebasing: raw[start..<(start + Int(l.length))]), location: l,
+                                    packPath: "\(remote.location)/\(ObjectName(kind: .pack, id: job.pack).relativePath)", into: plain, scratch: scratch)
+                    out.append((h, plain.array))
+                }
+            }
+            results.add(out, bytes: Int64(bytes.count))
+        }
+        let (blobs, bytes) = results.take()
+        return (blobs, bytes, ranges.count)
+    }
+}
+
+private struct RangeJob: @unchecked Sendable {
+    let pack: ObjectID
+    let range: Range<Int64>
+    let items: [(BlobHandle, BlobLocation)]
+}
+
+private final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var blobs: [(BlobHandle, [UInt8])] = []
+    private var bytes: Int64 = 0
+
+    func add(_ items: [(BlobHandle, [UInt8])], bytes n: Int64) {
+        lock.lock()
+        blobs += items
+        bytes += n
+        lock.unlock()
+    }
+
+    func take() -> ([(BlobHandle, [UInt8])], Int64) {
+        lock.lock()
+        defer { lock.unlock() }
+        return (blobs, bytes)
+    }
+}
+
+func timespecOf(_ nanos: Int64) -> timespec {
+    timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+}

@@ -1,0 +1,351 @@
+import Foundation
+import Synchronization
+public import ModVaultCore
+public import ModVaultStore
+import ModVaultCrypto
+
+/// Copies repository files between a local repository and a remote, in the order that keeps the
+/// destination valid at every moment: packs, then index files, then snapshots (config and keys on the
+/// first push, config last). Every file is content-addressed and written whole, so an interrupted
+/// transfer resumes by listing what arrived, and two machines pushing at once lose nothing.
+public struct Syncer: Sendable {
+    /// The local repository.
+    public let local: Repository
+    /// The remote.
+    public let remote: any Remote
+    /// Parallel transfers.
+    public var concurrency = 4
+
+    /// Creates a syncer.
+    public init(local: Repository, remote: any Remote) {
+        self.local = local
+        self.remote = remote
+    }
+
+    // MARK: Identity
+
+    /// Checks that the remote holds this repository; returns false when it holds none yet.
+    public func remoteMatches() async throws -> Bool {
+        guard try await remote.stat(.config) != nil else { return false }
+        let sealed = try await remote.load(.config, range: nil)
+        guard let plain = try? local.cipher.open(sealed, associatedData: Array("config".utf8)) else {
+            throw SyncError.differentRepository(remote: remote.location, detail: "its config does not open with this repository's key")
+        }
+        guard let config = try? JSONDecoder().decode(RepositoryConfig.self, from: Data(plain)) else {
+            throw SyncError.corruptDownload(remote: remote.location, object: "config", reason: "unreadable")
+        }
+        guard config.id == local.config.id else {
+            throw SyncError.differentRepository(remote: remote.location, detail: "repository \(config.id.short), local is \(local.config.id.short)")
+        }
+        return true
+    }
+
+    /// Every object name of one kind on the remote, following pages.
+    func listAll(_ kind: FileKind) async throws -> Set<String> {
+        var names = Set<String>()
+        var after: String? = nil
+        while true {
+            let page = try await remote.list(kind, after: after, limit: 1000)
+            for entry in page { names.insert(entry.name.name) }
+            guard page.count == 1000, let last = page.last else { return names }
+            after = last.name.name
+        }
+    }
+
+    // MARK: Push
+
+    /// Uploads what the remote lacks. With `snapshots`, only those snapshots and the data they need.
+    public func push(snapshots selected: [ObjectID]? = nil, progress: TransferProgress? = nil) async throws -> TransferReport {
+        let start = monotonicClock()
+        var report = TransferReport()
+        let exists = try await remoteMatches()
+        if !exists {
+            // First push: keys first, config last, so a half-initialised remote has no config and is ignored.
+            for name in try FileSystem.list(local.path + "/keys") where !name.hasPrefix(".") {
+                let bytes = try FileSystem.readFile(local.path + "/keys/" + name)
+                try await remote.save(ObjectName(kind: .key, name: name), data: bytes, ifAbsent: false)
+                report.objectsUploaded += 1
+                report.bytesUploaded += Int64(bytes.count)
+            }
+        }
+        let remotePacks = try await listAll(.pack)
+        let remoteIndex = try await listAll(.index)
+        let remoteSnapshots = try await listAll(.snapshot)
+
+        var packs: [ObjectID]
+        var indexFiles: [ObjectID]
+        var extraIndex: IndexFile? = nil
+        var snapshotIDs: [ObjectID]
+        if let selected {
+            snapshotIDs = selected
+            let needed = try neededPacks(for: selected.map { try local.loadSnapshot($0) })
+            packs = needed.keys.sorted().filter { !remotePacks.contains($0.hex) }
+            indexFiles = []
+            // A fresh index covering exactly the needed packs, so the remote never indexes a pack it lacks.
+            extraIndex = IndexFile(packs: needed.sorted { $0.key < $1.key }.map { IndexedPack(id: $0.key, entries: $0.value) })
+        } else {
+            snapshotIDs = try local.list(.snapshot)
+            packs = try local.list(.pack).filter { !remotePacks.contains($0.hex) }
+            indexFiles = try local.list(.index).filter { !remoteIndex.contains($0.hex) }
+        }
+        snapshotIDs = snapshotIDs.filter { !remoteSnapshots.contains($0.hex) }
+
+        let packBytes = packs.reduce(Int64(0)) { $0 + ((try? FileSystem.status(local.filePath(ObjectName(kind: .pack, id: $1))).size) ?? 0) }
+        let counter = Counter(totalObjects: packs.count + indexFiles.count + snapshotIDs.count, totalBytes: packBytes, start: start, progress: progress)
+        try await upload(packs.map { ObjectName(kind: .pack, id: $0) }, counter: counter)
+        if let extraIndex {
+            let sealed = local.cipher.seal(extraIndex.encoded(), associatedData: Array(FileKind.index.rawValue.utf8))
+            let id = SHA256Digest.hash(sealed)
+            if !remoteIndex.contains(id.hex) {
+                try await remote.save(ObjectName(kind: .index, id: id), data: sealed, ifAbsent: false)
+                counter.add(objects: 1, bytes: Int64(sealed.count))
+            }
+        }
+        try await upload(indexFiles.map { ObjectName(kind: .index, id: $0) }, counter: counter)
+        try await upload(snapshotIDs.map { ObjectName(kind: .snapshot, id: $0) }, counter: counter)
+        if !exists {
+            let config = try FileSystem.readFile(local.path + "/config")
+            try await remote.save(.config, data: config, ifAbsent: false)
+            counter.add(objects: 1, bytes: Int64(config.count))
+        }
+        let totals = counter.totals
+        report.objectsUploaded += totals.objects
+        report.bytesUploaded += totals.bytes
+        report.objectsSkipped = (selected == nil ? remotePacks.count : 0)
+        report.seconds = monotonicClock() - start
+        return report
+    }
+
+    private func upload(_ names: [ObjectName], counter: Counter) async throws {
+        let local = self.local, remote = self.remote
+        try await forEachBounded(names, limit: concurrency) { name in
+            let bytes = try FileSystem.readFile(local.filePath(name))
+            try await remote.save(name, data: bytes, ifAbsent: false)
+            counter.add(objects: 1, bytes: Int64(bytes.count))
+        }
+    }
+
+    /// Packs holding the blobs that `snapshots` reference, with the entries to index for each.
+    func neededPacks(for snapshots: [Snapshot]) throws -> [ObjectID: [PackEntry]] {
+        var blobs = Set<BlobHandle>()
+        var trees = Set<ObjectID>()
+        func walk(_ tree: ObjectID) throws {
+            guard trees.insert(tree).inserted else { return }
+            blobs.insert(BlobHandle(id: tree, type: .tree))
+            for node in try local.loadTree(tree).nodes {
+                if node.type == .directory, let sub = node.subtree { try walk(sub) }
+                for id in node.content { blobs.insert(BlobHandle(id: id, type: .data)) }
+            }
+        }
+        for s in snapshots { try walk(s.tree) }
+        var packs: [ObjectID: [PackEntry]] = [:]
+        for handle in blobs {
+            guard let l = try local.index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
+            packs[l.pack, default: []].append(PackEntry(handle: handle, codec: l.codec, length: l.length, rawLength: l.rawLength, offset: l.offset))
+        }
+        return packs
+    }
+
+    // MARK: Pull
+
+    /// Downloads what the local repository lacks. With `snapshots`, only those and the data they need.
+    public func pull(snapshots selected: [String]? = nil, progress: TransferProgress? = nil) async throws -> TransferReport {
+        let start = monotonicClock()
+        var report = TransferReport()
+        guard try await remoteMatches() else { throw SyncError.notARepository(remote: remote.location) }
+        let localPacks = Set(try local.list(.pack).map(\.hex))
+        let localIndex = Set(try local.list(.index).map(\.hex))
+        let localSnapshots = Set(try local.list(.snapshot).map(\.hex))
+        let remoteSnapshots = try await listAll(.snapshot)
+
+        var snapshotNames: [String]
+        var packNames: [String]
+        var indexNames: [String]
+        var extraIndex: IndexFile? = nil
+        if let selected {
+            // Resolve prefixes against the remote's snapshots; read the remote index into memory only.
+            snapshotNames = try selected.map { ref in
+                let hits = remoteSnapshots.filter { $0.hasPrefix(ref.lowercased()) }
+                guard hits.count == 1, let hit = hits.first else {
+                    throw hits.isEmpty ? StoreError.snapshotNotFound(ref) : StoreError.ambiguousSnapshot(ref, candidates: hits.sorted().map { String($0.prefix(8)) })
+                }
+                return hit
+            }
+            let remoteIndex = try await loadRemoteIndex()
+            let reader = RemoteBlobReader(remote: remote, repository: local, index: remoteIndex)
+            var needed = NeededBlobs()
+            for name in snapshotNames {
+                let sealed = try await remote.load(ObjectName(kind: .snapshot, name: name), range: nil)
+                let snapshot = try decodeSnapshot(sealed, name: name)
+                try await reader.collect(tree: snapshot.tree, into: &needed)
+            }
+            let packsNeeded = needed.packs
+            packNames = packsNeeded.keys.map(\.hex).filter { !localPacks.contains($0) }.sorted()
+            indexNames = []
+            extraIndex = IndexFile(packs: packsNeeded.sorted { $0.key < $1.key }.map { IndexedPack(id: $0.key, entries: $0.value) })
+        } else {
+            snapshotNames = Array(remoteSnapshots)
+            packNames = try await listAll(.pack).filter { !localPacks.contains($0) }.sorted()
+            indexNames = try await listAll(.index).filter { !localIndex.contains($0) }.sorted()
+        }
+        snapshotNames = snapshotNames.filter { !localSnapshots.contains($0) }.sorted()
+
+        let counter = Counter(totalObjects: packNames.count + indexNames.count + snapshotNames.count, totalBytes: 0, start: start, progress: progress)
+        try await download(packNames.map { ObjectName(kind: .pack, name: $0) }, counter: counter)
+        if let extraIndex { try local.writeIndex(extraIndex) }
+        try await download(indexNames.map { ObjectName(kind: .index, name: $0) }, counter: counter)
+        try await download(snapshotNames.map { ObjectName(kind: .snapshot, name: $0) }, counter: counter)
+        try local.synchronizeIndex()
+        let totals = counter.totals
+        report.objectsDownloaded = totals.objects
+        report.bytesDownloaded = totals.bytes
+        report.seconds = monotonicClock() - start
+        return report
+    }
+
+    private func download(_ names: [ObjectName], counter: Counter) async throws {
+        let local = self.local, remote = self.remote
+        try await forEachBounded(names, limit: concurrency) { name in
+            let bytes = try await remote.load(name, range: nil)
+            // Every file is named by the SHA-256 of its bytes: verify before it enters the repository.
+            guard let id = ObjectID(hex: name.name), SHA256Digest.hash(bytes) == id else {
+                throw SyncError.corruptDownload(remote: remote.location, object: name.relativePath, reason: "contents do not match the name")
+            }
+            let path = local.filePath(name)
+            try FileSystem.makeDirectories(FileSystem.parentPath(path))
+            try FileSystem.writeAtomically(path, bytes: bytes)
+            counter.add(objects: 1, bytes: Int64(bytes.count))
+        }
+    }
+
+    /// Every index file on the remote, decoded in memory.
+    func loadRemoteIndex() async throws -> [BlobHandle: BlobLocation] {
+        var out: [BlobHandle: BlobLocation] = [:]
+        for name in try await listAll(.index).sorted() {
+            let sealed = try await remote.load(ObjectName(kind: .index, name: name), range: nil)
+            guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
+                  let plain = try? local.cipher.open(sealed, associatedData: Array(FileKind.index.rawValue.utf8)) else {
+                throw SyncError.corruptDownload(remote: remote.location, object: "index/\(name)", reason: "failed authentication")
+            }
+            let file = try IndexFile.decode(plain, path: "\(remote.location)/index/\(name)")
+            for pack in file.packs {
+                for e in pack.entries {
+                    out[e.handle] = BlobLocation(pack: pack.id, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
+                }
+            }
+        }
+        return out
+    }
+
+    func decodeSnapshot(_ sealed: [UInt8], name: String) throws -> Snapshot {
+        guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
+              let plain = try? local.cipher.open(sealed, associatedData: Array(FileKind.snapshot.rawValue.utf8)) else {
+            throw SyncError.corruptDownload(remote: remote.location, object: "snapshots/\(name)", reason: "failed authentication")
+        }
+        return try Repository.decodeSnapshotJSON(plain, path: "\(remote.location)/snapshots/\(name)")
+    }
+}
+
+/// Reads blobs straight from a remote's packs with ranged requests, verifying each.
+struct RemoteBlobReader: Sendable {
+    let remote: any Remote
+    let repository: Repository
+    let index: [BlobHandle: BlobLocation]
+
+    func blob(_ handle: BlobHandle) async throws -> [UInt8] {
+        guard let l = index[handle] else { throw StoreError.blobNotIndexed(handle) }
+        let sealed = try await remote.load(ObjectName(kind: .pack, id: l.pack), range: l.offset..<(l.offset + l.length))
+        let plain = ScratchBuffer()
+        try sealed.withUnsafeBytes { s in
+            try repository.openBlob(handle, sealed: s, location: l, packPath: "\(remote.location)/\(ObjectName(kind: .pack, id: l.pack).relativePath)",
+                                    into: plain, scratch: BlobReadScratch())
+        }
+        return plain.array
+    }
+
+    func tree(_ id: ObjectID) async throws -> Tree {
+        let bytes = try await blob(BlobHandle(id: id, type: .tree))
+        do { return try Tree.decode(bytes) } catch { throw StoreError.corruptObject(path: "\(remote.location) tree \(id.short)", reason: "\(error)") }
+    }
+
+    /// Adds every blob a tree needs (its subtrees and their data) to `needed`.
+    func collect(tree: ObjectID, into needed: inout NeededBlobs) async throws {
+        guard needed.add(BlobHandle(id: tree, type: .tree), index: index) else { return }
+        for node in try await self.tree(tree).nodes {
+            if node.type == .directory, let sub = node.subtree { try await collect(tree: sub, into: &needed) }
+            for id in node.content { _ = needed.add(BlobHandle(id: id, type: .data), index: index) }
+        }
+        if let missing = needed.missing { throw StoreError.blobNotIndexed(missing) }
+    }
+}
+
+/// The blobs a set of snapshots needs, grouped by the pack that holds each.
+struct NeededBlobs {
+    private(set) var packs: [ObjectID: [PackEntry]] = [:]
+    private var seen = Set<BlobHandle>()
+    private(set) var missing: BlobHandle?
+
+    /// Records `handle`; false if it was already recorded.
+    mutating func add(_ handle: BlobHandle, index: [BlobHandle: BlobLocation]) -> Bool {
+        guard seen.insert(handle).inserted else { return false }
+        guard let l = index[handle] else {
+            missing = missing ?? handle
+            return true
+        }
+        packs[l.pack, default: []].append(PackEntry(handle: handle, codec: l.codec, length: l.length, rawLength: l.rawLength, offset: l.offset))
+        return true
+    }
+}
+
+/// Thread-safe transfer totals that also drive progress.
+final class Counter: Sendable {
+    private struct State { var objects = 0; var bytes: Int64 = 0; var lastReport = 0.0 }
+    private let state = Mutex(State())
+    let totalObjects: Int
+    let totalBytes: Int64
+    let start: Double
+    let progress: TransferProgress?
+
+    init(totalObjects: Int, totalBytes: Int64, start: Double, progress: TransferProgress?) {
+        self.totalObjects = totalObjects
+        self.totalBytes = totalBytes
+        self.start = start
+        self.progress = progress
+    }
+
+    func add(objects: Int, bytes: Int64) {
+        let sample: TransferSample? = state.withLock { s in
+            s.objects += objects
+            s.bytes += bytes
+            let now = monotonicClock()
+            guard progress != nil, now - s.lastReport > 0.2 || s.objects == totalObjects else { return nil }
+            s.lastReport = now
+            return TransferSample(objects: s.objects, totalObjects: totalObjects, bytes: s.bytes, totalBytes: totalBytes, elapsed: now - start)
+        }
+        if let sample { progress?(sample) }
+    }
+
+    var totals: (objects: Int, bytes: Int64) { state.withLock { ($0.objects, $0.bytes) } }
+}
+
+/// Runs `body` for each item with at most `limit` running at once.
+func forEachBounded<T: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Sendable (T) async throws -> Void) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        var running = 0
+        for item in items {
+            if running >= limit {
+                try await group.next()
+                running -= 1
+            }
+            group.addTask { try await body(item) }
+            running += 1
+        }
+        try await group.waitForAll()
+    }
+}
+
+func monotonicClock() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}

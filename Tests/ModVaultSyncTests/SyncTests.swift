@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+import ModVaultCore
+import ModVaultCrypto
+import ModVaultChunking
+import ModVaultStore
+import ModVaultArchive
+import ModVaultSync
+import ModVaultRemoteDisk
+
+/// Two machines' worth of folders: local repositories, a shared disk remote, sources and targets.
+final class SyncWorld {
+    let root: String
+    let password = Array("shared secret".utf8)
+    var options: RepositoryOptions = {
+        var o = RepositoryOptions()
+        o.scrypt = ScryptParameters(n: 1024, r: 8, p: 1)
+        o.packSize = 1 << 20
+        o.chunker = ChunkerParameters(minSize: 16 << 10, averageSize: 64 << 10, maxSize: 256 << 10)
+        return o
+    }()
+
+    init() throws {
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("modvault-sync-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: root) }
+
+    func remote(_ name: String = "remote") throws -> DiskRemote {
+        let r = DiskRemote(path: root + "/" + name)
+        try r.createFolder()
+        return r
+    }
+
+    /// Writes `count` files of pseudo-random content (seeded) into `dir`.
+    func writeFiles(_ dir: String, count: Int, size: Int, seed: UInt64) throws {
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var state = seed
+        for i in 0..<count {
+            var bytes = [UInt8](repeating: 0, count: size)
+            for j in stride(from: 0, to: size, by: 8) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                withUnsafeBytes(of: state) { for k in 0..<min(8, size - j) { bytes[j + k] = $0[k] } }
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: "\(dir)/file\(i).bin"))
+        }
+    }
+
+    func contents(_ dir: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for rel in try FileManager.default.subpathsOfDirectory(atPath: dir) where !rel.contains(".modvault-") {
+            let path = dir + "/" + rel
+            if !FileSystem.isDirectory(path) { out[rel] = try Data(contentsOf: URL(fileURLWithPath: path)) }
+        }
+        return out
+    }
+}
+
+@Suite("push, pull, clone and mirror over a disk remote")
+struct SyncTests {
+    @Test func pushCloneAndPullRoundTrip() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/src", count: 6, size: 300_000, seed: 1)
+        let first = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+
+        let push1 = try await Syncer(local: a, remote: remote).push()
+        #expect(push1.bytesUploaded > 1_800_000)
+        // Nothing new: the second push uploads nothing at all.
+        let push2 = try await Syncer(local: a, remote: remote).push()
+        #expect(push2.bytesUploaded == 0)
+
+        let (b, cloneReport) = try await Syncer.clone(from: remote, to: w.root + "/b", password: w.password)
+        #expect(b.config.id == a.config.id)
+        #expect(cloneReport.bytesDownloaded > 0)
+        #expect(try b.snapshots().map(\.id) == [first.record.id])
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+        _ = try await Restorer(repository: b).restore(first.record.snapshot, options: RestoreOptions(target: w.root + "/restored"))
+        #expect(try w.contents(w.root + "/restored") == w.contents(w.root + "/src"))
+
+        // A change on A travels to B with only the new chunks.
+        try w.writeFiles(w.root + "/src/extra", count: 1, size: 200_000, seed: 9)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        let push3 = try await Syncer(local: a, remote: remote).push()
+        #expect(push3.bytesUploaded < 400_000)
+        let pull = try await Syncer(local: b, remote: remote).pull()
+        #expect(pull.bytesDownloaded < 400_000)
+        #expect(try b.snapshots().count == 2)
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+    }
+
+    @Test func aDifferentRepositoryIsRefused() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        let other = try Repository.initialize(at: w.root + "/other", password: w.password, options: w.options)
+        _ = try await Syncer(local: a, remote: remote).push()
+        await #expect(throws: SyncError.self) { try await Syncer(local: other, remote: remote).push() }
+        await #expect(throws: SyncError.self) { try await Syncer(local: other, remote: remote).pull() }
+    }
+
+    @Test func wrongPasswordOnCloneCreatesNothing() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        _ = try await Syncer(local: a, remote: remote).push()
+        await #expect(throws: SyncError.self) {
+            try await Syncer.clone(from: remote, to: w.root + "/b", password: Array("wrong".utf8))
+        }
+        #expect(!FileManager.default.fileExists(atPath: w.root + "/b"))
+    }
+
+    @Test func pushOfOneSnapshotKeepsTheRemoteConsistent() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/one", count: 3, size: 200_000, seed: 2)
+        try w.writeFiles(w.root + "/two", count: 3, size: 200_000, seed: 3)
+        let one = try await Archiver(repository: a).snapshot(source: w.root + "/one")
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/two")
+        _ = try await Syncer(local: a, remote: remote).push(snapshots: [one.record.id])
+        let (b, _) = try await Syncer.clone(from: remote, to: w.root + "/b", password: w.password)
+        #expect(try b.snapshots().map(\.id) == [one.record.id])
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+        let uploaded = try FileSystem.list(remote.path + "/data").flatMap { try FileSystem.list(remote.path + "/data/" + $0) }
+        #expect(uploaded.count < (try a.list(.pack)).count + 1)
+    }
+
+    @Test func mirrorDownloadsOnlyWhatSeedsLack() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/v1", count: 8, size: 400_000, seed: 5)
+        let v1 = try await Archiver(repository: a).snapshot(source: w.root + "/v1")
+        // Version 2: one file replaced, one added; the rest identical.
+        try FileManager.default.copyItem(atPath: w.root + "/v1", toPath: w.root + "/v2")
+        try w.writeFiles(w.root + "/v2new", count: 2, size: 400_000, seed: 6)
+        try FileManager.default.removeItem(atPath: w.root + "/v2/file0.bin")
+        try FileManager.default.moveItem(atPath: w.root + "/v2new/file0.bin", toPath: w.root + "/v2/file0.bin")
+        try FileManager.default.moveItem(atPath: w.root + "/v2new/file1.bin", toPath: w.root + "/v2/added.bin")
+        let v2 = try await Archiver(repository: a).snapshot(source: w.root + "/v2")
+        _ = try await Syncer(local: a, remote: remote).push()
+
+        // A teammate without any repository: first mirror downloads everything...
+        let access = try await RemoteRepositoryAccess(remote: remote, password: w.password)
+        let target = w.root + "/teammate"
+        let full = try await Mirror(access: access).mirror(String(v1.record.id.hex.prefix(10)), options: MirrorOptions(target: target))
+        #expect(try w.contents(target) == w.contents(w.root + "/v1"))
+        #expect(full.bytesDownloaded >= 3_200_000)
+        // ...the update downloads only the two new files' chunks, reusing the rest from the folder.
+        var options = MirrorOptions(target: target)
+        options.deleteExtraneous = true
+        let update = try await Mirror(access: access).mirror(v2.record.id.hex, options: options)
+        #expect(try w.contents(target) == w.contents(w.root + "/v2"))
+        #expect(update.bytesReused >= 2_400_000)
+        #expect(update.bytesDownloaded < 1_000_000)
+    }
+}
