@@ -137,7 +137,8 @@ final class ProgressLine: @unchecked Sendable {
         var line = "\(label) \(s.files)/\(s.totalFiles) files, \(Format.bytes(s.bytes))"
         if s.totalBytes > 0 { line += " of \(Format.bytes(s.totalBytes))" }
         line += String(format: ", %.1f MB/s", rate / 1e6)
-        if rate > 0, s.totalBytes > s.bytes {
+        // The first fraction of a second gives no useful rate, so no ETA yet.
+        if rate > 0, s.elapsed >= 1, s.totalBytes > s.bytes {
             line += ", ETA " + Format.duration(Double(s.totalBytes - s.bytes) / rate)
         }
         lock.lock()

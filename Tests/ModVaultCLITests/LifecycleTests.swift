@@ -269,6 +269,26 @@ struct LifecycleTests {
         #expect(try h.modvault(["prune"]).status == 0)
     }
 
+    @Test(.enabled(if: geteuid() == 0, "needs root to run as another user"))
+    func permissionErrorsNameThePath() throws {
+        let h = try CLIHarness()
+        let src = h.root + "/src"
+        var rng = SplitMix64(state: 5)
+        try writeCorpus(src, rng: &rng, files: 1, size: 10_000)
+        #expect(try h.modvault(["init"]).status == 0)
+        // The repository belongs to root; an unprivileged user may read the source but not write the repository.
+        _ = try CLIHarness.run(["/bin/chmod", "-R", "a+rX", h.root], environment: [:])
+        _ = try CLIHarness.run(["/bin/chmod", "a+r", h.passwordFile], environment: [:])
+        h.extraEnvironment["HOME"] = h.root
+        let prefix = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"]
+        let r = try h.modvault(["snapshot", src], prefix: prefix)
+        #expect(r.status == 1)
+        // Whichever write comes first (the index cache or a lock) is refused, and its path is named.
+        #expect(r.stderr.contains("Permission denied") || r.stderr.contains("readonly"))
+        #expect(r.stderr.contains(h.repo))
+        #expect(try h.modvault(["check", "--read-data"]).status == 0)
+    }
+
     static let canMount: Bool = {
         guard geteuid() == 0 else { return false }
         let probe = NSTemporaryDirectory() + "/modvault-mount-probe-\(getpid())"
