@@ -15,6 +15,7 @@ let package = Package(
             ]
         ),
         .library(name: "ModVaultFixtures", targets: ["ModVaultFixtures"]),
+        .library(name: "ModVaultFormats", targets: ["ModVaultFormats"]),
         .executable(name: "modvault", targets: ["modvault"]),
         .executable(name: "modvault-fixtures", targets: ["modvault-fixtures"]),
     ],
@@ -53,12 +54,16 @@ let package = Package(
             ]
         ),
 
+        // MARK: Push, pull, clone and mirror between a repository and a remote
+        .target(name: "ModVaultSync", dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking"]),
+
         // MARK: Command line
         .target(
             name: "ModVaultCLI",
             dependencies: [
                 "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultChunking", "ModVaultCodecs",
-                "ModVaultCrypto",
+                "ModVaultCrypto", "ModVaultSync", "ModVaultRemoteSupport", "ModVaultRemoteDisk", "ModVaultRemoteS3",
+                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -68,8 +73,25 @@ let package = Package(
         .target(name: "ModVaultFixtures", dependencies: ["CZlib"]),
         .executableTarget(name: "modvault-fixtures", dependencies: ["ModVaultFixtures"]),
 
+        // MARK: Format layer: BA2/DDS/plugin parsers, segmentation, compression recipes, format diffs
+        .target(name: "ModVaultFormats", dependencies: ["ModVaultCore", "ModVaultCrypto", "CZlib"]),
+
+        // MARK: Remotes: shared support, then one module per back end
+        .target(name: "ModVaultRemoteSupport", dependencies: ["ModVaultCore", "CLibCrypto"]),
+        .target(name: "ModVaultRemoteDisk", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),
+        .target(name: "ModVaultRemoteS3", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),
+        .target(name: "ModVaultRemotePocketBase", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),
+        .target(name: "ModVaultRemoteHTTP", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),
+
         // MARK: Tests, one target per module
         .testTarget(name: "ModVaultCoreTests", dependencies: ["ModVaultCore"]),
+        .testTarget(
+            name: "ModVaultRemoteTests",
+            dependencies: [
+                "ModVaultCore", "ModVaultRemoteSupport", "ModVaultRemoteDisk", "ModVaultRemoteS3",
+                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP",
+            ]
+        ),
         .testTarget(name: "ModVaultChunkingTests", dependencies: ["ModVaultChunking"]),
         .testTarget(name: "ModVaultCodecsTests", dependencies: ["ModVaultCodecs"]),
         .testTarget(name: "ModVaultCryptoTests", dependencies: ["ModVaultCrypto"]),
@@ -79,6 +101,11 @@ let package = Package(
             dependencies: ["ModVaultArchive", "ModVaultStore", "ModVaultChunking", "ModVaultCrypto", "ModVaultFixtures"]
         ),
         .testTarget(name: "ModVaultFixturesTests", dependencies: ["ModVaultFixtures"]),
+        .testTarget(name: "ModVaultFormatsTests", dependencies: ["ModVaultFormats", "ModVaultCore"]),
+        .testTarget(
+            name: "ModVaultSyncTests",
+            dependencies: ["ModVaultSync", "ModVaultRemoteDisk", "ModVaultArchive", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking"]
+        ),
         .testTarget(name: "ModVaultCLITests", dependencies: ["modvault"]),
     ]
 )

@@ -20,9 +20,12 @@ public struct ObjectName: Hashable, Sendable, CustomStringConvertible {
     public static let config = ObjectName(kind: .config, name: "config")
 
     /// The path relative to the repository root, e.g. `data/3f/3f2a…` or `snapshots/91c0…`.
+    ///
+    /// Kind `.config` names files in the root folder: `config` itself, and the remote listing
+    /// manifest (`manifest.json`, Docs/REMOTES.md) that static HTTP hosts need.
     public var relativePath: String {
         switch kind {
-        case .config: return "config"
+        case .config: return name
         case .pack: return "data/\(name.prefix(2))/\(name)"
         default: return "\(kind.rawValue)/\(name)"
         }

@@ -227,7 +227,7 @@ struct ChunkerParametersTests {
         try ChunkerParameters.default.validate()
         try ChunkerParameters(minSize: 64, averageSize: 128, maxSize: 256).validate()
         try ChunkerParameters(minSize: 1 << 20, averageSize: 4 << 20, maxSize: 64 << 20).validate()
-        #expect(ChunkerParameters.default.description == "256K/1024K/4096K")
+        #expect(ChunkerParameters.default.description == "128K/512K/2048K")
     }
 
     @Test(arguments: [

@@ -1,0 +1,169 @@
+internal import CZlib
+
+/// Why a zlib stream did not decode to exactly its declared size.
+enum InflateFailure: Error, Equatable, CustomStringConvertible {
+    case corrupt(String)
+    case presetDictionary
+    case longerThanDeclared(declared: Int)
+    case shorterThanDeclared(produced: Int, declared: Int)
+    case truncated(produced: Int)
+    case trailingBytes(Int)
+    case tooLarge
+
+    var description: String {
+        switch self {
+        case .corrupt(let m): return "corrupt zlib stream (\(m))"
+        case .presetDictionary: return "zlib stream needs a preset dictionary"
+        case .longerThanDeclared(let d): return "zlib stream decodes to more than the declared \(d) bytes"
+        case .shorterThanDeclared(let p, let d): return "zlib stream decodes to \(p) bytes, declared \(d)"
+        case .truncated(let p): return "zlib stream ends early after \(p) bytes of output"
+        case .trailingBytes(let n): return "\(n) bytes follow the end of the zlib stream"
+        case .tooLarge: return "stream too large for one zlib call"
+        }
+    }
+}
+
+/// The version string of the zlib this module is linked against, e.g. "1.2.13".
+let linkedZlibVersion: String = String(cString: zlibVersion())
+
+/// Deflate cannot expand data by more than about 1032:1, so a declared size beyond that is a lie
+/// and must not be allocated.
+func plausibleInflatedSize(_ declared: UInt64, compressedLength: Int) -> Bool {
+    declared <= UInt64(compressedLength) * 1032 + 64
+}
+
+/// One reusable inflate state. Not thread-safe.
+final class ZlibInflater {
+    // zlib keeps a back pointer to its z_stream, so the struct must never move: it lives on the heap.
+    private let stream: UnsafeMutablePointer<z_stream>
+    private var initialised = false
+
+    init() {
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+    }
+
+    deinit {
+        if initialised { inflateEnd(stream) }
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    /// Inflates one complete zlib stream that must decode to exactly `expectedSize` bytes and end
+    /// exactly at the end of `input`.
+    ///
+    /// The output buffer starts at a size the input can plausibly fill and doubles up to
+    /// `expectedSize + 1`, so a declared size that lies costs memory only as far as the data backs it.
+    func inflate(_ input: UnsafeRawBufferPointer, expectedSize: Int) -> Result<[UInt8], InflateFailure> {
+        guard input.count <= Int(UInt32.max), expectedSize >= 0, expectedSize < Int(UInt32.max) else { return .failure(.tooLarge) }
+        if initialised {
+            guard inflateReset(stream) == Z_OK else { return .failure(.corrupt("inflateReset failed")) }
+        } else {
+            guard inflateInit2_(stream, 15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
+                return .failure(.corrupt("inflateInit2 failed"))
+            }
+            initialised = true
+        }
+        // One spare byte of output makes "longer than declared" visible instead of silently cut.
+        let limit = expectedSize + 1
+        var capacity = min(limit, max(1 << 20, input.count * 8))
+        var buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        defer { buffer.deallocate() }
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(input.count)
+        defer {
+            stream.pointee.next_in = nil
+            stream.pointee.next_out = nil
+        }
+        var produced = 0
+        while true {
+            stream.pointee.next_out = (buffer + produced).assumingMemoryBound(to: Bytef.self)
+            stream.pointee.avail_out = uInt(capacity - produced)
+            let rc = CZlib.inflate(stream, Z_NO_FLUSH)
+            produced = Int(stream.pointee.total_out)
+            switch rc {
+            case Z_STREAM_END:
+                if produced > expectedSize { return .failure(.longerThanDeclared(declared: expectedSize)) }
+                if produced != expectedSize { return .failure(.shorterThanDeclared(produced: produced, declared: expectedSize)) }
+                let leftIn = Int(stream.pointee.avail_in)
+                if leftIn != 0 { return .failure(.trailingBytes(leftIn)) }
+                let source = buffer
+                return .success([UInt8](unsafeUninitializedCapacity: produced) { out, count in
+                    if produced > 0 { out.baseAddress!.update(from: source.assumingMemoryBound(to: UInt8.self), count: produced) }
+                    count = produced
+                })
+            case Z_OK, Z_BUF_ERROR:
+                if produced < capacity {
+                    // Output space is left, so inflate stopped for want of input: the stream is cut short.
+                    if stream.pointee.avail_in == 0 || rc == Z_BUF_ERROR { return .failure(.truncated(produced: produced)) }
+                    continue
+                }
+                if capacity == limit { return .failure(.longerThanDeclared(declared: expectedSize)) }
+                let grown = min(limit, capacity * 2)
+                let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 16)
+                bigger.copyMemory(from: buffer, byteCount: produced)
+                buffer.deallocate()
+                buffer = bigger
+                capacity = grown
+            case Z_NEED_DICT:
+                return .failure(.presetDictionary)
+            default:
+                let message = stream.pointee.msg.map { String(cString: $0) } ?? "status \(rc)"
+                return .failure(.corrupt(message))
+            }
+        }
+    }
+}
+
+/// One reusable deflate state for one exact parameter set. Not thread-safe.
+final class ZlibDeflater {
+    let parameters: ZlibParameters
+    private let stream: UnsafeMutablePointer<z_stream>
+
+    init?(_ parameters: ZlibParameters) {
+        self.parameters = parameters
+        stream = .allocate(capacity: 1)
+        stream.initialize(to: z_stream())
+        let rc = deflateInit2_(stream, Int32(parameters.level), Z_DEFLATED, Int32(parameters.windowBits),
+                               Int32(parameters.memLevel), Int32(parameters.strategy.rawValue),
+                               zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        guard rc == Z_OK else {
+            stream.deinitialize(count: 1)
+            stream.deallocate()
+            return nil
+        }
+    }
+
+    deinit {
+        deflateEnd(stream)
+        stream.deinitialize(count: 1)
+        stream.deallocate()
+    }
+
+    /// Compresses `input` with Z_FINISH, handing each piece of output to `sink` as it is produced;
+    /// `sink` returns false to stop early. Returns true when the stream finished and every piece was accepted.
+    ///
+    /// deflateReset gives exactly the output of a fresh deflateInit2 with the same parameters, and
+    /// the size of the output buffer never changes the bit stream for levels 1–9.
+    func compress(_ input: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer,
+                  sink: (UnsafeRawBufferPointer) -> Bool) -> Bool {
+        guard input.count <= Int(UInt32.max), deflateReset(stream) == Z_OK else { return false }
+        defer {
+            stream.pointee.next_in = nil
+            stream.pointee.next_out = nil
+        }
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(input.count)
+        let base = scratch.baseAddress!.assumingMemoryBound(to: Bytef.self)
+        while true {
+            stream.pointee.next_out = base
+            stream.pointee.avail_out = uInt(scratch.count)
+            let rc = CZlib.deflate(stream, Z_FINISH)
+            guard rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR else { return false }
+            let n = scratch.count - Int(stream.pointee.avail_out)
+            if n > 0, !sink(UnsafeRawBufferPointer(start: base, count: n)) { return false }
+            if rc == Z_STREAM_END { return true }
+            if n == 0 && rc == Z_BUF_ERROR { return false }
+        }
+    }
+}

@@ -1,0 +1,327 @@
+public import Foundation
+public import ModVaultCore
+public import ModVaultRemoteSupport
+internal import Synchronization
+
+/// Tuning for an `S3Remote`.
+public struct S3Options: Sendable, Equatable {
+    /// Whether `If-None-Match: *` is enforced; nil probes the server once (two conditional writes of a
+    /// scratch object), because servers that ignore the header (rclone serve s3) just overwrite.
+    public var createIfAbsent: Bool?
+    /// Keys per ListObjectsV2 request (S3's maximum is 1000).
+    public var listPageSize: Int
+    /// Seconds without progress before a request times out.
+    public var requestTimeout: TimeInterval
+    /// Also send `x-amz-checksum-sha256` on upload (AWS verifies it); `Content-MD5` is always sent.
+    public var sendSHA256Checksum: Bool
+
+    /// Creates options.
+    public init(createIfAbsent: Bool? = nil, listPageSize: Int = 1000, requestTimeout: TimeInterval = 60, sendSHA256Checksum: Bool = true) {
+        self.createIfAbsent = createIfAbsent
+        self.listPageSize = max(1, min(1000, listPageSize))
+        self.requestTimeout = requestTimeout
+        self.sendSHA256Checksum = sendSHA256Checksum
+    }
+}
+
+/// A remote in an S3-compatible bucket (AWS, MinIO, R2, B2, Supabase, rclone serve s3, moto), under a key prefix.
+///
+/// Objects are stored under `prefix/` + their repository path. Requests are signed with SigV4;
+/// uploads carry `Content-MD5` (and `x-amz-checksum-sha256`) so damaged transfers are refused.
+/// Wrap in `RetryingRemote` for retries: this type makes exactly one request per call.
+public final class S3Remote: Remote, Sendable {
+    /// Where the objects are.
+    public let address: S3Address
+    /// The signing region.
+    public let region: String
+    /// The addressing style in use.
+    public let style: S3AddressingStyle
+    /// Tuning.
+    public let options: S3Options
+    private let signer: SigV4Signer
+    private let client: RemoteHTTPClient
+    private let endpoint: Endpoint
+    private let createIfAbsentProbe = Mutex<Task<Bool, any Error>?>(nil)
+
+    private struct Endpoint: Sendable {
+        var scheme: String
+        var host: String
+        var port: Int?
+        var basePath: String
+    }
+
+    /// A remote at `address` signing with `credentials`. The region is `address.region`, else `region`,
+    /// else `us-east-1`.
+    public init(address: S3Address, credentials: AWSCredentials, region: String? = nil, options: S3Options = S3Options(),
+                transport: any HTTPTransport = URLSessionTransport.shared) throws {
+        self.address = address
+        self.options = address.createIfAbsent.map { forced in
+            var o = options
+            o.createIfAbsent = forced
+            return o
+        } ?? options
+        self.region = address.region ?? region ?? "us-east-1"
+        let endpointText = address.endpoint ?? "https://s3.\(self.region).amazonaws.com"
+        guard let parts = URLComponents(string: endpointText), let scheme = parts.scheme?.lowercased(),
+              scheme == "http" || scheme == "https", let host = parts.host, !host.isEmpty else {
+            throw RemoteError(.invalidConfiguration, location: address.location, detail: "bad endpoint '\(endpointText)'")
+        }
+        let defaultPort = scheme == "https" ? 443 : 80
+        var basePath = parts.percentEncodedPath
+        while basePath.hasSuffix("/") { basePath.removeLast() }
+        endpoint = Endpoint(scheme: scheme, host: host, port: parts.port == defaultPort ? nil : parts.port, basePath: basePath)
+        // Dotted bucket names break TLS wildcard certificates when virtual-hosted.
+        style = address.style ?? (address.endpoint == nil && !address.bucket.contains(".") ? .virtual : .path)
+        signer = SigV4Signer(credentials: credentials, region: self.region, service: "s3")
+        client = RemoteHTTPClient(transport: transport, location: address.location)
+    }
+
+    /// A remote at `address` with credentials and region from `environment` and the AWS shared files
+    /// (see `AWSCredentials.resolve`).
+    public convenience init(address: S3Address, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            options: S3Options = S3Options(), transport: any HTTPTransport = URLSessionTransport.shared) throws {
+        let credentials = try AWSCredentials.resolve(environment: environment, location: address.location)
+        let region = AWSCredentials.region(environment: environment, location: address.location)
+        try self.init(address: address, credentials: credentials, region: region, options: options, transport: transport)
+    }
+
+    /// `s3://bucket/prefix`.
+    public var location: String { address.location }
+
+    /// True when the server enforces `If-None-Match: *` (from options, or probed once and remembered;
+    /// concurrent callers share one probe). A failed probe answers false without being remembered,
+    /// so a later call probes again.
+    public var supportsCreateIfAbsent: Bool {
+        get async {
+            if let forced = options.createIfAbsent { return forced }
+            let probe = createIfAbsentProbe.withLock { current in
+                if let current { return current }
+                let started = Task { try await self.probeCreateIfAbsent() }
+                current = started
+                return started
+            }
+            do {
+                return try await probe.value
+            } catch {
+                createIfAbsentProbe.withLock { if $0 == probe { $0 = nil } }
+                return false
+            }
+        }
+    }
+
+    /// Writes a scratch object twice with `If-None-Match: *` and reports whether the second write was refused.
+    public func probeCreateIfAbsent() async throws -> Bool {
+        let key = keyPrefix + ".modvault-probe-" + Hex.encode((0..<12).map { _ in UInt8.random(in: 0...255) })
+        let body = Array("modvault create-if-absent probe".utf8)
+        var supported = false
+        do {
+            _ = try await put(key: key, data: body, ifNoneMatch: true, object: nil)
+            _ = try await put(key: key, data: body, ifNoneMatch: true, object: nil)
+        } catch let error as RemoteError where error.reason == .alreadyExists {
+            supported = true
+        } catch let error as RemoteError where error.status == 501 || error.reason == .unexpectedResponse {
+            // Servers that reject the header outright (501 NotImplemented, 400) do not support it.
+        } catch {
+            _ = try? await request("DELETE", key: key, object: nil)
+            throw error
+        }
+        _ = try? await request("DELETE", key: key, object: nil)
+        return supported
+    }
+
+    /// Creates the bucket (for tests and `remote init`); an existing bucket owned by the caller is fine.
+    public func createBucket() async throws {
+        var body: [UInt8]?
+        if region != "us-east-1" {
+            body = Array(("<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                + "<LocationConstraint>\(S3XML.escape(region))</LocationConstraint></CreateBucketConfiguration>").utf8)
+        }
+        let response = try await request("PUT", key: nil, body: body, object: nil)
+        if (200..<300).contains(response.status) { return }
+        let error = failure(response, object: nil)
+        if response.status == 409, error.detail?.contains("BucketAlreadyOwnedByYou") == true { return }
+        throw error
+    }
+
+    /// Uploads `data` in one PUT; with `ifAbsent`, refuses an existing name (atomically when the server
+    /// supports it, otherwise by checking first).
+    public func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
+        try RemoteLayout.validate(name, location: location)
+        var conditional = false
+        if ifAbsent {
+            conditional = await supportsCreateIfAbsent
+            // Best effort on servers that ignore If-None-Match; supportsCreateIfAbsent says so.
+            if !conditional, try await stat(name) != nil {
+                throw RemoteError(.alreadyExists, location: location, name: name)
+            }
+        }
+        _ = try await put(key: key(for: name), data: data, ifNoneMatch: conditional, object: name.relativePath)
+    }
+
+    /// Downloads the object or `range` of it with one GET.
+    public func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] {
+        try RemoteLayout.validate(name, location: location)
+        if let range, range.isEmpty || range.lowerBound < 0 {
+            throw RemoteError(.invalidRange, location: location, name: name, detail: "empty or negative range")
+        }
+        var headers: [(name: String, value: String)] = []
+        if let range { headers.append(("range", HTTPSupport.rangeHeader(range))) }
+        let response = try await request("GET", key: key(for: name), headers: headers, object: name.relativePath)
+        guard (200..<300).contains(response.status) else { throw failure(response, object: name.relativePath) }
+        return try HTTPSupport.rangedBody(response, requested: range, location: location, object: name.relativePath)
+    }
+
+    /// The object's size from a HEAD request, or nil when it does not exist.
+    public func stat(_ name: ObjectName) async throws -> Int64? {
+        try RemoteLayout.validate(name, location: location)
+        let response = try await request("HEAD", key: key(for: name), object: name.relativePath)
+        if response.status == 404 { return nil }
+        guard (200..<300).contains(response.status) else { throw failure(response, object: name.relativePath) }
+        guard let length = response.header("content-length").flatMap({ Int64($0) }) else {
+            throw RemoteError(.unexpectedResponse, location: location, name: name, detail: "HEAD without Content-Length")
+        }
+        return length
+    }
+
+    /// Lists with ListObjectsV2, following continuation tokens until `limit` entries or the end.
+    public func list(_ kind: FileKind, after: String?, limit: Int) async throws -> [RemoteEntry] {
+        try RemoteLayout.validateCursor(after, location: location)
+        guard limit > 0 else { return [] }
+        let folder = keyPrefix + RemoteLayout.folder(of: kind)
+        var out: [RemoteEntry] = []
+        var token: String?
+        repeat {
+            var query: [(name: String, value: String)] = [
+                ("list-type", "2"), ("prefix", folder), ("max-keys", String(min(options.listPageSize, limit - out.count))),
+            ]
+            // Root files only: the folders below are other kinds.
+            if kind == .config { query.append(("delimiter", "/")) }
+            if let token {
+                query.append(("continuation-token", token))
+            } else if let after {
+                query.append(("start-after", keyPrefix + ObjectName(kind: kind, name: after).relativePath))
+            }
+            let response = try await request("GET", key: nil, query: query, object: nil)
+            guard response.status == 200 else { throw failure(response, object: RemoteLayout.folder(of: kind)) }
+            let text = response.text
+            for contents in S3XML.blocks("Contents", in: text) {
+                guard let key = S3XML.value(of: "Key", in: contents), key.hasPrefix(keyPrefix),
+                      let name = RemoteLayout.objectName(forRelativePath: String(key.dropFirst(keyPrefix.count))),
+                      name.kind == kind,
+                      let size = S3XML.value(of: "Size", in: contents).flatMap({ Int64($0) }) else { continue }
+                if let after, !RemoteLayout.precedes(after, name.name) { continue }
+                out.append(RemoteEntry(name: name, size: size))
+            }
+            let truncated = S3XML.value(of: "IsTruncated", in: text[...]) == "true"
+            token = truncated ? S3XML.value(of: "NextContinuationToken", in: text[...]) : nil
+            if truncated && token == nil {
+                throw RemoteError(.unexpectedResponse, location: location, detail: "truncated listing without NextContinuationToken")
+            }
+        } while token != nil && out.count < limit
+        return Array(out.prefix(limit))
+    }
+
+    /// Deletes the object; S3 answers success for missing keys, and a 404 NoSuchKey is accepted too.
+    public func remove(_ name: ObjectName) async throws {
+        try RemoteLayout.validate(name, location: location)
+        let response = try await request("DELETE", key: key(for: name), object: name.relativePath)
+        if (200..<300).contains(response.status) { return }
+        let error = failure(response, object: name.relativePath)
+        if error.reason == .notFound { return }
+        throw error
+    }
+
+    // MARK: Requests
+
+    private var keyPrefix: String { address.prefix.isEmpty ? "" : address.prefix + "/" }
+
+    private func key(for name: ObjectName) -> String { keyPrefix + name.relativePath }
+
+    /// The URL of an object, as requests address it (path-style or virtual-hosted).
+    public func objectURL(_ name: ObjectName) -> String {
+        let (host, path) = hostAndPath(key: key(for: name))
+        return "\(endpoint.scheme)://\(host)\(path)"
+    }
+
+    /// The Host header value and the encoded path for `key` (nil: the bucket itself).
+    private func hostAndPath(key: String?) -> (host: String, path: String) {
+        let port = endpoint.port.map { ":\($0)" } ?? ""
+        let encodedKey = key.map { "/" + HTTPSupport.percentEncode($0, keepSlash: true) } ?? ""
+        switch style {
+        case .virtual:
+            return ("\(address.bucket).\(endpoint.host)\(port)", endpoint.basePath + (encodedKey.isEmpty ? "/" : encodedKey))
+        case .path:
+            return ("\(endpoint.host)\(port)", endpoint.basePath + "/" + HTTPSupport.percentEncode(address.bucket) + encodedKey)
+        }
+    }
+
+    private func put(key: String, data: [UInt8], ifNoneMatch: Bool, object: String?) async throws -> HTTPResponse {
+        var headers: [(name: String, value: String)] = [
+            ("content-type", "application/octet-stream"),
+            ("content-md5", Digest.base64(Digest.md5(data))),
+        ]
+        if options.sendSHA256Checksum { headers.append(("x-amz-checksum-sha256", Digest.base64(Digest.sha256(data)))) }
+        if ifNoneMatch { headers.append(("if-none-match", "*")) }
+        let response = try await request("PUT", key: key, headers: headers, body: data, object: object)
+        guard (200..<300).contains(response.status) else { throw failure(response, object: object) }
+        return response
+    }
+
+    /// Signs and sends one request.
+    private func request(
+        _ method: String, key: String?, query: [(name: String, value: String)] = [],
+        headers extra: [(name: String, value: String)] = [], body: [UInt8]? = nil, object: String?
+    ) async throws -> HTTPResponse {
+        let (host, path) = hostAndPath(key: key)
+        let timestamp = SigV4Signer.timestamp(Date())
+        let payloadHash = body.map { Digest.hex(Digest.sha256($0)) } ?? SigV4Signer.emptyPayloadHash
+        var signed: [(name: String, value: String)] = [
+            ("host", host), ("x-amz-date", timestamp), ("x-amz-content-sha256", payloadHash),
+        ]
+        if let token = signer.credentials.sessionToken { signed.append(("x-amz-security-token", token)) }
+        signed += extra
+        let signable = SigV4Signer.Request(method: method, encodedPath: path, query: query, headers: signed, payloadHash: payloadHash)
+        let queryText = SigV4Signer.canonicalQuery(query)
+        let urlText = "\(endpoint.scheme)://\(host)\(path)" + (queryText.isEmpty ? "" : "?" + queryText)
+        guard let url = URL(string: urlText) else {
+            throw RemoteError(.invalidConfiguration, location: location, object: object, detail: "bad URL \(urlText)")
+        }
+        // URLSession sets Host itself, from the same URL.
+        var sent = signed.filter { $0.name != "host" }
+        sent.append(("authorization", signer.authorization(signable, timestamp: timestamp)))
+        let request = HTTPRequest(method: method, url: url, headers: sent, body: body, timeout: options.requestTimeout)
+        return try await client.send(request, object: object)
+    }
+
+    /// The `RemoteError` for an unsuccessful response.
+    private func failure(_ response: HTTPResponse, object: String?) -> RemoteError {
+        let text = response.text
+        let code = S3XML.value(of: "Code", in: text[...])
+        let message = S3XML.value(of: "Message", in: text[...])
+        var detail = "\(response.status)"
+        if let code { detail += " \(code)" } else if let message { detail += " \(message)" }
+        let reason: RemoteError.Reason
+        var retryable: Bool?
+        switch (response.status, code ?? "") {
+        case (401, _), (403, _), (400, "ExpiredToken"), (400, "InvalidToken"), (400, "AuthorizationHeaderMalformed"):
+            reason = .accessDenied
+        case (404, "NoSuchBucket"): reason = .containerMissing
+        case (404, _): reason = .notFound
+        case (412, _): reason = .alreadyExists
+        case (409, "ConditionalRequestConflict"): reason = .conflict
+        case (416, _): reason = .invalidRange
+        case (429, _), (503, "SlowDown"): reason = .throttled
+        case (500...599, _): reason = .serverError
+        case (400, "RequestTimeout"): reason = .timedOut
+        case (400, "BadDigest"), (400, "XAmzContentSHA256Mismatch"), (400, "InvalidDigest"):
+            // The body was damaged in transit; sending it again may well work.
+            reason = .corrupt
+            retryable = true
+        default: reason = .unexpectedResponse
+        }
+        var error = RemoteError(reason, location: location, object: reason == .containerMissing ? nil : object,
+                                detail: detail, status: response.status)
+        if let retryable { error.isRetryable = retryable }
+        return error
+    }
+}
