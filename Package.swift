@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "ModVaultArchive",
             dependencies: [
-                "ModVaultCore", "ModVaultChunking", "ModVaultCodecs", "ModVaultCrypto", "ModVaultStore",
+                "ModVaultCore", "ModVaultChunking", "ModVaultCodecs", "ModVaultCrypto", "ModVaultStore", "ModVaultFormats",
             ]
         ),
 
@@ -63,7 +63,7 @@ let package = Package(
             dependencies: [
                 "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultChunking", "ModVaultCodecs",
                 "ModVaultCrypto", "ModVaultSync", "ModVaultRemoteSupport", "ModVaultRemoteDisk", "ModVaultRemoteS3",
-                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP",
+                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP", "ModVaultFormats",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

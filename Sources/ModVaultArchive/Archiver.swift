@@ -15,6 +15,8 @@ public struct SnapshotOptions: Sendable {
     public var workers = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Receives progress samples.
     public var progress: ProgressHandler? = nil
+    /// Cut chunks at format boundaries (BA2 members and tables, DDS mips, plugin records).
+    public var formatAware = true
     /// Seconds to keep retrying while prune holds the repository lock.
     public var lockWait: Double = 0
     /// Receives notes such as adopted packs from an interrupted run.
@@ -128,7 +130,12 @@ public struct Archiver: Sendable {
                 do {
                     let handle = try OpenFile.openForReading(file.path, noFollow: true)
                     let before = try handle.status()
-                    reader.reset(handle)
+                    var cuts: [Int64] = []
+                    if options.formatAware {
+                        cuts = FormatCuts.boundaries(for: handle, path: file.path, minSize: chunker.parameters.minSize,
+                                                     pluginTarget: chunker.parameters.averageSize).1
+                    }
+                    reader.reset(handle, boundaries: cuts)
                     while let chunk = try reader.next() {
                         let job = buffers.take()
                         job.bytes.removeAll(keepingCapacity: true)

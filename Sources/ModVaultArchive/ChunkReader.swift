@@ -12,6 +12,10 @@ final class ChunkReader {
     private var filled = 0
     private var offset = 0
     private var eof = false
+    // Absolute file offset of buffer[0], and the forced cut points (ascending, absolute).
+    private var base: Int64 = 0
+    private var boundaries: [Int64] = []
+    private var nextBoundary = 0
 
     init(chunker: FastCDC) {
         self.chunker = chunker
@@ -20,12 +24,15 @@ final class ChunkReader {
 
     deinit { buffer.deallocate() }
 
-    /// Starts reading `file`.
-    func reset(_ file: OpenFile) {
+    /// Starts reading `file`; chunks never cross any of `boundaries` (absolute offsets, ascending).
+    func reset(_ file: OpenFile, boundaries: [Int64] = []) {
         self.file = file
         filled = 0
         offset = 0
         eof = false
+        base = 0
+        self.boundaries = boundaries
+        nextBoundary = 0
     }
 
     /// The next chunk, or nil at end of file.
@@ -36,6 +43,7 @@ final class ChunkReader {
             if offset > 0 {
                 if filled > offset { buffer.baseAddress!.copyMemory(from: buffer.baseAddress! + offset, byteCount: filled - offset) }
                 filled -= offset
+                base += Int64(offset)
                 offset = 0
             }
             while !eof && filled < buffer.count {
@@ -44,7 +52,14 @@ final class ChunkReader {
             }
         }
         guard offset < filled else { return nil }
-        let n = chunker.cut(UnsafeRawBufferPointer(rebasing: buffer[offset..<filled]))
+        // A forced cut ends the window there, so each segment is chunked as a stream of its own.
+        let position = base + Int64(offset)
+        while nextBoundary < boundaries.count && boundaries[nextBoundary] <= position { nextBoundary += 1 }
+        var end = filled
+        if nextBoundary < boundaries.count {
+            end = min(end, offset + Int(boundaries[nextBoundary] - position))
+        }
+        let n = chunker.cut(UnsafeRawBufferPointer(rebasing: buffer[offset..<end]))
         defer { offset += n }
         return UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
     }

@@ -34,7 +34,7 @@ public struct ModVaultCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self,
                       Forget.self, Prune.self, Key.self, Unlock.self, Repair.self,
-                      RemoteCommand.self, Push.self, Pull.self, Clone.self, MirrorCommand.self]
+                      RemoteCommand.self, Push.self, Pull.self, Clone.self, MirrorCommand.self, Chunks.self]
     )
 
     /// Creates the command.
@@ -157,6 +157,9 @@ struct SnapshotCommand: AsyncParsableCommand {
     @Flag(help: "Read every file, even those unchanged since the parent.")
     var forceRead = false
 
+    @Flag(help: "Cut chunks by content alone, ignoring BA2, DDS and plugin structure.")
+    var noFormatAware = false
+
     @Flag(help: "Print a JSON summary as the last line of stdout.")
     var json = false
 
@@ -166,6 +169,7 @@ struct SnapshotCommand: AsyncParsableCommand {
         options.tags = tag
         options.parent = parent
         options.forceRead = forceRead
+        options.formatAware = !noFormatAware
         options.lockWait = global.retryLock
         if !global.quiet { options.notice = { FileHandle.standardError.write(Data("modvault: \($0)\n".utf8)) } }
         let progress = ProgressLine.make(label: "snapshot", quiet: global.quiet)

@@ -202,3 +202,48 @@ struct CLITests {
         #expect(unknown.status == 2)
     }
 }
+
+@Suite("modvault chunks")
+struct ChunksCommandTests {
+    @Test func dx10ArchiveIsSplitAtItsChunks() throws {
+        let h = try CLIHarness()
+        let dir = h.root + "/samples"
+        try copyPublicSamples(to: dir)
+        let file = dir + "/bsa-rs/fo4_next_gen_test/dx10_v7.ba2"
+        let r = try h.modvault(["chunks", file, "--json", "--recipes"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let json = try r.lastJSON()
+        #expect(json["format"] as? String == "ba2-dx10")
+        let segments = try #require(json["segments"] as? [[String: Any]])
+        let chunks = try #require(json["chunks"] as? [[String: Any]])
+        let size = try #require(json["size"] as? Int)
+        // Segments and chunks each cover the file exactly, in order.
+        for list in [segments, chunks] {
+            var cursor = 0
+            for item in list {
+                #expect(item["offset"] as? Int == cursor)
+                cursor += item["length"] as? Int ?? 0
+            }
+            #expect(cursor == size)
+        }
+        let dx10 = segments.filter { $0["kind"] as? String == "ba2-dx10-chunk" }
+        #expect(dx10.count == 3)
+        // Every texture chunk large enough to stand alone starts a chunk of its own.
+        let chunkStarts = Set(chunks.compactMap { $0["offset"] as? Int })
+        for s in dx10 where (s["length"] as? Int ?? 0) >= 128 << 10 { #expect(chunkStarts.contains(s["offset"] as? Int ?? -1)) }
+        let recipes = try #require(json["recipes"] as? [[String: Any]])
+        #expect(recipes.count == 3)
+        #expect(recipes.allSatisfy { $0["reproduced"] as? Bool == true })
+    }
+
+    @Test func malformedArchiveIsOpaqueNotAnError() throws {
+        let h = try CLIHarness()
+        let dir = h.root + "/samples"
+        try copyPublicSamples(to: dir)
+        let r = try h.modvault(["chunks", dir + "/bsa-rs/fo4_invalid_test/invalid_exhausted.ba2", "--json"])
+        #expect(r.status == 0)
+        let json = try r.lastJSON()
+        #expect(json["format"] as? String == "opaque")
+        #expect((json["warning"] as? String ?? "").isEmpty == false)
+    }
+}
