@@ -104,7 +104,10 @@ let package = Package(
         .testTarget(name: "ModVaultFormatsTests", dependencies: ["ModVaultFormats", "ModVaultCore"]),
         .testTarget(
             name: "ModVaultSyncTests",
-            dependencies: ["ModVaultSync", "ModVaultRemoteDisk", "ModVaultArchive", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking"]
+            dependencies: [
+                "ModVaultSync", "ModVaultRemoteDisk", "ModVaultRemoteSupport", "ModVaultArchive", "ModVaultStore", "ModVaultCrypto",
+                "ModVaultChunking",
+            ]
         ),
         .testTarget(name: "ModVaultCLITests", dependencies: ["modvault"]),
     ]

@@ -7,6 +7,7 @@ import ModVaultStore
 import ModVaultArchive
 import ModVaultSync
 import ModVaultRemoteDisk
+import ModVaultRemoteSupport
 
 /// Two machines' worth of folders: local repositories, a shared disk remote, sources and targets.
 final class SyncWorld {
@@ -156,5 +157,85 @@ struct SyncTests {
         #expect(try w.contents(target) == w.contents(w.root + "/v2"))
         #expect(update.bytesReused >= 2_400_000)
         #expect(update.bytesDownloaded < 1_000_000)
+    }
+}
+
+@Suite("transfers through an unreliable remote")
+struct UnreliableRemoteTests {
+    /// 10% of requests fail or time out (some after the write happened); with retries, push, pull
+    /// and mirror still finish, and everything they produce verifies.
+    @Test(arguments: [UInt64(1), 2, 3])
+    func pushPullAndMirrorSurviveFaults(seed: UInt64) async throws {
+        let w = try SyncWorld()
+        let disk = try w.remote()
+        let policy = RetryPolicy(maxAttempts: 12, initialDelay: .milliseconds(1), maxDelay: .milliseconds(20), maxTotalTime: .seconds(60))
+        let flaky = RetryingRemote(FaultInjectingRemote(disk, failureRate: 0.1, seed: seed, timeoutDelay: .milliseconds(2)), policy: policy, seed: seed)
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/src", count: 8, size: 250_000, seed: seed)
+        let snap = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        _ = try await Syncer(local: a, remote: flaky).push()
+
+        let (b, _) = try await Syncer.clone(from: flaky, to: w.root + "/b", password: w.password)
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+        #expect(try b.snapshots().map(\.id) == [snap.record.id])
+
+        let access = try await RemoteRepositoryAccess(remote: flaky, password: w.password)
+        _ = try await Mirror(access: access).mirror("latest", options: MirrorOptions(target: w.root + "/mirror"))
+        #expect(try w.contents(w.root + "/mirror") == w.contents(w.root + "/src"))
+    }
+
+    /// A push that dies halfway (the remote stops answering) resumes: the next push sends only the
+    /// rest, and the remote verifies afterwards.
+    @Test func interruptedPushResumes() async throws {
+        let w = try SyncWorld()
+        let disk = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/src", count: 10, size: 300_000, seed: 4)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        let dying = try w.remote("remote") // same folder
+        let broken = StopAfter(dying, saves: 3)
+        await #expect(throws: (any Error).self) { try await Syncer(local: a, remote: broken).push() }
+        #expect(try await disk.stat(.config) == nil, "a half-pushed remote must not look like a repository yet")
+        let resumed = try await Syncer(local: a, remote: disk).push()
+        let total = try a.list(.pack).count + a.list(.index).count + a.list(.snapshot).count
+        #expect(resumed.objectsUploaded < total + 2)
+        let (b, _) = try await Syncer.clone(from: disk, to: w.root + "/b", password: w.password)
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+    }
+}
+
+/// A real remote that stops accepting writes after a number of saves, like a server that dies mid-push.
+struct StopAfter: Remote {
+    let base: DiskRemote
+    let counter = SaveCounter()
+    let saves: Int
+
+    init(_ base: DiskRemote, saves: Int) {
+        self.base = base
+        self.saves = saves
+    }
+
+    var location: String { base.location }
+    var supportsCreateIfAbsent: Bool { get async { true } }
+
+    func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
+        guard counter.next() <= saves else { throw StoreError.invalidArgument("\(location): connection lost (simulated server death)") }
+        try await base.save(name, data: data, ifAbsent: ifAbsent)
+    }
+
+    func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] { try await base.load(name, range: range) }
+    func stat(_ name: ObjectName) async throws -> Int64? { try await base.stat(name) }
+    func list(_ kind: FileKind, after: String?, limit: Int) async throws -> [RemoteEntry] { try await base.list(kind, after: after, limit: limit) }
+    func remove(_ name: ObjectName) async throws { try await base.remove(name) }
+}
+
+final class SaveCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func next() -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        count += 1
+        return count
     }
 }
