@@ -89,7 +89,8 @@ let package = Package(
             name: "ModVaultRemoteTests",
             dependencies: [
                 "ModVaultCore", "ModVaultRemoteSupport", "ModVaultRemoteDisk", "ModVaultRemoteS3",
-                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP",
+                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP", "ModVaultSync", "ModVaultStore", "ModVaultArchive",
+                "ModVaultCrypto", "ModVaultChunking",
             ]
         ),
         .testTarget(name: "ModVaultChunkingTests", dependencies: ["ModVaultChunking"]),
