@@ -110,6 +110,6 @@ let package = Package(
                 "ModVaultChunking",
             ]
         ),
-        .testTarget(name: "ModVaultCLITests", dependencies: ["modvault"]),
+        .testTarget(name: "ModVaultCLITests", dependencies: ["modvault", "ModVaultFixtures"]),
     ]
 )

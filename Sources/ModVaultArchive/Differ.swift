@@ -25,6 +25,12 @@ public struct Change: Sendable, Codable {
     public var sizeBefore: Int64
     /// Size after (0 if removed).
     public var sizeAfter: Int64
+    /// The nodes compared (modified files only), so callers can look inside them.
+    public var old: TreeNode? = nil
+    /// The newer node (modified files only).
+    public var new: TreeNode? = nil
+
+    private enum CodingKeys: String, CodingKey { case kind, path, type, sizeBefore, sizeAfter }
 }
 
 /// Compares two snapshot trees, skipping identical subtrees by their IDs (the Merkle property).
@@ -70,7 +76,7 @@ public struct Differ: Sendable {
                     if l.type == .directory { try report(.removed, l, prefix: prefix, into: &changes) }
                     if r.type == .directory { try report(.added, r, prefix: prefix, into: &changes) }
                     if l.type != .directory && r.type != .directory {
-                        changes.append(Change(kind: .modified, path: path, type: "\(r.type)", sizeBefore: l.size, sizeAfter: r.size))
+                        changes.append(Change(kind: .modified, path: path, type: "\(r.type)", sizeBefore: l.size, sizeAfter: r.size, old: l, new: r))
                     }
                 } else if l.mode != r.mode || l.mtimeNanos != r.mtimeNanos {
                     changes.append(Change(kind: .metadata, path: path, type: "\(r.type)", sizeBefore: l.size, sizeAfter: r.size))

@@ -7,6 +7,7 @@ import ModVaultArchive
 import ModVaultChunking
 import ModVaultCodecs
 import ModVaultCrypto
+import ModVaultFormats
 
 /// The `modvault` command.
 @available(macOS 10.15, *)
@@ -279,8 +280,13 @@ struct List: AsyncParsableCommand {
 
 struct Diff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show files added, removed and changed between two snapshots.",
-        discussion: "Lines start with + (added), - (removed), M (content changed) or U (only mode or time changed).")
+        abstract: "Show files added, removed and changed between two snapshots, and what changed inside them.",
+        discussion: """
+            Lines start with + (added), - (removed), M (content changed) or U (only mode or time changed).
+            Inside changed BA2 archives: members added, removed, changed or only repacked (same content, other
+            compression); inside plugins: records by FormID with type and EditorID, master list and header flags;
+            inside DDS textures: dimensions, format and mip count. --no-formats lists files only.
+            """)
 
     @OptionGroup var global: RepositoryOptionsGroup
 
@@ -289,6 +295,9 @@ struct Diff: AsyncParsableCommand {
 
     @Argument(help: "The newer snapshot.")
     var to: String
+
+    @Flag(help: "Do not look inside BA2, plugin and DDS files.")
+    var noFormats = false
 
     @Flag(help: "Print a JSON object.")
     var json = false
@@ -299,10 +308,24 @@ struct Diff: AsyncParsableCommand {
         let a = try repo.resolveSnapshot(from, among: all)
         let b = try repo.resolveSnapshot(to, among: all)
         let changes = try Differ(repository: repo).diff(a.snapshot.tree, b.snapshot.tree)
+        var inside: [String: FormatChange] = [:]
+        if !noFormats {
+            for c in changes where c.kind == .modified {
+                if let old = c.old, let new = c.new, let change = try FormatDiffer.diff(path: c.path, old: old, new: new, repository: repo) {
+                    inside[c.path] = change
+                }
+            }
+        }
         let delta = changes.reduce(Int64(0)) { $0 + $1.sizeAfter - $1.sizeBefore }
         func count(_ k: ChangeKind) -> Int { changes.filter { $0.kind == k }.count }
         if json {
-            let list = changes.map { ["kind": $0.kind.rawValue, "path": $0.path, "type": $0.type, "size_before": $0.sizeBefore, "size_after": $0.sizeAfter] as [String: Any] }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let list = try changes.map { c -> [String: Any] in
+                var row: [String: Any] = ["kind": c.kind.rawValue, "path": c.path, "type": c.type, "size_before": c.sizeBefore, "size_after": c.sizeAfter]
+                if let f = inside[c.path] { row["format"] = try JSONSerialization.jsonObject(with: encoder.encode(f)) }
+                return row
+            }
             print(JSON.line(["from": a.id.hex, "to": b.id.hex, "changes": list, "added": count(.added), "removed": count(.removed),
                              "modified": count(.modified), "metadata": count(.metadata), "size_delta": delta]))
             return
@@ -310,9 +333,36 @@ struct Diff: AsyncParsableCommand {
         for c in changes {
             let mark = c.kind == .added ? "+" : c.kind == .removed ? "-" : c.kind == .modified ? "M" : "U"
             print("\(mark) \(c.path)")
+            if let f = inside[c.path] { for line in Self.describe(f) { print("    " + line) } }
         }
         let sign = delta >= 0 ? "+" : "-"
         print("\(count(.added)) added, \(count(.removed)) removed, \(count(.modified)) changed, \(count(.metadata)) metadata only; size \(sign)\(Format.bytes(abs(delta)))")
+    }
+
+    static func describe(_ change: FormatChange) -> [String] {
+        func fields(_ f: [FieldChange]) -> String { f.map { "\($0.field) \($0.old) -> \($0.new)" }.joined(separator: ", ") }
+        var lines: [String] = []
+        switch change {
+        case .ba2(let d):
+            if !d.archive.isEmpty { lines.append("archive: " + fields(d.archive)) }
+            lines += d.added.map { "+ \($0.path)" }
+            lines += d.removed.map { "- \($0.path)" }
+            lines += d.changed.map { "M \($0.path)" + ($0.changes.isEmpty ? "" : " (\(fields($0.changes)))") }
+            lines += d.repacked.map { "R \($0.path) (same content, stored differently)" }
+            lines.append("\(d.added.count) members added, \(d.removed.count) removed, \(d.changed.count) changed, \(d.repacked.count) repacked, \(d.unchanged) unchanged")
+        case .plugin(let d):
+            if !d.header.isEmpty { lines.append("header: " + fields(d.header)) }
+            if let f = d.flags { lines.append("flags: \(f.old) -> \(f.new)") }
+            if let m = d.masters { lines.append("masters: \(m.old.joined(separator: ", ")) -> \(m.new.joined(separator: ", "))") }
+            func record(_ r: PluginRecordSummary) -> String { "\(r.type) \(r.formID)" + (r.editorID.map { " \($0)" } ?? "") }
+            lines += d.added.map { "+ " + record($0) }
+            lines += d.removed.map { "- " + record($0) }
+            lines += d.changed.map { "M " + record($0.record) + ($0.changes.isEmpty ? "" : " (\(fields($0.changes)))") }
+            lines.append("\(d.added.count) records added, \(d.removed.count) removed, \(d.changed.count) changed, \(d.unchanged) unchanged")
+        case .dds(let d):
+            lines.append(d.changes.isEmpty ? "texture data changed; same dimensions, format and mips" : fields(d.changes))
+        }
+        return lines
     }
 }
 

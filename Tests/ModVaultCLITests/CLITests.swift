@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ModVaultFixtures
 
 @Suite("modvault command line", .serialized)
 struct CLITests {
@@ -245,5 +246,37 @@ struct ChunksCommandTests {
         let json = try r.lastJSON()
         #expect(json["format"] as? String == "opaque")
         #expect((json["warning"] as? String ?? "").isEmpty == false)
+    }
+}
+
+@Suite("format-aware diff")
+struct FormatDiffCommandTests {
+    @Test func diffLooksInsideArchivesAndPlugins() throws {
+        let h = try CLIHarness()
+        let data = h.root + "/Data"
+        let options = FixtureOptions(seed: 11, scaleBytes: 4 << 20)
+        _ = try FixtureGenerator.writeBase(options, to: data)
+        try h.modvault(["init"])
+        let first = try h.modvault(["snapshot", data, "--json"]).lastJSON()["snapshot"] as? String ?? ""
+        let next = try FixtureGenerator.writeNext(options, to: data)
+        let changes = try #require(next.changes)
+        try h.modvault(["snapshot", data])
+        let r = try h.modvault(["diff", first, "latest", "--json"])
+        #expect(r.status == 0, "\(r.stderr)")
+        let rows = try #require(try r.lastJSON()["changes"] as? [[String: Any]])
+        func format(_ path: String) -> [String: Any]? { rows.first { $0["path"] as? String == path }?["format"] as? [String: Any] }
+
+        let plugin = try #require(format(changes.editedPlugin)?["plugin"] as? [String: Any])
+        #expect((plugin["added"] as? [Any])?.count == changes.insertedFormIDs.count)
+        #expect((plugin["changed"] as? [Any])?.count == changes.editedFormIDs.count)
+        let archive = try #require(format(changes.repackedArchive)?["ba2"] as? [String: Any])
+        let added = (archive["added"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+        #expect(added.contains { $0.replacingOccurrences(of: "\\", with: "/").lowercased() == changes.newMember.replacingOccurrences(of: "\\", with: "/").lowercased() })
+        let textures = try #require(format(changes.replacedTextureArchive)?["ba2"] as? [String: Any])
+        #expect((textures["changed"] as? [Any])?.count == 1)
+        // The human form names the records and members too.
+        let text = try h.modvault(["diff", first, "latest"]).stdout
+        #expect(text.contains("records added"))
+        #expect(text.contains("members added"))
     }
 }

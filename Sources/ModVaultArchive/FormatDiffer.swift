@@ -1,0 +1,124 @@
+import Foundation
+public import ModVaultCore
+public import ModVaultStore
+public import ModVaultFormats
+
+/// Reads a file stored in a snapshot as if it were on disk, loading only the chunks a read touches.
+public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
+    private let repository: Repository
+    private let content: [ObjectID]
+    private let starts: [UInt64]
+    /// The file's size.
+    public let size: UInt64
+    private var cached: (index: Int, bytes: [UInt8])?
+
+    /// A reader over `node`'s content.
+    public init(repository: Repository, node: TreeNode) throws {
+        self.repository = repository
+        content = node.content
+        var starts: [UInt64] = []
+        var offset: UInt64 = 0
+        for id in node.content {
+            starts.append(offset)
+            guard let l = try repository.index.location(of: BlobHandle(id: id, type: .data)) else {
+                throw StoreError.blobNotIndexed(BlobHandle(id: id, type: .data))
+            }
+            offset += UInt64(l.rawLength)
+        }
+        self.starts = starts
+        size = offset
+    }
+
+    /// Exactly `count` bytes at `offset`.
+    public func read(offset: UInt64, count: Int) throws -> [UInt8] {
+        guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
+            throw FormatError(path: "snapshot file", cause: .endOfData(what: "range", offset: offset, needed: UInt64(max(0, count)), available: size - min(size, offset)))
+        }
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var position = offset
+        let end = offset + UInt64(count)
+        while position < end {
+            // Binary search for the chunk holding `position`.
+            var lo = 0, hi = starts.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if starts[mid] <= position { lo = mid } else { hi = mid - 1 }
+            }
+            let chunk = try load(lo)
+            let inChunk = Int(position - starts[lo])
+            let take = min(chunk.count - inChunk, Int(end - position))
+            out.append(contentsOf: chunk[inChunk..<(inChunk + take)])
+            position += UInt64(take)
+        }
+        return out
+    }
+
+    private func load(_ index: Int) throws -> [UInt8] {
+        if let cached, cached.index == index { return cached.bytes }
+        var bytes: [UInt8] = []
+        try repository.loadBlob(BlobHandle(id: content[index], type: .data), into: &bytes)
+        cached = (index, bytes)
+        return bytes
+    }
+}
+
+/// What changed inside one BA2, plugin or DDS file between two snapshots.
+public enum FormatChange: Sendable, Codable {
+    /// Members added, removed, changed or repacked.
+    case ba2(BA2Diff)
+    /// Records added, removed and changed; header, flag and master changes.
+    case plugin(PluginDiff)
+    /// Dimension, format and mip changes.
+    case dds(DDSDiff)
+
+    private enum Key: String, CodingKey { case ba2, plugin, dds }
+
+    /// Encodes as `{"ba2": …}`, `{"plugin": …}` or `{"dds": …}`: one stable key per format.
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: Key.self)
+        switch self {
+        case .ba2(let d): try c.encode(d, forKey: .ba2)
+        case .plugin(let d): try c.encode(d, forKey: .plugin)
+        case .dds(let d): try c.encode(d, forKey: .dds)
+        }
+    }
+
+    /// Decodes what `encode` writes.
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: Key.self)
+        if let d = try c.decodeIfPresent(BA2Diff.self, forKey: .ba2) { self = .ba2(d) }
+        else if let d = try c.decodeIfPresent(PluginDiff.self, forKey: .plugin) { self = .plugin(d) }
+        else { self = .dds(try c.decode(DDSDiff.self, forKey: .dds)) }
+    }
+}
+
+/// Compares two versions of a structured file.
+public enum FormatDiffer {
+    /// The structural diff of two versions of `path`, or nil when the file is not a format ModVault
+    /// understands or either version fails to parse.
+    public static func diff(path: String, old: TreeNode, new: TreeNode, repository: Repository) throws -> FormatChange? {
+        let a = try SnapshotFileReader(repository: repository, node: old)
+        let b = try SnapshotFileReader(repository: repository, node: new)
+        let kind = FormatSegmenter.detect(b)
+        guard kind == FormatSegmenter.detect(a) else { return nil }
+        do throws(FormatError) {
+            switch kind {
+            case .ba2General, .ba2Textures:
+                let oldArchive = try BA2Archive.parse(a, path: path), newArchive = try BA2Archive.parse(b, path: path)
+                // Content fingerprints see through repacks at another zlib level or by another tool.
+                let oldPrints = try? ContentFingerprint.ba2Members(oldArchive, reader: a, path: path)
+                let newPrints = try? ContentFingerprint.ba2Members(newArchive, reader: b, path: path)
+                return .ba2(FormatDiff.ba2(old: oldArchive, new: newArchive, oldFingerprints: oldPrints, newFingerprints: newPrints))
+            case .plugin:
+                return .plugin(FormatDiff.plugin(old: try PluginFile.parse(a, path: path), new: try PluginFile.parse(b, path: path)))
+            case .dds:
+                return .dds(FormatDiff.dds(old: try DDSTexture.parse(a, path: path), new: try DDSTexture.parse(b, path: path)))
+            case .opaque:
+                return nil
+            }
+        } catch {
+            return nil
+        }
+    }
+}
