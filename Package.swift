@@ -55,7 +55,7 @@ let package = Package(
         ),
 
         // MARK: Push, pull, clone and mirror between a repository and a remote
-        .target(name: "ModVaultSync", dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking"]),
+        .target(name: "ModVaultSync", dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking", "ModVaultFormats"]),
 
         // MARK: Command line
         .target(

@@ -38,8 +38,8 @@ work=${BENCH_DIR:-$BENCH_HOME/work}/lifecycle
 rm -rf "$work"
 mkdir -p "$work"
 out=${out:-$work/lifecycle.json}
-((do_build)) && build_modvault
-modvault=$(find_modvault)
+if ((do_build)); then build_modvault; else find_modvault; fi
+modvault=$MODVAULT_BIN
 
 log "making a tree of $files files"
 python3 - "$work/src" "$files" <<'PY'

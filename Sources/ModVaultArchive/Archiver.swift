@@ -2,6 +2,7 @@ import Foundation
 public import ModVaultCore
 public import ModVaultStore
 import ModVaultChunking
+import ModVaultFormats
 
 /// Options for one snapshot run.
 public struct SnapshotOptions: Sendable {

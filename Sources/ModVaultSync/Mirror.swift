@@ -3,6 +3,7 @@ public import ModVaultCore
 public import ModVaultStore
 import ModVaultCrypto
 import ModVaultChunking
+import ModVaultFormats
 
 /// Options for `mirror`.
 public struct MirrorOptions: Sendable {
@@ -266,6 +267,10 @@ public struct Mirror: Sendable {
                 try scanSeeds(path, needed: needed, into: &seeds)
             } else if st.type == .regular, st.size > 0 {
                 guard let file = try? OpenFile.openForReading(path, noFollow: true) else { continue }
+                // Cut seeds exactly as a snapshot cuts files, format boundaries included, or their chunks would not match.
+                let cuts = FormatCuts.boundaries(for: file, path: path, minSize: access.chunker.parameters.minSize,
+                                                 pluginTarget: access.chunker.parameters.averageSize).1
+                var nextCut = 0
                 var offset: Int64 = 0
                 var buffer = [UInt8](repeating: 0, count: max(8 << 20, 2 * access.chunker.parameters.maxSize))
                 var filled = 0
@@ -278,7 +283,9 @@ public struct Mirror: Sendable {
                     var consumed = 0
                     buffer.withUnsafeBytes { raw in
                         while consumed < filled && (eof || filled - consumed >= access.chunker.parameters.maxSize) {
-                            let n = access.chunker.cut(UnsafeRawBufferPointer(rebasing: raw[consumed..<filled]))
+                            while nextCut < cuts.count && cuts[nextCut] <= offset { nextCut += 1 }
+                            let end = nextCut < cuts.count ? min(filled, consumed + Int(cuts[nextCut] - offset)) : filled
+                            let n = access.chunker.cut(UnsafeRawBufferPointer(rebasing: raw[consumed..<end]))
                             let id = access.opener.contentMAC.id(UnsafeRawBufferPointer(rebasing: raw[consumed..<(consumed + n)]))
                             if needed.contains(id), seeds[id] == nil { seeds[id] = Seed(path: path, offset: offset, length: n) }
                             consumed += n

@@ -1,5 +1,4 @@
 public import ModVaultCore
-public import ModVaultFormats
 
 /// Where a file's chunks must end so that they follow its format: the ends of its segments.
 ///
