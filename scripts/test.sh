@@ -13,6 +13,8 @@ Runs, in order, the selected stages (all of them by default):
   unit    swift test (the whole suite: Swift Testing and XCTest)
 
 Not run by default (name it to run it):
+  fuzz    builds the fuzz targets (libFuzzer + AddressSanitizer) and runs each for
+          $FUZZ_SECONDS seconds (default 20); any crash fails the stage
   bench   compiles the Benchmarks package (debug), to catch API drift; runs nothing
 
 A failing build stops the run. Later stages still run after a failing test stage, and the
@@ -25,14 +27,14 @@ EOF
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_STAGES=(setup build unit)
+ALL_STAGES=(setup build unit fuzz)
 stages=()
 skip_setup=0
 while (($#)); do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --skip-setup) skip_setup=1 ;;
-        setup | build | unit | bench) stages+=("$1") ;;
+        setup | build | unit | fuzz | bench) stages+=("$1") ;;
         *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -63,12 +65,15 @@ stage_unit() {
     swift test ${SWIFT_TEST_ARGS:-}
 }
 
+stage_fuzz() {
+    bash scripts/fuzz.sh --seconds "${FUZZ_SECONDS:-20}"
+}
+
 stage_bench() {
     swift build --package-path Benchmarks
 }
 
-# Future stages (fuzzing, server-backed suites) go here as stage_NAME functions, then into
-# ALL_STAGES and the argument list above.
+# New stages go here as stage_NAME functions, then into ALL_STAGES and the argument list above.
 
 # ---- driver ----------------------------------------------------------------------------
 
