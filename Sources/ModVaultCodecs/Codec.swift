@@ -40,7 +40,7 @@ public enum Codec: UInt8, Codable, Sendable, CaseIterable, CustomStringConvertib
     public var defaultLevel: Int {
         switch self {
         case .none, .lz4: return 0
-        case .zstd: return 3
+        case .zstd: return 1
         case .zlib: return 6
         }
     }

@@ -295,7 +295,7 @@ struct CodecNameTests {
     @Test func defaultLevels() {
         #expect(Codec.none.defaultLevel == 0)
         #expect(Codec.lz4.defaultLevel == 0)
-        #expect(Codec.zstd.defaultLevel == 3)
+        #expect(Codec.zstd.defaultLevel == 1)
         #expect(Codec.zlib.defaultLevel == 6)
         #expect(Compressor(codec: .zstd).level == 3)
         #expect(Compressor(codec: .zstd, level: 7).level == 7)
