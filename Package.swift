@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "ModVaultStoreTests", dependencies: ["ModVaultStore"]),
         .testTarget(
             name: "ModVaultArchiveTests",
-            dependencies: ["ModVaultArchive", "ModVaultStore", "ModVaultChunking", "ModVaultCrypto", "ModVaultFixtures"]
+            dependencies: ["ModVaultArchive", "ModVaultStore", "ModVaultChunking", "ModVaultCrypto", "ModVaultFixtures", "ModVaultFormats"]
         ),
         .testTarget(name: "ModVaultFixturesTests", dependencies: ["ModVaultFixtures"]),
         .testTarget(name: "ModVaultFormatsTests", dependencies: ["ModVaultFormats", "ModVaultCore"]),

@@ -5,6 +5,7 @@ import ModVaultChunking
 import ModVaultStore
 import ModVaultArchive
 import ModVaultFixtures
+import ModVaultFormats
 
 @Suite("format-aware cut points")
 struct FormatCutsTests {
