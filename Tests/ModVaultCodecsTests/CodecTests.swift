@@ -297,7 +297,7 @@ struct CodecNameTests {
         #expect(Codec.lz4.defaultLevel == 0)
         #expect(Codec.zstd.defaultLevel == 1)
         #expect(Codec.zlib.defaultLevel == 6)
-        #expect(Compressor(codec: .zstd).level == 3)
+        #expect(Compressor(codec: .zstd).level == 1)
         #expect(Compressor(codec: .zstd, level: 7).level == 7)
     }
 }
