@@ -141,3 +141,88 @@ extension LiveRemoteTests {
         }
     }
 }
+
+extension LiveRemoteTests {
+    /// Pushes that lose their server, and pushes that race each other.
+    @Suite("Push failure and concurrency")
+    struct PushRecovery {
+    static let password = RepositoryTransfers.password
+    static func options() -> RepositoryOptions { RepositoryTransfers.options() }
+    static func scratch() throws -> String { try RepositoryTransfers.scratch() }
+    static func writeFiles(_ dir: String, names: [String], size: Int, seed: UInt64) throws {
+        try RepositoryTransfers.writeFiles(dir, names: names, size: size, seed: seed)
+    }
+
+    /// A private rclone serve s3 is killed (SIGKILL) in the middle of a push and restarted on the same
+    /// data: the next push completes, and a repository cloned from it passes check --read-data.
+    @Test("server killed mid-push, restarted, push completes")
+    func serverKilledMidPush() async throws {
+        let root = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let data = root + "/rclone-data"
+        try FileSystem.makeDirectories(data + "/" + TestServers.bucket)
+        let rclone = try TestTools.locate("rclone")
+        let port = try TestTools.freePorts(1)[0]
+        func launch() async throws -> ServerProcess {
+            let server = try ServerProcess.launch(
+                "rclone-killed", tool: rclone,
+                arguments: ["serve", "s3", "--auth-key", "\(TestServers.accessKey),\(TestServers.secretKey)", "--addr", "127.0.0.1:\(port)", data],
+                port: port, logFolder: root)
+            try await server.waitUntilAnswering("http://127.0.0.1:\(port)/")
+            return server
+        }
+        var server = try await launch()
+        defer { server.stop() }
+        let remote = RetryingRemote(
+            try TestServers.required().s3Remote(endpoint: "http://127.0.0.1:\(port)", prefix: "killed"),
+            policy: RetryPolicy(maxAttempts: 3, initialDelay: .milliseconds(50), maxDelay: .milliseconds(200), maxTotalTime: .seconds(5)))
+
+        let a = try Repository.initialize(at: root + "/a", password: Self.password, options: Self.options())
+        try Self.writeFiles(root + "/src", names: (0..<24).map { "f\($0).ba2" }, size: 400_000, seed: 77)
+        _ = try await Archiver(repository: a).snapshot(source: root + "/src")
+
+        // Kill the server once a few packs have arrived.
+        let victim = server
+        let killer = Task {
+            while !Task.isCancelled {
+                let arrived = (try? FileManager.default.subpathsOfDirectory(atPath: data + "/" + TestServers.bucket + "/killed/data"))?
+                    .filter { $0.count > 64 }.count ?? 0
+                if arrived >= 3 { break }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            victim.kill()
+        }
+        var firstFailed = false
+        do { _ = try await Syncer(local: a, remote: remote).push() } catch { firstFailed = true }
+        _ = try? await killer.value
+        #expect(firstFailed, "the push should have lost its server")
+        server = try await launch()
+        let resumed = try await Syncer(local: a, remote: remote).push()
+        #expect(resumed.bytesUploaded > 0)
+        let (b, _) = try await Syncer.clone(from: remote, to: root + "/b", password: Self.password)
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+        #expect(try b.snapshots().map(\.id) == a.snapshots().map(\.id))
+    }
+
+    /// Two machines push different snapshots of one repository to the same remote at the same time.
+    @Test("concurrent pushes lose nothing", arguments: [RemoteKind.s3Rclone, .pocketBase])
+    func concurrentPushes(_ kind: RemoteKind) async throws {
+        let root = try Self.scratch()
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let remote = RetryingRemote(try await kind.makeRemote(pageSize: 100))
+        let a = try Repository.initialize(at: root + "/a", password: Self.password, options: Self.options())
+        _ = try await Syncer(local: a, remote: remote).push()
+        let (b, _) = try await Syncer.clone(from: remote, to: root + "/b", password: Self.password)
+        try Self.writeFiles(root + "/srcA", names: ["a1.esp", "a2.ba2"], size: 300_000, seed: 1)
+        try Self.writeFiles(root + "/srcB", names: ["b1.esp", "b2.ba2"], size: 300_000, seed: 2)
+        let snapA = try await Archiver(repository: a).snapshot(source: root + "/srcA")
+        let snapB = try await Archiver(repository: b).snapshot(source: root + "/srcB")
+        async let pushA = Syncer(local: a, remote: remote).push()
+        async let pushB = Syncer(local: b, remote: remote).push()
+        _ = try await (pushA, pushB)
+        let (c, _) = try await Syncer.clone(from: remote, to: root + "/c", password: Self.password)
+        #expect(Set(try c.snapshots().map(\.id)) == [snapA.record.id, snapB.record.id])
+        #expect(try Checker(repository: c).check(readData: true).isHealthy)
+    }
+}
+}

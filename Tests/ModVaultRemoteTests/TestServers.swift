@@ -53,13 +53,20 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Terminates the process (SIGTERM, then SIGKILL after 5 s) and reaps it.
+    /// Kills the server with SIGKILL, as a crash would, and waits for it to go.
+    func kill() {
+        guard process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     func stop() {
         guard process.isRunning else { return }
         let pid = process.processIdentifier
         process.terminate()
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning { kill(pid, SIGKILL) }
+        if process.isRunning { Glibc.kill(pid, SIGKILL) }
         process.waitUntilExit()
     }
 
