@@ -280,3 +280,32 @@ struct FormatDiffCommandTests {
         #expect(text.contains("members added"))
     }
 }
+
+@Suite("format-aware deduplication")
+struct FormatDedupTests {
+    /// A texture stored raw inside a DX10 BA2 shares its mip chunks with the same texture as a loose DDS.
+    @Test func looseDDSAndRawBA2MemberShareChunks() throws {
+        let h = try CLIHarness()
+        let samples = h.root + "/samples"
+        try copyPublicSamples(to: samples)
+        let data = h.root + "/Data"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: samples + "/bsa-rs/fo4_dds_test/Fence006_1K_Roughness.dds", toPath: data + "/Fence006_1K_Roughness.dds")
+        try h.modvault(["init"])
+        let first = try h.modvault(["snapshot", data, "--json"]).lastJSON()
+        #expect((first["bytes_added"] as? Int ?? 0) > 1_000_000)
+        try FileManager.default.copyItem(atPath: samples + "/bsa-rs/fo4_dds_test/in.ba2", toPath: data + "/Fence - Textures.ba2")
+        let second = try h.modvault(["snapshot", data, "--json"]).lastJSON()
+        // 1.4 MB archive; mips 0 and 1 (1.3 MB) are already stored from the loose file.
+        #expect((second["bytes_read"] as? Int ?? 0) > 1_300_000)
+        #expect((second["bytes_added"] as? Int ?? Int.max) < 150_000)
+        let plain = try CLIHarness()
+        try FileManager.default.copyItem(atPath: data, toPath: plain.root + "/Data")
+        try FileManager.default.removeItem(atPath: plain.root + "/Data/Fence - Textures.ba2")
+        try plain.modvault(["init"])
+        try plain.modvault(["snapshot", plain.root + "/Data", "--no-format-aware"])
+        try FileManager.default.copyItem(atPath: samples + "/bsa-rs/fo4_dds_test/in.ba2", toPath: plain.root + "/Data/Fence - Textures.ba2")
+        let plainSecond = try plain.modvault(["snapshot", plain.root + "/Data", "--no-format-aware", "--json"]).lastJSON()
+        #expect((plainSecond["bytes_added"] as? Int ?? 0) > (second["bytes_added"] as? Int ?? Int.max))
+    }
+}
