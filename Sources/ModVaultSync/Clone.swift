@@ -16,7 +16,10 @@ extension Syncer {
         var after: String? = nil
         repeat {
             let page = try await remote.list(.key, after: after, limit: 1000)
-            for entry in page { keys.append((entry.name.name, try await remote.load(entry.name, range: nil))) }
+            // Key slot names are random 64-digit hex IDs; anything else (such as "..") is never written locally.
+            for entry in page where ObjectID(hex: entry.name.name) != nil {
+                keys.append((entry.name.name, try await remote.load(entry.name, range: nil)))
+            }
             after = page.count == 1000 ? page.last?.name.name : nil
         } while after != nil
         // Check the password before creating anything locally.

@@ -158,7 +158,17 @@ public struct Mirror: Sendable {
 
         // 4. Assemble every file as a temporary, a window of chunks at a time so memory stays bounded:
         //    seeds and the local repository first, one coalesced ranged request per run of the rest.
-        for (path, _) in dirs { try FileSystem.makeDirectories(target + "/" + path) }
+        for (path, _) in dirs {
+            // An existing symlink where the snapshot has a folder could lead writes outside the target.
+            let full = target + "/" + path
+            if let st = try? FileSystem.status(full) {
+                guard st.type == .directory else {
+                    throw StoreError.invalidArgument("\(full) exists and is not a folder (a link or a file); refusing to write through it")
+                }
+            } else {
+                try FileSystem.makeDirectories(full)
+            }
+        }
         var temporaries: [(String, String, TreeNode)] = []
         let plain = ScratchBuffer(), scratch = BlobReadScratch()
         var fetchedIDs = Set<ObjectID>()
