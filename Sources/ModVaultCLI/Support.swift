@@ -22,7 +22,7 @@ enum ExitStatus: Int32 {
         case .repositoryMissing: return .repositoryMissing
         case .locked: return .locked
         case .corrupt: return .damaged
-        case .invalidInput: return .usage
+        case .invalidInput: return .failure
         default: return .failure
         }
     }
