@@ -70,7 +70,7 @@ let package = Package(
         .executableTarget(name: "modvault", dependencies: ["ModVaultCLI"]),
 
         // MARK: Deterministic test corpus
-        .target(name: "ModVaultFixtures", dependencies: ["CZlib"]),
+        .target(name: "ModVaultFixtures", dependencies: ["ModVaultCore", "CZlib"]),
         .executableTarget(name: "modvault-fixtures", dependencies: ["ModVaultFixtures"]),
 
         // MARK: Format layer: BA2/DDS/plugin parsers, segmentation, compression recipes, format diffs
@@ -93,8 +93,8 @@ let package = Package(
                 "ModVaultCrypto", "ModVaultChunking",
             ]
         ),
-        .testTarget(name: "ModVaultChunkingTests", dependencies: ["ModVaultChunking"]),
-        .testTarget(name: "ModVaultCodecsTests", dependencies: ["ModVaultCodecs"]),
+        .testTarget(name: "ModVaultChunkingTests", dependencies: ["ModVaultChunking", "ModVaultCore"]),
+        .testTarget(name: "ModVaultCodecsTests", dependencies: ["ModVaultCodecs", "ModVaultCore"]),
         .testTarget(name: "ModVaultCryptoTests", dependencies: ["ModVaultCrypto"]),
         .testTarget(name: "ModVaultStoreTests", dependencies: ["ModVaultStore"]),
         .testTarget(

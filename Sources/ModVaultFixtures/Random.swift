@@ -1,20 +1,11 @@
+import ModVaultCore
 // Every byte the generator writes comes from these generators, seeded from FixtureOptions.seed.
 // Foundation's random sources and Swift's Hasher are seeded per process, so they are never used here.
 
-/// SplitMix64: expands one 64-bit seed into well-mixed words; used to seed `FixtureRNG` and to derive sub-seeds.
-struct SplitMix64 {
-    var state: UInt64
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
+    /// One well-mixed word from `value`, for deriving sub-seeds.
     static func mix(_ value: UInt64) -> UInt64 {
-        var s = SplitMix64(state: value)
+        var s = SplitMix64(seed: value)
         return s.next()
     }
 }
@@ -24,7 +15,7 @@ struct FixtureRNG {
     private var s0: UInt64, s1: UInt64, s2: UInt64, s3: UInt64
 
     init(seed: UInt64) {
-        var sm = SplitMix64(state: seed)
+        var sm = SplitMix64(seed: seed)
         s0 = sm.next(); s1 = sm.next(); s2 = sm.next(); s3 = sm.next()
     }
 

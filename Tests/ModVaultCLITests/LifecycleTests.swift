@@ -1,30 +1,14 @@
 import Foundation
 import Testing
+import ModVaultCore
 
-/// Deterministic pseudo-random numbers for reproducible fault schedules.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    mutating func bytes(_ n: Int) -> Data {
-        var d = Data(capacity: n)
-        while d.count < n { withUnsafeBytes(of: next()) { d.append(contentsOf: $0.prefix(n - d.count)) } }
-        return d
-    }
-}
 
 /// Writes a small mod-like folder: incompressible "textures", compressible "scripts", a plugin-like file.
 func writeCorpus(_ dir: String, rng: inout SplitMix64, files: Int = 12, size: Int = 400_000) throws {
     try FileManager.default.createDirectory(atPath: dir + "/Textures", withIntermediateDirectories: true)
     try FileManager.default.createDirectory(atPath: dir + "/Scripts", withIntermediateDirectories: true)
     for i in 0..<files {
-        try rng.bytes(size).write(to: URL(fileURLWithPath: "\(dir)/Textures/t\(i).dds"))
+        try Data(rng.bytes(size)).write(to: URL(fileURLWithPath: "\(dir)/Textures/t\(i).dds"))
         let text = (0..<(size / 40)).map { "line \($0) of script \(i) value \(rng.below(1000))\n" }.joined()
         try text.write(toFile: "\(dir)/Scripts/s\(i).psc", atomically: false, encoding: .utf8)
     }
@@ -36,9 +20,9 @@ func mutateCorpus(_ dir: String, rng: inout SplitMix64, step: Int) throws {
     let victim = dir + "/Textures/" + textures[rng.below(textures.count)]
     let handle = try #require(FileHandle(forUpdatingAtPath: victim))
     try handle.seek(toOffset: UInt64(rng.below(300_000)))
-    handle.write(rng.bytes(50_000))
+    handle.write(Data(rng.bytes(50_000)))
     try handle.close()
-    try rng.bytes(80_000 + rng.below(100_000)).write(to: URL(fileURLWithPath: "\(dir)/Textures/new\(step).dds"))
+    try Data(rng.bytes(80_000 + rng.below(100_000))).write(to: URL(fileURLWithPath: "\(dir)/Textures/new\(step).dds"))
 }
 
 @Suite("repository lifecycle and crash safety", .serialized)
@@ -72,7 +56,7 @@ struct LifecycleTests {
         let src = h.root + "/Data"
         let seed = UInt64(ProcessInfo.processInfo.environment["MODVAULT_KILL_SEED"] ?? "") ?? 20261125
         let trials = Int(ProcessInfo.processInfo.environment["MODVAULT_KILL_TRIALS"] ?? "") ?? 52
-        var rng = SplitMix64(state: seed)
+        var rng = SplitMix64(seed: seed)
         try writeCorpus(src, rng: &rng)
         let passwords = ["correct horse", "battery staple"]
         for (i, pw) in passwords.enumerated() { try pw.write(toFile: "\(h.root)/pw\(i)", atomically: true, encoding: .utf8) }
@@ -149,7 +133,7 @@ struct LifecycleTests {
 
     @Test func twoSnapshotsAndAPruneRunTogether() throws {
         let h = try CLIHarness()
-        var rng = SplitMix64(state: 7)
+        var rng = SplitMix64(seed: 7)
         let a = h.root + "/A", b = h.root + "/B"
         try writeCorpus(a, rng: &rng, files: 8)
         try writeCorpus(b, rng: &rng, files: 8)
@@ -196,7 +180,7 @@ struct LifecycleTests {
 
     @Test func pruneFreesForgottenDataAndKeepsTheRest() throws {
         let h = try CLIHarness()
-        var rng = SplitMix64(state: 11)
+        var rng = SplitMix64(seed: 11)
         let src = h.root + "/Data"
         try writeCorpus(src, rng: &rng, files: 6)
         try h.modvault(Self.initArgs)
@@ -273,7 +257,7 @@ struct LifecycleTests {
     func permissionErrorsNameThePath() throws {
         let h = try CLIHarness()
         let src = h.root + "/src"
-        var rng = SplitMix64(state: 5)
+        var rng = SplitMix64(seed: 5)
         try writeCorpus(src, rng: &rng, files: 1, size: 10_000)
         #expect(try h.modvault(["init"]).status == 0)
         // The repository belongs to root; an unprivileged user may read the source but not write the repository.
@@ -308,7 +292,7 @@ struct LifecycleTests {
         defer { _ = try? CLIHarness.run(["/bin/umount", "-l", small], environment: [:]) }
         let repoHarness = h
         repoHarness.extraEnvironment["MODVAULT_REPO"] = small + "/repo"
-        var rng = SplitMix64(state: 3)
+        var rng = SplitMix64(seed: 3)
         let little = h.root + "/little", big = h.root + "/big"
         try writeCorpus(little, rng: &rng, files: 2, size: 50_000)
         try writeCorpus(big, rng: &rng, files: 12, size: 600_000)

@@ -1,31 +1,9 @@
 import Foundation
 import Testing
 import ModVaultChunking
+import ModVaultCore
 
-/// SplitMix64: a tiny seeded generator, so gear tables and inputs are reproducible.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// `count` pseudo-random bytes.
-    mutating func bytes(_ count: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: (count + 7) & ~7)
-        out.withUnsafeMutableBytes { raw in
-            for i in 0..<(raw.count / 8) {
-                raw.storeBytes(of: next().littleEndian, toByteOffset: i * 8, as: UInt64.self)
-            }
-        }
-        out.removeSubrange(count...)
-        return out
-    }
-
+extension SplitMix64 {
     /// A 256-entry gear table.
     static func gear(seed: UInt64) -> [UInt64] {
         var g = SplitMix64(seed: seed)

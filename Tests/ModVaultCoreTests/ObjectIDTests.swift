@@ -157,25 +157,3 @@ struct HexTests {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for test data.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func bytes(_ n: Int) -> [UInt8] {
-        var out = [UInt8]()
-        out.reserveCapacity(n + 8)
-        while out.count < n {
-            let v = next()
-            withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) }
-        }
-        out.removeSubrange(n...)
-        return out
-    }
-}

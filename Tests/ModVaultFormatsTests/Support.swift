@@ -45,19 +45,6 @@ enum PublicFixtures {
     static let all = validArchives + invalidArchives + textures + ["testing-plugins/Blank.esp"]
 }
 
-/// SplitMix64: reproducible pseudo-random test data.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 enum TestData {
     /// Text-like, compressible bytes.
