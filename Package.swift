@@ -74,7 +74,7 @@ let package = Package(
         .executableTarget(name: "modvault-fixtures", dependencies: ["ModVaultFixtures"]),
 
         // MARK: Format layer: BA2/DDS/plugin parsers, segmentation, compression recipes, format diffs
-        .target(name: "ModVaultFormats", dependencies: ["ModVaultCore", "ModVaultCrypto", "CZlib"]),
+        .target(name: "ModVaultFormats", dependencies: ["ModVaultCore", "ModVaultCrypto", "ModVaultChunking", "CZlib"]),
 
         // MARK: Remotes: shared support, then one module per back end
         .target(name: "ModVaultRemoteSupport", dependencies: ["ModVaultCore", "CLibCrypto"]),

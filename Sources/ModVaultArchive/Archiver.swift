@@ -131,12 +131,12 @@ public struct Archiver: Sendable {
                 do {
                     let handle = try OpenFile.openForReading(file.path, noFollow: true)
                     let before = try handle.status()
-                    var cuts: [Int64] = []
                     if options.formatAware {
-                        cuts = FormatCuts.boundaries(for: handle, path: file.path, minSize: chunker.parameters.minSize,
-                                                     pluginTarget: chunker.parameters.averageSize).1
+                        let plan = FormatCuts.plan(for: handle, path: file.path, chunker: chunker)
+                        reader.reset(handle, boundaries: plan.cuts, chunker: plan.chunker)
+                    } else {
+                        reader.reset(handle)
                     }
-                    reader.reset(handle, boundaries: cuts)
                     while let chunk = try reader.next() {
                         let job = buffers.take()
                         job.bytes.removeAll(keepingCapacity: true)

@@ -7,7 +7,8 @@ import ModVaultChunking
 /// into it that stays valid only until the next call, so callers copy what they keep.
 final class ChunkReader {
     private let buffer: UnsafeMutableRawBufferPointer
-    private let chunker: FastCDC
+    private let defaultChunker: FastCDC
+    private var chunker: FastCDC
     private var file: OpenFile?
     private var filled = 0
     private var offset = 0
@@ -19,13 +20,16 @@ final class ChunkReader {
 
     init(chunker: FastCDC) {
         self.chunker = chunker
+        defaultChunker = chunker
         buffer = .allocate(byteCount: max(8 << 20, 2 * chunker.parameters.maxSize), alignment: 64)
     }
 
     deinit { buffer.deallocate() }
 
     /// Starts reading `file`; chunks never cross any of `boundaries` (absolute offsets, ascending).
-    func reset(_ file: OpenFile, boundaries: [Int64] = []) {
+    /// `chunker` overrides the sizes for this file (never larger than the default, which sized the buffer).
+    func reset(_ file: OpenFile, boundaries: [Int64] = [], chunker: FastCDC? = nil) {
+        self.chunker = chunker ?? defaultChunker
         self.file = file
         filled = 0
         offset = 0

@@ -27,9 +27,10 @@ struct Chunks: AsyncParsableCommand {
         do { handle = try OpenFile.openForReading(path) } catch let e as SystemCallError { throw CLIError(e.description, kind: .notFound) }
         let reader = try FileRangeReader(file: handle)
         let repo: Repository? = (try? global.repositoryPath()).flatMap { p in FileSystem.exists(p + "/config") ? try? global.open() : nil }
-        let chunker = try repo?.chunker ?? FastCDC(parameters: .default, gear: GearTable.derive(secret: try SecretKey(bytes: [UInt8](repeating: 0, count: 32))))
+        let repoChunker = try repo?.chunker ?? FastCDC(parameters: .default, gear: GearTable.derive(secret: try SecretKey(bytes: [UInt8](repeating: 0, count: 32))))
+        let plan = FormatCuts.plan(for: handle, path: path, chunker: repoChunker)
+        let chunker = plan.chunker, cuts = plan.cuts
         let segmentation = FormatSegmenter.segments(of: reader, path: path, options: SegmentationOptions(pluginTargetSize: chunker.parameters.averageSize))
-        let cuts = FormatCuts.boundaries(segmentation.segments.map { (Int64($0.offset), Int64($0.length)) }, minSize: Int64(chunker.parameters.minSize))
 
         // Chunk the file exactly as a snapshot would.
         var chunks: [(Int64, Int)] = []

@@ -63,7 +63,8 @@ public enum ChunkingError: ModVaultFailure, Equatable {
 public struct FastCDC: Sendable {
     /// The sizes in force.
     public let parameters: ChunkerParameters
-    private let gear: [UInt64]
+    /// The gear table (kept so a chunker with other sizes can share the repository's secret table).
+    public let gear: [UInt64]
     // Each gear value shifted left once, for the two-bytes-per-step loop.
     private let gearShifted: [UInt64]
     private let maskSmall: UInt64

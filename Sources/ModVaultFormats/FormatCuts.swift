@@ -1,4 +1,5 @@
 public import ModVaultCore
+public import ModVaultChunking
 
 /// Where a file's chunks must end so that they follow its format: the ends of its segments.
 ///
@@ -7,6 +8,30 @@ public import ModVaultCore
 /// a segment at least that large always starts and ends a chunk, so the same member, mip or
 /// record run dedupes wherever it moves.
 public enum FormatCuts {
+    /// Plugin chunks are this many times smaller than the repository's: plugins change a few records
+    /// at a time, scattered through the file, so record-sized chunks store about the records changed.
+    public static let pluginScale = 32
+
+    /// How to chunk one file: its format, the chunker to use and the forced cut points.
+    ///
+    /// Snapshots and mirror seeds both call this, so the same file is always cut the same way.
+    public static func plan(for file: OpenFile, path: String, chunker: FastCDC) -> (format: FileFormat, chunker: FastCDC, cuts: [Int64]) {
+        let p = chunker.parameters
+        let reader = try? FileRangeReader(file: file)
+        guard let reader, reader.size > UInt64(p.minSize) / UInt64(pluginScale) else { return (.opaque, chunker, []) }
+        var effective = chunker
+        if FormatSegmenter.detect(reader) == .plugin,
+           let small = try? FastCDC(parameters: ChunkerParameters(minSize: max(256, p.minSize / pluginScale),
+                                                                  averageSize: max(512, p.averageSize / pluginScale),
+                                                                  maxSize: max(1024, p.maxSize / pluginScale)),
+                                    gear: chunker.gear) {
+            effective = small
+        }
+        let e = effective.parameters
+        let (format, cuts) = boundaries(for: file, path: path, minSize: e.minSize, pluginTarget: e.averageSize)
+        return (format, effective, cuts)
+    }
+
     /// The cut points for an open file, with its detected format.
     public static func boundaries(for file: OpenFile, path: String, minSize: Int, pluginTarget: Int) -> (FileFormat, [Int64]) {
         guard let reader = try? FileRangeReader(file: file), reader.size > UInt64(minSize) else { return (.opaque, []) }

@@ -278,8 +278,8 @@ public struct Mirror: Sendable {
             } else if st.type == .regular, st.size > 0 {
                 guard let file = try? OpenFile.openForReading(path, noFollow: true) else { continue }
                 // Cut seeds exactly as a snapshot cuts files, format boundaries included, or their chunks would not match.
-                let cuts = FormatCuts.boundaries(for: file, path: path, minSize: access.chunker.parameters.minSize,
-                                                 pluginTarget: access.chunker.parameters.averageSize).1
+                let plan = FormatCuts.plan(for: file, path: path, chunker: access.chunker)
+                let cuts = plan.cuts, chunker = plan.chunker
                 var nextCut = 0
                 var offset: Int64 = 0
                 var buffer = [UInt8](repeating: 0, count: max(8 << 20, 2 * access.chunker.parameters.maxSize))
@@ -292,10 +292,10 @@ public struct Mirror: Sendable {
                     }
                     var consumed = 0
                     buffer.withUnsafeBytes { raw in
-                        while consumed < filled && (eof || filled - consumed >= access.chunker.parameters.maxSize) {
+                        while consumed < filled && (eof || filled - consumed >= chunker.parameters.maxSize) {
                             while nextCut < cuts.count && cuts[nextCut] <= offset { nextCut += 1 }
                             let end = nextCut < cuts.count ? min(filled, consumed + Int(cuts[nextCut] - offset)) : filled
-                            let n = access.chunker.cut(UnsafeRawBufferPointer(rebasing: raw[consumed..<end]))
+                            let n = chunker.cut(UnsafeRawBufferPointer(rebasing: raw[consumed..<end]))
                             let id = access.opener.contentMAC.id(UnsafeRawBufferPointer(rebasing: raw[consumed..<(consumed + n)]))
                             if needed.contains(id), seeds[id] == nil { seeds[id] = Seed(path: path, offset: offset, length: n) }
                             consumed += n
