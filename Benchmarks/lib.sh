@@ -163,6 +163,9 @@ measure() {
     shift 2
     mkdir -p "$logdir"
     log "  $label: $*"
+    # Flush dirty pages left by earlier steps (corpus generation, other tools' repositories) so no
+    # command pays for another's writeback; the page cache itself stays warm.
+    sync
     t0=$(date +%s%N)
     if ! /usr/bin/time -f '%M' -o "$logdir/$label.time" "$@" >"$logdir/$label.out" 2>"$logdir/$label.err"; then
         printf '\nerror: %s failed: %s\n--- stderr (tail) ---\n' "$label" "$*" >&2
