@@ -64,7 +64,9 @@ public struct ModVaultCommand: AsyncParsableCommand {
             }
             let message = fullMessage(for: error)
             let isUsage = code == .validationFailure || error is ValidationError || error is CleanExit
-            FileHandle.standardError.write(Data("modvault: \(message)\n".utf8))
+            // "modvault: Error: …" says the same thing twice.
+            let text = message.hasPrefix("Error: ") ? String(message.dropFirst("Error: ".count)) : message
+            FileHandle.standardError.write(Data("modvault: \(text)\n".utf8))
             if isUsage || message.hasPrefix("Error:") || code.rawValue == 64 { Glibc.exit(ExitStatus.usage.rawValue) }
             Glibc.exit(ExitStatus.failure.rawValue)
         }
