@@ -11,6 +11,8 @@ final class ScanNode {
     var content: [ObjectID] = []
     var linkTarget: String?
     var failed = false
+    /// Whether the summary counted this file as new (true) or changed (false), so a failure can be uncounted.
+    var countedAsNew: Bool?
 
     init(name: String, path: String, status: FileStatus) {
         self.name = name
@@ -43,8 +45,14 @@ struct Scan {
         warnings.append(OperationWarning(path: node.path, message: message))
     }
 
-    /// Marks a file unreadable: it is left out of the snapshot and counted as an error.
+    /// Marks a file unreadable: it is left out of the snapshot and counted as an error, not as new or changed.
     mutating func fail(_ node: ScanNode, message: String) {
+        switch node.countedAsNew {
+        case true?: summary.filesNew -= 1
+        case false?: summary.filesChanged -= 1
+        case nil: break
+        }
+        node.countedAsNew = nil
         node.failed = true
         warnings.append(OperationWarning(path: node.path, message: message))
     }
@@ -88,7 +96,9 @@ struct Scan {
                     node.content = old.content
                     summary.filesUnchanged += 1
                 } else {
-                    if old?.type == .regular { summary.filesChanged += 1 } else { summary.filesNew += 1 }
+                    let isNew = old?.type != .regular
+                    if isNew { summary.filesNew += 1 } else { summary.filesChanged += 1 }
+                    node.countedAsNew = isNew
                     filesToRead.append(node)
                 }
             case .symlink:

@@ -185,6 +185,12 @@ struct CLITests {
         #expect(r.stderr.contains("Permission denied"))
         let json = try r.lastJSON()
         #expect(json["errors"] as? Int == 1)
+        // The unreadable file is an error, not a new file.
+        let regularFiles = try FileManager.default.subpathsOfDirectory(atPath: src).filter {
+            var st = stat()
+            return lstat(src + "/" + $0, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+        }.count
+        #expect(json["files_new"] as? Int == regularFiles - 1)
         let ls = try h.modvault(["ls", "latest", "mods"], prefix: prefix)
         #expect(ls.status == 0)
         #expect(ls.stdout.contains("mods/modlist.txt"))
