@@ -15,7 +15,11 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "modvault-bench",
-            dependencies: [.product(name: "ModVault", package: "ModVault")]
+            dependencies: [
+                .product(name: "ModVault", package: "ModVault"),
+                .product(name: "ModVaultFormats", package: "ModVault"),
+                .product(name: "ModVaultFixtures", package: "ModVault"),
+            ]
         )
     ]
 )

@@ -65,6 +65,11 @@ let usage = """
                 throughput in MB/s (10^6 bytes per second) and the chunk count.
                 Sizes default to 256/1024/4096 KiB. The gear table comes from a fixed SplitMix64
                 seed. --json adds one JSON object as the last line of output.
+           modvault-bench scenario reorder|repack INPUT.ba2 OUTPUT.ba2
+
+      scenario  rewrites a GNRL BA2 with the same member contents: reversed member order with the
+                same compression (reorder), or recompressed at zlib level 9 / windowBits 12 (repack).
+                Used by Benchmarks/formats.sh; the ideal repository growth for both is zero.
     """
 
 func runChunker(_ args: ArraySlice<String>) {
@@ -166,6 +171,7 @@ func runChunker(_ args: ArraySlice<String>) {
 let arguments = CommandLine.arguments.dropFirst()
 switch arguments.first {
 case "chunker": runChunker(arguments.dropFirst())
+case "scenario": runScenario(arguments.dropFirst())
 case "-h", "--help", nil: print(usage)
 default: fail("unknown subcommand \(arguments.first!)\n\(usage)")
 }
