@@ -115,7 +115,9 @@ public final class LocalIndex: Sendable {
                 try? s.db.execute("ROLLBACK")
                 throw error
             } catch {
-                fatalError("unreachable: \(error)")
+                s.insert.reset()
+                try? s.db.execute("ROLLBACK")
+                throw .database(path: path, reason: "\(error)")
             }
         }
     }
