@@ -53,6 +53,10 @@ public struct Archiver: Sendable {
         // Shared: concurrent snapshots are fine; only prune (exclusive) must not run meanwhile.
         let lock = try RepositoryLock.acquire(repository, exclusive: false, operation: "snapshot", wait: options.lockWait)
         defer { lock.release() }
+        // The index cache was read when the repository was opened, possibly while a prune was still
+        // deleting; deduplicating against that view could reference deleted data. Under the lock the
+        // index files cannot change underneath, so bring the cache in line with them now.
+        try repository.synchronizeIndex()
         // Packs written by an interrupted run are indexed now, so their chunks are not stored again.
         let adopted = try repository.adoptUnindexedPacks { pack, error in
             options.notice?("skipping unreadable pack \(pack.short): \(error)")

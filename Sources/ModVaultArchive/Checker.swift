@@ -32,7 +32,10 @@ public struct Checker: Sendable {
 
     /// Checks structure: snapshots and trees load, every referenced blob is indexed, every index entry
     /// lies inside an existing pack. With `readData`, decrypts and verifies every blob of every pack.
-    public func check(readData: Bool) throws -> CheckReport {
+    public func check(readData: Bool, lockWait: Double = 0) throws -> CheckReport {
+        // Shared: a prune running meanwhile would make missing packs look like damage.
+        let lock = try RepositoryLock.acquire(repository, exclusive: false, operation: "check", wait: lockWait)
+        defer { lock.release() }
         var report = CheckReport()
         var bad = Set<BlobHandle>()
 

@@ -40,8 +40,9 @@ public struct Pruner: Sendable {
     public func prune(maxUnused: Double = 0.10, dryRun: Bool = false) throws -> PruneReport {
         var report = PruneReport()
         if !dryRun {
-            // Under the exclusive lock no other process can be mid-write, so every temporary file is debris.
-            report.temporaryFilesRemoved = try repository.removeStaleTemporaryFiles(olderThan: 0)
+            // Writers holding locks cannot run now, but lock files and key slots are written without one;
+            // a temporary file an hour old belongs to no live write.
+            report.temporaryFilesRemoved = try repository.removeStaleTemporaryFiles(olderThan: 3600)
             try repository.adoptUnindexedPacks()
         }
         try repository.synchronizeIndex()

@@ -14,6 +14,8 @@ public struct RestoreOptions: Sendable {
     public var workers = max(2, ProcessInfo.processInfo.activeProcessorCount)
     /// Receives progress samples.
     public var progress: ProgressHandler? = nil
+    /// Seconds to keep retrying while prune holds the repository lock.
+    public var lockWait: Double = 0
 
     /// Options for restoring into `target`.
     public init(target: String) { self.target = target }
@@ -59,6 +61,10 @@ public struct Restorer: Sendable {
             guard FileSystem.isDirectory(target) else { throw ArchiveError.targetNotEmpty(path: target) }
             if !options.overwrite, !(try io { try FileSystem.list(target) }).isEmpty { throw ArchiveError.targetNotEmpty(path: target) }
         }
+        // Shared: a prune must not delete packs while they are being read.
+        let lock = try RepositoryLock.acquire(repository, exclusive: false, operation: "restore", wait: options.lockWait)
+        defer { lock.release() }
+        try repository.synchronizeIndex()
         let plan = try makePlan(snapshot.tree, include: options.include.map(Self.normalize))
         try io { try FileSystem.makeDirectories(target) }
 

@@ -399,6 +399,7 @@ struct Restore: AsyncParsableCommand {
         var options = RestoreOptions(target: target)
         options.include = include
         options.overwrite = overwrite
+        options.lockWait = global.retryLock
         let progress = ProgressLine.make(label: "restore", quiet: global.quiet)
         options.progress = progress?.handler
         let summary = try await Restorer(repository: repo).restore(record.snapshot, options: options)
@@ -431,7 +432,7 @@ struct Check: AsyncParsableCommand {
 
     func run() async throws {
         let repo = try global.open()
-        let report = try Checker(repository: repo).check(readData: readData)
+        let report = try Checker(repository: repo).check(readData: readData, lockWait: global.retryLock)
         if json {
             print(JSON.line(["healthy": report.isHealthy, "errors": report.errors, "notes": report.notes, "affected": report.affected,
                              "snapshots": report.snapshots, "packs": report.packs, "blobs_verified": report.blobsVerified]))

@@ -201,7 +201,9 @@ struct Pull: AsyncParsableCommand {
         let repo = try global.open()
         let source = try RemoteFactory.make(try RemoteFactory.url(for: remote, repo: repo.path))
         let progress = transferProgress("pull", quiet: global.quiet)
-        let report = try await Syncer(local: repo, remote: source).pull(snapshots: snapshots.isEmpty ? nil : snapshots, progress: progress)
+        var syncer = Syncer(local: repo, remote: source)
+        syncer.lockWait = global.retryLock
+        let report = try await syncer.pull(snapshots: snapshots.isEmpty ? nil : snapshots, progress: progress)
         finishProgressLine(progress)
         printReport(report, verb: "pulled from \(source.location)", json: json, quiet: global.quiet)
     }

@@ -41,22 +41,36 @@ public final class LocalIndex: Sendable {
     private static func openChecked(_ path: String) throws(StoreError) -> SQLiteDatabase {
         let db = try SQLiteDatabase(path: path)
         try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-        let check = try db.prepare("PRAGMA user_version")
-        _ = try check.step()
-        let version = check.int64(0)
+        // Read the version in a statement that is finished before anything is written: a read
+        // transaction left open would make the write below fail with "database is locked" as soon
+        // as another process has written in between.
+        let version: Int64
+        do {
+            let check = try db.prepare("PRAGMA user_version")
+            defer { check.reset() }
+            _ = try check.step()
+            version = check.int64(0)
+        }
         if version != 0 && version != Int64(schemaVersion) {
             throw .database(path: path, reason: "schema version \(version)")
         }
-        try db.execute("""
-            CREATE TABLE IF NOT EXISTS blobs (id BLOB NOT NULL, type INTEGER NOT NULL, pack BLOB NOT NULL,
-                offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL, codec INTEGER NOT NULL,
-                PRIMARY KEY (id, type)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS packs (id BLOB PRIMARY KEY) WITHOUT ROWID;
-            PRAGMA user_version = \(schemaVersion);
-            """)
-        let probe = try db.prepare("SELECT count(*) FROM index_files")
-        _ = try probe.step()
+        if version == 0 {
+            try db.execute("""
+                BEGIN IMMEDIATE;
+                CREATE TABLE IF NOT EXISTS blobs (id BLOB NOT NULL, type INTEGER NOT NULL, pack BLOB NOT NULL,
+                    offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL, codec INTEGER NOT NULL,
+                    PRIMARY KEY (id, type)) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS packs (id BLOB PRIMARY KEY) WITHOUT ROWID;
+                PRAGMA user_version = \(schemaVersion);
+                COMMIT;
+                """)
+        }
+        do {
+            let probe = try db.prepare("SELECT count(*) FROM index_files")
+            defer { probe.reset() }
+            _ = try probe.step()
+        }
         return db
     }
 

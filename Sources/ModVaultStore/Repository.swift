@@ -190,14 +190,28 @@ public final class Repository: Sendable {
     // MARK: Index
 
     /// Brings the SQLite index in line with the `index/` folder: loads new files, rebuilds if any vanished.
+    ///
+    /// A concurrent prune can delete index files while they are being loaded; the pass then starts
+    /// over, so the cache never keeps entries from files that no longer exist.
     public func synchronizeIndex() throws {
-        let onDisk = Set(try list(.index).map(\.hex))
-        let loaded = try index.loadedIndexFiles()
-        if !loaded.isSubset(of: onDisk) {
-            try index.clear()
-            try load(indexFiles: onDisk)
-        } else {
-            try load(indexFiles: onDisk.subtracting(loaded))
+        var attempt = 0
+        while true {
+            attempt += 1
+            let onDisk = Set(try list(.index).map(\.hex))
+            let loaded = try index.loadedIndexFiles()
+            do {
+                if !loaded.isSubset(of: onDisk) {
+                    try index.clear()
+                    try load(indexFiles: onDisk)
+                } else {
+                    try load(indexFiles: onDisk.subtracting(loaded))
+                }
+            } catch StoreError.missingObject where attempt < 5 {
+                continue
+            }
+            // Files that vanished during the pass may have been loaded; check again and rebuild if so.
+            if try index.loadedIndexFiles().isSubset(of: Set(try list(.index).map(\.hex))) { return }
+            if attempt >= 5 { return try rebuildIndex() }
         }
     }
 

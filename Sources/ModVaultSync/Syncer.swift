@@ -15,6 +15,8 @@ public struct Syncer: Sendable {
     public let remote: any Remote
     /// Parallel transfers.
     public var concurrency = 4
+    /// Seconds to keep retrying while another process holds a conflicting local lock.
+    public var lockWait: Double = 0
 
     /// Creates a syncer.
     public init(local: Repository, remote: any Remote) {
@@ -153,6 +155,9 @@ public struct Syncer: Sendable {
         let start = monotonicClock()
         var report = TransferReport()
         guard try await remoteMatches() else { throw SyncError.notARepository(remote: remote.location) }
+        // Pulled packs arrive before the snapshots that use them; a prune in between must not take them.
+        let lock = try RepositoryLock.acquire(local, exclusive: false, operation: "pull", wait: lockWait)
+        defer { lock.release() }
         let localPacks = Set(try local.list(.pack).map(\.hex))
         let localIndex = Set(try local.list(.index).map(\.hex))
         let localSnapshots = Set(try local.list(.snapshot).map(\.hex))
