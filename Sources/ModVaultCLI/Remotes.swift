@@ -182,7 +182,9 @@ struct Push: AsyncParsableCommand {
         let all = try repo.snapshots()
         let selected = snapshots.isEmpty ? nil : try snapshots.map { try repo.resolveSnapshot($0, among: all).id }
         let progress = transferProgress("push", quiet: global.quiet)
-        let report = try await Syncer(local: repo, remote: target).push(snapshots: selected, progress: progress)
+        var syncer = Syncer(local: repo, remote: target)
+        syncer.lockWait = global.retryLock
+        let report = try await syncer.push(snapshots: selected, progress: progress)
         // The manifest lets a plain static HTTP host serving this folder or bucket be pulled and mirrored.
         _ = try await RemoteManifest.write(to: target)
         finishProgressLine(progress)

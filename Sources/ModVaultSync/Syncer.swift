@@ -60,6 +60,10 @@ public struct Syncer: Sendable {
     public func push(snapshots selected: [ObjectID]? = nil, progress: TransferProgress? = nil) async throws -> TransferReport {
         let start = monotonicClock()
         var report = TransferReport()
+        // Shared: a local prune must not delete packs between listing them and uploading them.
+        let lock = try RepositoryLock.acquire(local, exclusive: false, operation: "push", wait: lockWait)
+        defer { lock.release() }
+        try local.synchronizeIndex()
         let exists = try await remoteMatches()
         if !exists {
             // First push: keys first, config last, so a half-initialised remote has no config and is ignored.
