@@ -150,7 +150,10 @@ public struct Mirror: Sendable {
         }
         try await walk(chosen.1.tree, prefix: "")
 
-        // 3. Seeds: cut every file already in the target (and leftover temporaries) with the repository's chunker.
+        // 3. Seeds: cut every file already in the target with the repository's chunker. Temporaries left by
+        //    an interrupted run are set aside under another name first, so assembling a file anew cannot
+        //    truncate a seed it is still reading from; they are removed once the mirror is complete.
+        let setAside = try setAsideTemporaries(target)
         var needed = Set<ObjectID>()
         for f in files { needed.formUnion(f.node.content) }
         var seeds: [ObjectID: Seed] = [:]
@@ -175,7 +178,6 @@ public struct Mirror: Sendable {
         for f in files {
             let final = target + "/" + f.path
             let temp = FileSystem.parentPath(final) + "/.modvault-mirror-" + FileSystem.lastComponent(final)
-            // A leftover temporary from an interrupted run has already served as a seed.
             if FileSystem.exists(temp) { try FileSystem.remove(temp) }
             let out = try OpenFile.create(temp, mode: 0o600)
             var start = 0
@@ -199,9 +201,8 @@ public struct Mirror: Sendable {
                         fetchedIDs.insert(id)
                         continue
                     }
-                    if let seed = seeds[id] {
-                        let bytes = try OpenFile.openForReading(seed.path).read(count: seed.length, at: seed.offset)
-                        // The seed may have changed since it was scanned: verify before trusting it.
+                    // A seed may have changed or vanished since it was scanned: verify it, or fall back to fetching.
+                    if let seed = seeds[id], let bytes = try? OpenFile.openForReading(seed.path).read(count: seed.length, at: seed.offset) {
                         if access.opener.contentMAC.id(bytes) == id {
                             try out.write(bytes)
                             report.bytesReused += Int64(bytes.count)
@@ -239,6 +240,7 @@ public struct Mirror: Sendable {
             try? FileSystem.remove(full)
             guard symlink(node.linkTarget ?? "", full) == 0 else { throw SystemCallError(code: errno, operation: "symlink", path: full) }
         }
+        for path in setAside { try? FileSystem.remove(path) }
         if options.deleteExtraneous {
             let keep = Set(files.map(\.path) + dirs.map(\.0) + links.map(\.0))
             try removeExtraneous(target, relative: "", keep: keep)
@@ -309,6 +311,24 @@ public struct Mirror: Sendable {
                 }
             }
         }
+    }
+
+    /// Renames every `.modvault-mirror-*` left in `dir` by an interrupted run to `.modvault-seed-*`.
+    private func setAsideTemporaries(_ dir: String) throws -> [String] {
+        var moved: [String] = []
+        for name in (try? FileSystem.list(dir)) ?? [] {
+            let path = dir + "/" + name
+            guard let st = try? FileSystem.status(path) else { continue }
+            if st.type == .directory {
+                moved += try setAsideTemporaries(path)
+            } else if name.hasPrefix(".modvault-mirror-") {
+                let seed = dir + "/.modvault-seed-" + name.dropFirst(".modvault-mirror-".count)
+                if rename(path, seed) == 0 { moved.append(seed) }
+            } else if name.hasPrefix(".modvault-seed-") {
+                moved.append(path)
+            }
+        }
+        return moved
     }
 
     private func removeExtraneous(_ dir: String, relative: String, keep: Set<String>) throws {

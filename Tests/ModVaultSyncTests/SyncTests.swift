@@ -239,3 +239,53 @@ final class SaveCounter: @unchecked Sendable {
         return count
     }
 }
+
+/// A real remote whose downloads stop after a number of loads, like a connection that drops mid-mirror.
+struct LoadsStopAfter: Remote {
+    let base: DiskRemote
+    let counter = SaveCounter()
+    let loads: Int
+
+    var location: String { base.location }
+    var supportsCreateIfAbsent: Bool { get async { true } }
+
+    func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws { try await base.save(name, data: data, ifAbsent: ifAbsent) }
+    func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] {
+        guard name.kind != .pack || counter.next() <= loads else {
+            throw StoreError.invalidArgument("\(location): connection lost (simulated)")
+        }
+        return try await base.load(name, range: range)
+    }
+    func stat(_ name: ObjectName) async throws -> Int64? { try await base.stat(name) }
+    func list(_ kind: FileKind, after: String?, limit: Int) async throws -> [RemoteEntry] { try await base.list(kind, after: after, limit: limit) }
+    func remove(_ name: ObjectName) async throws { try await base.remove(name) }
+}
+
+@Suite("interrupted mirror")
+struct InterruptedMirrorTests {
+    /// A mirror that loses its connection leaves the target's old files untouched, and the next run
+    /// finishes while downloading less than a fresh mirror would, because its temporaries are seeds.
+    @Test func resumesFromItsTemporaries() async throws {
+        let w = try SyncWorld()
+        let disk = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/src", count: 12, size: 300_000, seed: 21)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        _ = try await Syncer(local: a, remote: disk).push()
+
+        let full = try await Mirror(access: try await RemoteRepositoryAccess(remote: disk, password: w.password))
+            .mirror("latest", options: MirrorOptions(target: w.root + "/reference"))
+        var options = MirrorOptions(target: w.root + "/target")
+        options.concurrency = 1
+        let dropping = LoadsStopAfter(base: disk, loads: 12)
+        await #expect(throws: (any Error).self) {
+            try await Mirror(access: try await RemoteRepositoryAccess(remote: dropping, password: w.password)).mirror("latest", options: options)
+        }
+        // Nothing was renamed into place; only temporaries exist.
+        #expect(try w.contents(w.root + "/target").isEmpty)
+        let resumed = try await Mirror(access: try await RemoteRepositoryAccess(remote: disk, password: w.password)).mirror("latest", options: options)
+        #expect(try w.contents(w.root + "/target") == w.contents(w.root + "/src"))
+        #expect(resumed.bytesReused > 0)
+        #expect(resumed.bytesDownloaded < full.bytesDownloaded)
+    }
+}
