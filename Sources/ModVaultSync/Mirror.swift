@@ -105,13 +105,14 @@ public struct Mirror: Sendable {
         try FileSystem.makeDirectories(target)
 
         // 1. Index and snapshot from the remote (index files are small; packs are read by range).
-        let index = try await loadIndex()
-        let snapshots = try await listNames(.snapshot)
+        let reads = RemoteReads(remote: remote, cipher: access.opener.cipher)
+        let index = try await reads.index()
+        let snapshots = try await reads.names(.snapshot)
         var records: [(String, Snapshot)] = []
         for name in snapshots where reference == "latest" || name.hasPrefix(reference.lowercased()) {
-            let sealed = try await remote.load(ObjectName(kind: .snapshot, name: name), range: nil)
-            report.bytesDownloaded += Int64(sealed.count)
-            records.append((name, try decodeSnapshot(sealed, name: name)))
+            let (snapshot, downloaded) = try await reads.snapshot(name)
+            report.bytesDownloaded += Int64(downloaded)
+            records.append((name, snapshot))
         }
         let chosen: (String, Snapshot)
         if reference == "latest" {
@@ -346,42 +347,6 @@ public struct Mirror: Sendable {
     }
 
     // MARK: Remote reads
-
-    private func listNames(_ kind: FileKind) async throws -> [String] {
-        var names: [String] = []
-        var after: String? = nil
-        while true {
-            let page = try await access.remote.list(kind, after: after, limit: 1000)
-            names += page.map(\.name.name)
-            guard page.count == 1000, let last = page.last else { return names }
-            after = last.name.name
-        }
-    }
-
-    private func loadIndex() async throws -> [BlobHandle: BlobLocation] {
-        var out: [BlobHandle: BlobLocation] = [:]
-        for name in try await listNames(.index) {
-            let sealed = try await access.remote.load(ObjectName(kind: .index, name: name), range: nil)
-            guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
-                  let plain = try? access.opener.cipher.open(sealed, associatedData: Array(FileKind.index.rawValue.utf8)) else {
-                throw SyncError.corruptDownload(remote: access.remote.location, object: "index/\(name)", reason: "failed authentication")
-            }
-            for pack in try IndexFile.decode(plain, path: "\(access.remote.location)/index/\(name)").packs {
-                for e in pack.entries {
-                    out[e.handle] = BlobLocation(pack: pack.id, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
-                }
-            }
-        }
-        return out
-    }
-
-    private func decodeSnapshot(_ sealed: [UInt8], name: String) throws -> Snapshot {
-        guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
-              let plain = try? access.opener.cipher.open(sealed, associatedData: Array(FileKind.snapshot.rawValue.utf8)) else {
-            throw SyncError.corruptDownload(remote: access.remote.location, object: "snapshots/\(name)", reason: "failed authentication")
-        }
-        return try Repository.decodeSnapshotJSON(plain, path: "\(access.remote.location)/snapshots/\(name)")
-    }
 
     private func blob(_ handle: BlobHandle, index: [BlobHandle: BlobLocation], local: Repository?, report: inout TransferReport) async throws -> [UInt8] {
         if let local, let l = try local.index.location(of: handle) {

@@ -42,17 +42,7 @@ public struct Syncer: Sendable {
         return true
     }
 
-    /// Every object name of one kind on the remote, following pages.
-    func listAll(_ kind: FileKind) async throws -> Set<String> {
-        var names = Set<String>()
-        var after: String? = nil
-        while true {
-            let page = try await remote.list(kind, after: after, limit: 1000)
-            for entry in page { names.insert(entry.name.name) }
-            guard page.count == 1000, let last = page.last else { return names }
-            after = last.name.name
-        }
-    }
+    var reads: RemoteReads { RemoteReads(remote: remote, cipher: local.cipher) }
 
     // MARK: Push
 
@@ -74,9 +64,9 @@ public struct Syncer: Sendable {
                 report.bytesUploaded += Int64(bytes.count)
             }
         }
-        let remotePacks = try await listAll(.pack)
-        let remoteIndex = try await listAll(.index)
-        let remoteSnapshots = try await listAll(.snapshot)
+        let remotePacks = try await reads.names(.pack)
+        let remoteIndex = try await reads.names(.index)
+        let remoteSnapshots = try await reads.names(.snapshot)
 
         var packs: [ObjectID]
         var indexFiles: [ObjectID]
@@ -165,7 +155,7 @@ public struct Syncer: Sendable {
         let localPacks = Set(try local.list(.pack).map(\.hex))
         let localIndex = Set(try local.list(.index).map(\.hex))
         let localSnapshots = Set(try local.list(.snapshot).map(\.hex))
-        let remoteSnapshots = try await listAll(.snapshot)
+        let remoteSnapshots = try await reads.names(.snapshot)
 
         var snapshotNames: [String]
         var packNames: [String]
@@ -180,12 +170,11 @@ public struct Syncer: Sendable {
                 }
                 return hit
             }
-            let remoteIndex = try await loadRemoteIndex()
+            let remoteIndex = try await reads.index()
             let reader = RemoteBlobReader(remote: remote, repository: local, index: remoteIndex)
             var needed = NeededBlobs()
             for name in snapshotNames {
-                let sealed = try await remote.load(ObjectName(kind: .snapshot, name: name), range: nil)
-                let snapshot = try decodeSnapshot(sealed, name: name)
+                let snapshot = try await reads.snapshot(name).snapshot
                 try await reader.collect(tree: snapshot.tree, into: &needed)
             }
             let packsNeeded = needed.packs
@@ -194,8 +183,8 @@ public struct Syncer: Sendable {
             extraIndex = IndexFile(packs: packsNeeded.sorted { $0.key < $1.key }.map { IndexedPack(id: $0.key, entries: $0.value) })
         } else {
             snapshotNames = Array(remoteSnapshots)
-            packNames = try await listAll(.pack).filter { !localPacks.contains($0) }.sorted()
-            indexNames = try await listAll(.index).filter { !localIndex.contains($0) }.sorted()
+            packNames = try await reads.names(.pack).filter { !localPacks.contains($0) }.sorted()
+            indexNames = try await reads.names(.index).filter { !localIndex.contains($0) }.sorted()
         }
         snapshotNames = snapshotNames.filter { !localSnapshots.contains($0) }.sorted()
 
@@ -225,33 +214,6 @@ public struct Syncer: Sendable {
             try FileSystem.writeAtomically(path, bytes: bytes)
             counter.add(objects: 1, bytes: Int64(bytes.count))
         }
-    }
-
-    /// Every index file on the remote, decoded in memory.
-    func loadRemoteIndex() async throws -> [BlobHandle: BlobLocation] {
-        var out: [BlobHandle: BlobLocation] = [:]
-        for name in try await listAll(.index).sorted() {
-            let sealed = try await remote.load(ObjectName(kind: .index, name: name), range: nil)
-            guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
-                  let plain = try? local.cipher.open(sealed, associatedData: Array(FileKind.index.rawValue.utf8)) else {
-                throw SyncError.corruptDownload(remote: remote.location, object: "index/\(name)", reason: "failed authentication")
-            }
-            let file = try IndexFile.decode(plain, path: "\(remote.location)/index/\(name)")
-            for pack in file.packs {
-                for e in pack.entries {
-                    out[e.handle] = BlobLocation(pack: pack.id, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
-                }
-            }
-        }
-        return out
-    }
-
-    func decodeSnapshot(_ sealed: [UInt8], name: String) throws -> Snapshot {
-        guard let id = ObjectID(hex: name), SHA256Digest.hash(sealed) == id,
-              let plain = try? local.cipher.open(sealed, associatedData: Array(FileKind.snapshot.rawValue.utf8)) else {
-            throw SyncError.corruptDownload(remote: remote.location, object: "snapshots/\(name)", reason: "failed authentication")
-        }
-        return try Repository.decodeSnapshotJSON(plain, path: "\(remote.location)/snapshots/\(name)")
     }
 }
 
