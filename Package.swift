@@ -55,7 +55,10 @@ let package = Package(
         ),
 
         // MARK: Push, pull, clone and mirror between a repository and a remote
-        .target(name: "ModVaultSync", dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking", "ModVaultFormats"]),
+        .target(
+            name: "ModVaultSync",
+            dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking", "ModVaultFormats", "ModVaultArchive"]
+        ),
 
         // MARK: Command line
         .target(

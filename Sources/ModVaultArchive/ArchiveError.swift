@@ -81,12 +81,6 @@ public struct ProgressSample: Sendable {
 /// Receives progress samples.
 public typealias ProgressHandler = @Sendable (ProgressSample) -> Void
 
-/// A monotonic clock in seconds.
-public func monotonicSeconds() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
-}
 
 #if canImport(Glibc)
 import Glibc

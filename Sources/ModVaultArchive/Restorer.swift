@@ -115,16 +115,14 @@ public struct Restorer: Sendable {
             guard symlink(link.node.linkTarget ?? "", path) == 0 else {
                 throw ArchiveError.restoreFailed(path: path, cause: String(cString: strerror(errno)))
             }
-            var times = [Self.timespecOmit, Self.timespecOf(link.node.mtimeNanos)]
-            utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
+            FileSystem.setModificationTime(link.node.mtimeNanos, path: path)
             summary.symlinks += 1
         }
         // Deepest first, so setting a parent's mtime is not undone by work inside it.
         for dir in plan.directories.reversed() {
             let path = target + "/" + dir.path
             chmod(path, mode_t(dir.node.mode))
-            var times = [Self.timespecOmit, Self.timespecOf(dir.node.mtimeNanos)]
-            utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW)
+            FileSystem.setModificationTime(dir.node.mtimeNanos, path: path)
         }
         summary.seconds = monotonicSeconds() - start
         options.progress?(ProgressSample(files: plan.files.count, totalFiles: plan.files.count, bytes: written, totalBytes: totalBytes, elapsed: summary.seconds))
@@ -192,8 +190,7 @@ public struct Restorer: Sendable {
                 written += Int64(plaintext.count)
             }
             guard fchmod(out.descriptor, mode_t(entry.node.mode)) == 0 else { throw SystemCallError(code: errno, operation: "chmod", path: temp) }
-            var times = [Self.timespecOmit, Self.timespecOf(entry.node.mtimeNanos)]
-            guard futimens(out.descriptor, &times) == 0 else { throw SystemCallError(code: errno, operation: "set times", path: temp) }
+            try FileSystem.setModificationTime(entry.node.mtimeNanos, of: out)
             guard rename(temp, final) == 0 else { throw SystemCallError(code: errno, operation: "rename", path: final) }
         } catch {
             try? FileSystem.remove(temp)
@@ -201,13 +198,6 @@ public struct Restorer: Sendable {
             throw error
         }
         return written
-    }
-
-    // UTIME_OMIT is a C macro Swift does not import: leave the access time alone.
-    static let timespecOmit = timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)
-
-    static func timespecOf(_ nanos: Int64) -> timespec {
-        timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
     }
 
     private func io<T>(_ body: () throws -> T) throws -> T {

@@ -277,3 +277,32 @@ public enum FileSystem {
         return "/" + parts.joined(separator: "/")
     }
 }
+
+/// Seconds on a monotonic clock, for measuring durations.
+public func monotonicSeconds() -> Double {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+}
+
+extension FileSystem {
+    // UTIME_OMIT is a C macro Swift does not import: it leaves the access time alone.
+    private static let omit = timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)
+
+    private static func timespecOf(_ nanos: Int64) -> timespec {
+        timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
+    }
+
+    /// Sets the modification time of an open file (nanoseconds since the epoch), leaving its access time.
+    public static func setModificationTime(_ nanos: Int64, of file: OpenFile) throws {
+        var times = [omit, timespecOf(nanos)]
+        guard futimens(file.descriptor, &times) == 0 else { throw SystemCallError(code: errno, operation: "set times", path: file.path) }
+    }
+
+    /// Sets the modification time of `path` itself, never following a final symlink; false on failure.
+    @discardableResult
+    public static func setModificationTime(_ nanos: Int64, path: String) -> Bool {
+        var times = [omit, timespecOf(nanos)]
+        return utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0
+    }
+}

@@ -4,6 +4,7 @@ public import ModVaultStore
 import ModVaultCrypto
 import ModVaultChunking
 import ModVaultFormats
+import ModVaultArchive
 
 /// Options for `mirror`.
 public struct MirrorOptions: Sendable {
@@ -98,7 +99,7 @@ public struct Mirror: Sendable {
 
     /// Mirrors the snapshot named by `reference` (ID, prefix or `latest`) into `options.target`.
     public func mirror(_ reference: String, options: MirrorOptions) async throws -> TransferReport {
-        let start0 = monotonicClock()
+        let start0 = monotonicSeconds()
         var report = TransferReport()
         let remote = access.remote
         let target = FileSystem.absolute(options.target)
@@ -225,12 +226,11 @@ public struct Mirror: Sendable {
                 }
             }
             fchmod(out.descriptor, mode_t(f.node.mode))
-            var times = [timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2), timespecOf(f.node.mtimeNanos)]
-            futimens(out.descriptor, &times)
+            try FileSystem.setModificationTime(f.node.mtimeNanos, of: out)
             try out.sync()
             temporaries.append((temp, final, f.node))
             options.progress?(TransferSample(objects: temporaries.count, totalObjects: files.count, bytes: report.bytesDownloaded + report.bytesReused,
-                                             totalBytes: 0, elapsed: monotonicClock() - start0))
+                                             totalBytes: 0, elapsed: monotonicSeconds() - start0))
         }
         for (temp, final, _) in temporaries {
             if FileSystem.isDirectory(final) { throw StoreError.invalidArgument("\(final) is a folder in the target but a file in the snapshot") }
@@ -250,26 +250,16 @@ public struct Mirror: Sendable {
             chmod(target + "/" + path, mode_t(node.mode))
         }
         report.objectsSkipped = needed.count - fetchedIDs.count
-        report.seconds = monotonicClock() - start0
+        report.seconds = monotonicSeconds() - start0
         options.progress?(TransferSample(objects: files.count, totalObjects: files.count, bytes: report.bytesDownloaded,
                                          totalBytes: report.bytesDownloaded, elapsed: report.seconds))
         return report
     }
 
+    /// The same rules restore applies to names and links from a possibly hostile tree.
     private func validate(_ node: TreeNode, path: String) throws {
-        let n = node.name
-        guard !n.isEmpty, n != ".", n != "..", !n.contains("/"), !n.utf8.contains(0) else {
-            throw StoreError.corruptObject(path: path, reason: "unsafe name in tree")
-        }
-        if node.type == .symlink {
-            let t = node.linkTarget ?? ""
-            var depth = path.split(separator: "/").count - 1
-            guard !t.hasPrefix("/") else { throw StoreError.corruptObject(path: path, reason: "link escapes the target") }
-            for part in t.split(separator: "/") where part != "." {
-                depth += part == ".." ? -1 : 1
-                if depth < 0 { throw StoreError.corruptObject(path: path, reason: "link escapes the target") }
-            }
-        }
+        try EntryName.validate(node.name, at: path)
+        if node.type == .symlink { try EntryName.validateLink(node.linkTarget ?? "", at: path) }
     }
 
     private func scanSeeds(_ dir: String, needed: Set<ObjectID>, into seeds: inout [ObjectID: Seed]) throws {
@@ -433,8 +423,4 @@ private final class ResultsBox: @unchecked Sendable {
         defer { lock.unlock() }
         return (blobs, bytes)
     }
-}
-
-func timespecOf(_ nanos: Int64) -> timespec {
-    timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
 }

@@ -48,7 +48,7 @@ public struct Syncer: Sendable {
 
     /// Uploads what the remote lacks. With `snapshots`, only those snapshots and the data they need.
     public func push(snapshots selected: [ObjectID]? = nil, progress: TransferProgress? = nil) async throws -> TransferReport {
-        let start = monotonicClock()
+        let start = monotonicSeconds()
         var report = TransferReport()
         // Shared: a local prune must not delete packs between listing them and uploading them.
         let lock = try RepositoryLock.acquire(local, exclusive: false, operation: "push", wait: lockWait)
@@ -108,7 +108,7 @@ public struct Syncer: Sendable {
         report.objectsUploaded += totals.objects
         report.bytesUploaded += totals.bytes
         report.objectsSkipped = (selected == nil ? remotePacks.count : 0)
-        report.seconds = monotonicClock() - start
+        report.seconds = monotonicSeconds() - start
         return report
     }
 
@@ -146,7 +146,7 @@ public struct Syncer: Sendable {
 
     /// Downloads what the local repository lacks. With `snapshots`, only those and the data they need.
     public func pull(snapshots selected: [String]? = nil, progress: TransferProgress? = nil) async throws -> TransferReport {
-        let start = monotonicClock()
+        let start = monotonicSeconds()
         var report = TransferReport()
         guard try await remoteMatches() else { throw SyncError.notARepository(remote: remote.location) }
         // Pulled packs arrive before the snapshots that use them; a prune in between must not take them.
@@ -197,7 +197,7 @@ public struct Syncer: Sendable {
         let totals = counter.totals
         report.objectsDownloaded = totals.objects
         report.bytesDownloaded = totals.bytes
-        report.seconds = monotonicClock() - start
+        report.seconds = monotonicSeconds() - start
         return report
     }
 
@@ -288,7 +288,7 @@ final class Counter: Sendable {
         let sample: TransferSample? = state.withLock { s in
             s.objects += objects
             s.bytes += bytes
-            let now = monotonicClock()
+            let now = monotonicSeconds()
             guard progress != nil, now - s.lastReport > 0.2 || s.objects == totalObjects else { return nil }
             s.lastReport = now
             return TransferSample(objects: s.objects, totalObjects: totalObjects, bytes: s.bytes, totalBytes: totalBytes, elapsed: now - start)
@@ -313,10 +313,4 @@ func forEachBounded<T: Sendable>(_ items: [T], limit: Int, _ body: @escaping @Se
         }
         try await group.waitForAll()
     }
-}
-
-func monotonicClock() -> Double {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
 }
