@@ -2,6 +2,7 @@
 // cannot give, such as raw chunker throughput on one core.
 
 import ModVaultChunking
+import ModVaultCore
 
 #if canImport(Glibc)
     import Glibc
@@ -9,17 +10,6 @@ import ModVaultChunking
     #error("modvault-bench targets Linux (Glibc)")
 #endif
 
-/// SplitMix64: a tiny, fast, well-mixed generator; fixed seeds make every run see the same bytes.
-struct SplitMix64 {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Seeds; any fixed values do. The gear seed spells "ModVault" in ASCII.
 let gearSeed: UInt64 = 0x4D6F_6456_6175_6C74
@@ -102,7 +92,7 @@ func runChunker(_ args: ArraySlice<String>) {
     }
 
     let parameters = ChunkerParameters(minSize: minKiB << 10, averageSize: avgKiB << 10, maxSize: maxKiB << 10)
-    var gearRNG = SplitMix64(state: gearSeed)
+    var gearRNG = SplitMix64(seed: gearSeed)
     let gear = (0..<256).map { _ in gearRNG.next() }
     let chunker: FastCDC
     do {
@@ -112,7 +102,7 @@ func runChunker(_ args: ArraySlice<String>) {
     }
 
     let size = mib << 20
-    var dataRNG = SplitMix64(state: dataSeed)
+    var dataRNG = SplitMix64(seed: dataSeed)
     let data = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
         let raw = UnsafeMutableRawBufferPointer(buffer)
         var offset = 0
