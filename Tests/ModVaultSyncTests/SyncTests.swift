@@ -193,7 +193,7 @@ struct UnreliableRemoteTests {
         try w.writeFiles(w.root + "/src", count: 10, size: 300_000, seed: 4)
         _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
         let dying = try w.remote("remote") // same folder
-        let broken = StopAfter(dying, saves: 3)
+        let broken = Interrupting(base: dying, saves: 3)
         await #expect(throws: (any Error).self) { try await Syncer(local: a, remote: broken).push() }
         #expect(try await disk.stat(.config) == nil, "a half-pushed remote must not look like a repository yet")
         let resumed = try await Syncer(local: a, remote: disk).push()
@@ -204,26 +204,30 @@ struct UnreliableRemoteTests {
     }
 }
 
-/// A real remote that stops accepting writes after a number of saves, like a server that dies mid-push.
-struct StopAfter: Remote {
+/// A real remote whose connection "drops" after a number of saves or of pack downloads, like a
+/// server that dies mid-push or a link that fails mid-mirror.
+struct Interrupting: Remote {
     let base: DiskRemote
-    let counter = SaveCounter()
-    let saves: Int
-
-    init(_ base: DiskRemote, saves: Int) {
-        self.base = base
-        self.saves = saves
-    }
+    var saves = Int.max
+    var packLoads = Int.max
+    let saveCount = SaveCounter()
+    let loadCount = SaveCounter()
 
     var location: String { base.location }
     var supportsCreateIfAbsent: Bool { get async { true } }
 
     func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
-        guard counter.next() <= saves else { throw StoreError.invalidArgument("\(location): connection lost (simulated server death)") }
+        guard saveCount.next() <= saves else { throw StoreError.invalidArgument("\(location): connection lost (simulated)") }
         try await base.save(name, data: data, ifAbsent: ifAbsent)
     }
 
-    func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] { try await base.load(name, range: range) }
+    func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] {
+        guard name.kind != .pack || loadCount.next() <= packLoads else {
+            throw StoreError.invalidArgument("\(location): connection lost (simulated)")
+        }
+        return try await base.load(name, range: range)
+    }
+
     func stat(_ name: ObjectName) async throws -> Int64? { try await base.stat(name) }
     func list(_ kind: FileKind, after: String?, limit: Int) async throws -> [RemoteEntry] { try await base.list(kind, after: after, limit: limit) }
     func remove(_ name: ObjectName) async throws { try await base.remove(name) }
@@ -238,27 +242,6 @@ final class SaveCounter: @unchecked Sendable {
         count += 1
         return count
     }
-}
-
-/// A real remote whose downloads stop after a number of loads, like a connection that drops mid-mirror.
-struct LoadsStopAfter: Remote {
-    let base: DiskRemote
-    let counter = SaveCounter()
-    let loads: Int
-
-    var location: String { base.location }
-    var supportsCreateIfAbsent: Bool { get async { true } }
-
-    func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws { try await base.save(name, data: data, ifAbsent: ifAbsent) }
-    func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] {
-        guard name.kind != .pack || counter.next() <= loads else {
-            throw StoreError.invalidArgument("\(location): connection lost (simulated)")
-        }
-        return try await base.load(name, range: range)
-    }
-    func stat(_ name: ObjectName) async throws -> Int64? { try await base.stat(name) }
-    func list(_ kind: FileKind, after: String?, limit: Int) async throws -> [RemoteEntry] { try await base.list(kind, after: after, limit: limit) }
-    func remove(_ name: ObjectName) async throws { try await base.remove(name) }
 }
 
 @Suite("interrupted mirror")
@@ -277,7 +260,7 @@ struct InterruptedMirrorTests {
             .mirror("latest", options: MirrorOptions(target: w.root + "/reference"))
         var options = MirrorOptions(target: w.root + "/target")
         options.concurrency = 1
-        let dropping = LoadsStopAfter(base: disk, loads: 12)
+        let dropping = Interrupting(base: disk, packLoads: 12)
         await #expect(throws: (any Error).self) {
             try await Mirror(access: try await RemoteRepositoryAccess(remote: dropping, password: w.password)).mirror("latest", options: options)
         }
