@@ -58,10 +58,13 @@ struct Scan {
     }
 
     mutating func scanRoot(_ path: String, parentTree: ObjectID?) throws -> ScanNode {
-        let status = try storeIO { try FileSystem.status(path) }
+        let status: FileStatus
+        do { status = try FileSystem.status(path) } catch let e as SystemCallError {
+            if e.code == ENOENT { throw ArchiveError.sourceMissing(path: path) }
+            throw StoreError.system(e)
+        }
         let root = ScanNode(name: "", path: path, status: status)
         try scanDirectory(root, parentTree: parentTree)
-        // Files that turn out unchanged by content are reclassified after reading; see `classify`.
         return root
     }
 
@@ -114,13 +117,5 @@ struct Scan {
             }
             dir.children.append(node)
         }
-    }
-}
-
-/// Runs file-system work, turning `SystemCallError` into `StoreError`.
-func storeIO<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as SystemCallError {
-        if e.code == ENOENT { throw ArchiveError.sourceMissing(path: e.path) }
-        throw StoreError.system(e)
     }
 }

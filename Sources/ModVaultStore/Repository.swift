@@ -402,7 +402,7 @@ public enum DeviceID {
 }
 
 /// Runs file-system work, turning `SystemCallError` into `StoreError` (ENOENT on `missing` into `.missingObject`).
-func storeIO<T>(missing: String? = nil, _ body: () throws -> T) throws -> T {
+public func storeIO<T>(missing: String? = nil, _ body: () throws -> T) throws -> T {
     do {
         return try body()
     } catch let e as SystemCallError {
