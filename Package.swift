@@ -110,7 +110,7 @@ let package = Package(
             name: "ModVaultSyncTests",
             dependencies: [
                 "ModVaultSync", "ModVaultRemoteDisk", "ModVaultRemoteSupport", "ModVaultArchive", "ModVaultStore", "ModVaultCrypto",
-                "ModVaultChunking",
+                "ModVaultChunking", "ModVaultFixtures",
             ]
         ),
         .testTarget(name: "ModVaultCLITests", dependencies: ["modvault", "ModVaultFixtures"]),

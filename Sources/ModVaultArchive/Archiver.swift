@@ -18,6 +18,10 @@ public struct SnapshotOptions: Sendable {
     public var progress: ProgressHandler? = nil
     /// Cut chunks at format boundaries (BA2 members and tables, DDS mips, plugin records).
     public var formatAware = true
+    /// When new compressed streams are stored decompressed with a recipe (format-aware runs only).
+    public var normalize = NormalizePolicy.auto
+    /// CPU seconds `.auto` may spend searching for recipes; streams after that are stored as they are.
+    public var normalizeBudget = 30.0
     /// Seconds to keep retrying while prune holds the repository lock.
     public var lockWait: Double = 0
     /// Receives notes such as adopted packs from an interrupted run.
@@ -33,6 +37,8 @@ public struct SnapshotResult: Sendable {
     public var record: SnapshotRecord
     /// Entries that could not be read (the snapshot holds everything else).
     public var warnings: [OperationWarning]
+    /// What happened to compressed streams.
+    public var streams: StreamStatistics
 }
 
 /// Walks a folder and stores it as a snapshot: scan, then stream file contents through
@@ -74,7 +80,13 @@ public struct Archiver: Sendable {
         var scan = Scan(repository: repository, forceRead: options.forceRead)
         let root = try scan.scanRoot(source, parentTree: parent?.snapshot.tree)
         let writer = BlobWriter(repository: repository)
-        let contentStats = try await storeContents(scan: &scan, writer: writer, options: options, start: start)
+        let ledger = StreamLedger(budget: options.normalize == .auto ? options.normalizeBudget : .infinity)
+        let streamContext = StreamContext(
+            writer: writer, mac: repository.contentMAC, ledger: ledger,
+            lookUp: try repository.index.hasBlobs(ofType: .stream),
+            normalizeNew: options.normalize == .all || (options.normalize == .auto && parent != nil),
+            alwaysNormalize: options.normalize == .all)
+        let contentStats = try await storeContents(scan: &scan, writer: writer, streams: streamContext, options: options, start: start)
         let treeID = try writeTrees(root, writer: writer)
         try writer.flush()
 
@@ -84,11 +96,13 @@ public struct Archiver: Sendable {
         summary.blobsAdded = writer.blobsAdded
         summary.errors = scan.warnings.count
         summary.seconds = monotonicSeconds() - start
+        let streamStatistics = ledger.statistics
+        if streamStatistics.total > 0 { summary.streams = streamStatistics }
         let snapshot = Snapshot(time: startDate, host: Host.name, username: Host.user, device: DeviceID.current(),
                                 paths: [source], tags: options.tags, parents: parent.map { [$0.id] } ?? [],
                                 tree: treeID, summary: summary)
         let id = try repository.saveSnapshot(snapshot)
-        return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings)
+        return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings, streams: streamStatistics)
     }
 
     // MARK: Contents
@@ -98,24 +112,26 @@ public struct Archiver: Sendable {
     private struct ChunkResult: Sendable {
         var file: Int
         var chunk: Int
-        var id: ObjectID
+        var handles: [BlobHandle]
     }
 
-    private func storeContents(scan: inout Scan, writer: BlobWriter, options: SnapshotOptions, start: Double) async throws -> ContentStats {
+    private func storeContents(scan: inout Scan, writer: BlobWriter, streams: StreamContext, options: SnapshotOptions,
+                               start: Double) async throws -> ContentStats {
         let files = scan.filesToRead
         let totalBytes = files.reduce(Int64(0)) { $0 + $1.status.size }
         let chunker = repository.chunker
         let mac = repository.contentMAC
-        let maxChunk = chunker.parameters.maxSize
         let buffers = ObjectPool<ByteBuffer> { ByteBuffer() }
         let sealers = ObjectPool<BlobSealer> { writer.makeSealer() }
+        let engines = ObjectPool<RecipeEngine> { RecipeEngine() }
+        let denseSealers = ObjectPool<BlobSealer> { writer.makeDenseSealer() }
         let window = max(2, options.workers * 2)
         var stats = ContentStats()
         var lastReport = 0.0
         var filesDone = 0
         var chunkCounts = [Int](repeating: -1, count: files.count)
         var received = [Int](repeating: 0, count: files.count)
-        var contents = [[ObjectID]](repeating: [], count: files.count)
+        var contents = [[[BlobHandle]]](repeating: [], count: files.count)
 
         // Reading and chunking happen here; MAC, compression and encryption run in child tasks.
         let reader = ChunkReader(chunker: chunker)
@@ -124,7 +140,7 @@ public struct Archiver: Sendable {
             var inFlight = 0
             func collect(_ r: ChunkResult) {
                 inFlight -= 1
-                contents[r.file][r.chunk] = r.id
+                contents[r.file][r.chunk] = r.handles
                 received[r.file] += 1
                 if received[r.file] == chunkCounts[r.file] { filesDone += 1 }
             }
@@ -135,13 +151,48 @@ public struct Archiver: Sendable {
                 do {
                     let handle = try OpenFile.openForReading(file.path, noFollow: true)
                     let before = try handle.status()
-                    if options.formatAware {
-                        let plan = FormatCuts.plan(for: handle, path: file.path, chunker: chunker)
-                        reader.reset(handle, boundaries: plan.cuts, chunker: plan.chunker)
-                    } else {
-                        reader.reset(handle)
-                    }
-                    while let chunk = try reader.next() {
+                    let plan = options.formatAware ? FormatCuts.plan(for: handle, path: file.path, chunker: chunker) : FormatPlan(chunker: chunker)
+                    reader.reset(handle, boundaries: plan.cuts, chunker: plan.chunker)
+                    var nextStream = 0
+                    while true {
+                        // A compressed stream is read whole and stored by a task of its own.
+                        while nextStream < plan.streams.count && plan.streams[nextStream].offset < reader.position { nextStream += 1 }
+                        if nextStream < plan.streams.count && plan.streams[nextStream].offset == reader.position {
+                            let span = plan.streams[nextStream]
+                            nextStream += 1
+                            let job = buffers.take()
+                            let complete = try reader.read(exactly: span.length, into: &job.bytes)
+                            stats.bytesRead += Int64(job.bytes.count)
+                            fileBytes += Int64(job.bytes.count)
+                            let index = chunkIndex
+                            chunkIndex += 1
+                            contents[fileIndex].append([])
+                            while inFlight >= window, let r = try await group.next() { collect(r) }
+                            inFlight += 1
+                            let fileChunker = plan.chunker
+                            group.addTask {
+                                let sealer = sealers.take()
+                                let denseSealer = denseSealers.take()
+                                let engine = engines.take()
+                                defer {
+                                    sealers.give(sealer)
+                                    denseSealers.give(denseSealer)
+                                    engines.give(engine)
+                                    buffers.give(job)
+                                }
+                                // A stream cut short by a shrinking file is just bytes; the scan reports the change.
+                                let context = complete ? streams : StreamContext(writer: streams.writer, mac: streams.mac, ledger: streams.ledger,
+                                                                                 lookUp: false, normalizeNew: false, alwaysNormalize: false)
+                                let handles = try job.bytes.withUnsafeBytes {
+                                    try StreamStorer.store($0, span: span, chunker: fileChunker, context: context, sealer: sealer,
+                                                          denseSealer: denseSealer, engine: engine)
+                                }
+                                return ChunkResult(file: fileIndex, chunk: index, handles: handles)
+                            }
+                            reportProgress()
+                            continue
+                        }
+                        guard let chunk = try reader.next() else { break }
                         let job = buffers.take()
                         job.bytes.removeAll(keepingCapacity: true)
                         job.bytes.append(contentsOf: chunk)
@@ -149,7 +200,7 @@ public struct Archiver: Sendable {
                         fileBytes += Int64(chunk.count)
                         let index = chunkIndex
                         chunkIndex += 1
-                        contents[fileIndex].append(ObjectID.zero)
+                        contents[fileIndex].append([])
                         while inFlight >= window, let r = try await group.next() { collect(r) }
                         inFlight += 1
                         group.addTask {
@@ -163,7 +214,7 @@ public struct Archiver: Sendable {
                                 try writer.store(BlobHandle(id: id, type: .data), plaintext: raw, sealer: sealer)
                                 return id
                             }
-                            return ChunkResult(file: fileIndex, chunk: index, id: id)
+                            return ChunkResult(file: fileIndex, chunk: index, handles: [BlobHandle(id: id, type: .data)])
                         }
                         reportProgress()
                     }
@@ -184,7 +235,7 @@ public struct Archiver: Sendable {
             while let r = try await group.next() { collect(r) }
         }
         for (i, file) in files.enumerated() where !file.failed {
-            file.content = contents[i]
+            file.content = contents[i].flatMap { $0 }
         }
         options.progress?(ProgressSample(files: files.count, totalFiles: files.count, bytes: stats.bytesRead,
                                          totalBytes: totalBytes, elapsed: monotonicSeconds() - start))

@@ -2,6 +2,7 @@ import Foundation
 public import ModVaultCore
 public import ModVaultStore
 import ModVaultCrypto
+import ModVaultFormats
 
 /// What `check` found.
 public struct CheckReport: Sendable, Codable {
@@ -17,6 +18,8 @@ public struct CheckReport: Sendable, Codable {
     public var packs = 0
     /// Blobs read and verified (with read-data).
     public var blobsVerified = 0
+    /// Stream blobs rebuilt and verified (with `rebuildStreams`).
+    public var streamsRebuilt = 0
 
     /// True when nothing is damaged.
     public var isHealthy: Bool { errors.isEmpty }
@@ -32,7 +35,10 @@ public struct Checker: Sendable {
 
     /// Checks structure: snapshots and trees load, every referenced blob is indexed, every index entry
     /// lies inside an existing pack. With `readData`, decrypts and verifies every blob of every pack.
-    public func check(readData: Bool, lockWait: Double = 0) throws -> CheckReport {
+    ///
+    /// With `rebuildStreams`, also rebuilds every stream blob's original bytes (decompressed streams are
+    /// recompressed, as restore would) and checks them against the stream's ID.
+    public func check(readData: Bool, rebuildStreams: Bool = false, lockWait: Double = 0) throws -> CheckReport {
         // Shared: a prune running meanwhile would make missing packs look like damage.
         let lock = try RepositoryLock.acquire(repository, exclusive: false, operation: "check", wait: lockWait)
         defer { lock.release() }
@@ -86,6 +92,19 @@ public struct Checker: Sendable {
             }
         }
 
+        if rebuildStreams {
+            let rebuilder = StreamRebuilder(repository: repository)
+            for handle in indexed.keys.filter({ $0.type == .stream }).sorted(by: { $0.id < $1.id }) where !bad.contains(handle) {
+                do {
+                    try rebuilder.withRebuilt(handle.id) { _ in }
+                    report.streamsRebuilt += 1
+                } catch {
+                    report.errors.append("\(error)")
+                    bad.insert(handle)
+                }
+            }
+        }
+
         // Snapshots and trees.
         let snapshotIDs = try repository.list(.snapshot)
         var snapshots: [SnapshotRecord] = []
@@ -97,9 +116,10 @@ public struct Checker: Sendable {
         report.snapshots = snapshots.count
         var goodTrees = Set<ObjectID>()
         var badTrees = Set<ObjectID>()
+        var streamProblems = ContentProblems()
         for record in snapshots {
             walkForDamage(record, tree: record.snapshot.tree, path: "", indexed: indexed, bad: bad,
-                          goodTrees: &goodTrees, badTrees: &badTrees, report: &report)
+                          goodTrees: &goodTrees, badTrees: &badTrees, streamProblems: &streamProblems, report: &report)
         }
         return report
     }
@@ -146,7 +166,7 @@ public struct Checker: Sendable {
 
     private func walkForDamage(_ record: SnapshotRecord, tree: ObjectID, path: String, indexed: [BlobHandle: BlobLocation],
                                bad: Set<BlobHandle>, goodTrees: inout Set<ObjectID>, badTrees: inout Set<ObjectID>,
-                               report: inout CheckReport) {
+                               streamProblems: inout ContentProblems, report: inout CheckReport) {
         let label = "snapshot \(record.id.short): \(path.isEmpty ? "/" : path)"
         if badTrees.contains(tree) {
             report.affected.append(label + " (tree unreadable)")
@@ -170,26 +190,57 @@ public struct Checker: Sendable {
             let child = path.isEmpty ? node.name : path + "/" + node.name
             switch node.type {
             case .regular:
-                let damaged = node.content.contains { id in
-                    let h = BlobHandle(id: id, type: .data)
-                    return indexed[h] == nil || bad.contains(h)
+                var problem: String? = nil
+                for h in node.content where problem == nil {
+                    problem = streamProblems.problem(with: h, indexed: indexed, bad: bad, repository: repository)
                 }
-                if damaged {
+                if let problem {
                     treeHealthy = false
-                    if !known, let missing = node.content.first(where: { indexed[BlobHandle(id: $0, type: .data)] == nil }) {
-                        report.errors.append("blob data/\(missing.short) of \(child) is not in the index")
-                    }
+                    if !known { report.errors.append(problem) }
                     report.affected.append("snapshot \(record.id.short): \(child)")
                 }
             case .directory:
                 if let sub = node.subtree {
                     walkForDamage(record, tree: sub, path: child, indexed: indexed, bad: bad,
-                                  goodTrees: &goodTrees, badTrees: &badTrees, report: &report)
+                                  goodTrees: &goodTrees, badTrees: &badTrees, streamProblems: &streamProblems, report: &report)
                 }
             default:
                 break
             }
         }
         if treeHealthy { goodTrees.insert(tree) }
+    }
+}
+
+/// Why a file's content blob is unusable, remembered per stream so shared streams are read once.
+private struct ContentProblems {
+    private var streams: [ObjectID: String?] = [:]
+
+    /// The problem with `handle` (a data blob, or a stream blob and the data blobs it lists), if any.
+    mutating func problem(with handle: BlobHandle, indexed: [BlobHandle: BlobLocation], bad: Set<BlobHandle>,
+                          repository: Repository) -> String? {
+        if indexed[handle] == nil { return "blob \(handle) is not in the index" }
+        if bad.contains(handle) { return "blob \(handle) is damaged" }
+        guard handle.type == .stream else { return nil }
+        if let known = streams[handle.id] { return known }
+        var found: String? = nil
+        do {
+            let stream = try repository.loadStream(handle.id)
+            if case .recipe(let bytes) = stream.form {
+                let recipe = try Recipe(decoding: bytes)
+                if recipe.rawSize != stream.contentLength || recipe.compressedSize != stream.originalLength {
+                    found = "stream \(handle.id.short): recipe sizes disagree with the stream blob"
+                }
+            }
+            if found == nil, let missing = stream.content.first(where: { indexed[BlobHandle(id: $0, type: .data)] == nil }) {
+                found = "blob data/\(missing.short) of stream \(handle.id.short) is not in the index"
+            } else if found == nil, let damaged = stream.content.first(where: { bad.contains(BlobHandle(id: $0, type: .data)) }) {
+                found = "blob data/\(damaged.short) of stream \(handle.id.short) is damaged"
+            }
+        } catch {
+            found = "\(error)"
+        }
+        streams[handle.id] = .some(found)
+        return found
     }
 }

@@ -39,6 +39,46 @@ final class ChunkReader {
         nextBoundary = 0
     }
 
+    /// Absolute offset of the next byte `next()` or `read(exactly:into:)` returns.
+    var position: Int64 { base + Int64(offset) }
+
+    /// Reads the next `count` bytes whole into `output` (replacing its contents, reusing its storage).
+    /// Returns false when the file ended first (it shrank while being read); `output` then holds what there was.
+    func read(exactly count: Int, into output: inout [UInt8]) throws -> Bool {
+        guard let file else { return false }
+        output.removeAll(keepingCapacity: true)
+        output.reserveCapacity(count)
+        let buffered = min(count, filled - offset)
+        if buffered > 0 {
+            output.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + buffered)]))
+            offset += buffered
+        }
+        // The rest comes straight from the file; the window then restarts empty after it.
+        if output.count < count {
+            base += Int64(filled)
+            filled = 0
+            offset = 0
+            let missing = count - output.count
+            let start = output.count
+            output.append(contentsOf: repeatElement(0, count: missing))
+            var got = 0
+            try output.withUnsafeMutableBytes { raw in
+                while got < missing {
+                    let n = try file.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[(start + got)...]))
+                    if n == 0 { break }
+                    got += n
+                }
+            }
+            base += Int64(got)
+            if got < missing {
+                output.removeLast(missing - got)
+                eof = true
+                return false
+            }
+        }
+        return true
+    }
+
     /// The next chunk, or nil at end of file.
     func next() throws -> UnsafeRawBufferPointer? {
         guard let file else { return nil }

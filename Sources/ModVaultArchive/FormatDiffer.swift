@@ -6,11 +6,12 @@ public import ModVaultFormats
 /// Reads a file stored in a snapshot as if it were on disk, loading only the chunks a read touches.
 public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     private let repository: Repository
-    private let content: [ObjectID]
+    private let content: [BlobHandle]
     private let starts: [UInt64]
     /// The file's size.
     public let size: UInt64
     private var cached: (index: Int, bytes: [UInt8])?
+    private lazy var rebuilder = StreamRebuilder(repository: repository)
 
     /// A reader over `node`'s content.
     public init(repository: Repository, node: TreeNode) throws {
@@ -18,11 +19,13 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
         content = node.content
         var starts: [UInt64] = []
         var offset: UInt64 = 0
-        for id in node.content {
+        for handle in node.content {
             starts.append(offset)
-            guard let l = try repository.index.location(of: BlobHandle(id: id, type: .data)) else {
-                throw StoreError.blobNotIndexed(BlobHandle(id: id, type: .data))
+            if handle.type == .stream {
+                offset += try repository.loadStream(handle.id).originalLength
+                continue
             }
+            guard let l = try repository.index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
             offset += UInt64(l.rawLength)
         }
         self.starts = starts
@@ -39,7 +42,7 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
         var position = offset
         let end = offset + UInt64(count)
         while position < end {
-            // Binary search for the chunk holding `position`.
+            // Binary search for the piece holding `position`.
             var lo = 0, hi = starts.count - 1
             while lo < hi {
                 let mid = (lo + hi + 1) / 2
@@ -57,7 +60,12 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     private func load(_ index: Int) throws -> [UInt8] {
         if let cached, cached.index == index { return cached.bytes }
         var bytes: [UInt8] = []
-        try repository.loadBlob(BlobHandle(id: content[index], type: .data), into: &bytes)
+        let handle = content[index]
+        if handle.type == .stream {
+            bytes = try rebuilder.withRebuilt(handle.id) { Array($0) }
+        } else {
+            try repository.loadBlob(handle, into: &bytes)
+        }
         cached = (index, bytes)
         return bytes
     }

@@ -135,7 +135,10 @@ public struct Pruner: Sendable {
         used.insert(BlobHandle(id: tree, type: .tree))
         for node in try repository.loadTree(tree).nodes {
             switch node.type {
-            case .regular: for id in node.content { used.insert(BlobHandle(id: id, type: .data)) }
+            case .regular:
+                for h in node.content where used.insert(h).inserted && h.type == .stream {
+                    for id in try repository.loadStream(h.id).content { used.insert(BlobHandle(id: id, type: .data)) }
+                }
             case .directory: if let sub = node.subtree { try markUsed(sub, used: &used, seenTrees: &seenTrees) }
             default: break
             }

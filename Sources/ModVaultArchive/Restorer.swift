@@ -172,12 +172,21 @@ public struct Restorer: Sendable {
         try? FileSystem.remove(temp)
         let plaintext = ScratchBuffer()
         let scratch = BlobReadScratch()
+        var rebuilder: StreamRebuilder?
         var written: Int64 = 0
         do {
             let out = try OpenFile.create(temp, mode: 0o600)
             var pack: (id: ObjectID, file: OpenFile)? = nil
-            for id in entry.node.content {
-                let handle = BlobHandle(id: id, type: .data)
+            for handle in entry.node.content {
+                if handle.type == .stream {
+                    let r = rebuilder ?? StreamRebuilder(repository: repository)
+                    rebuilder = r
+                    written += Int64(try r.withRebuilt(handle.id) { bytes in
+                        try out.write(bytes)
+                        return bytes.count
+                    })
+                    continue
+                }
                 guard let location = try repository.index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
                 if pack?.id != location.pack {
                     let packPath = repository.filePath(ObjectName(kind: .pack, id: location.pack))

@@ -8,7 +8,7 @@ final class ScanNode {
     let path: String
     var status: FileStatus
     var children: [ScanNode] = []
-    var content: [ObjectID] = []
+    var content: [BlobHandle] = []
     var linkTarget: String?
     var failed = false
     /// Whether the summary counted this file as new (true) or changed (false), so a failure can be uncounted.

@@ -220,8 +220,14 @@ enum JSON {
     }
 
     static func summary(_ s: SnapshotSummary) -> [String: Any] {
-        ["files_new": s.filesNew, "files_changed": s.filesChanged, "files_unchanged": s.filesUnchanged, "dirs": s.directories,
-         "bytes_read": s.bytesRead, "bytes_total": s.bytesTotal, "bytes_added": s.bytesAdded, "blobs_added": s.blobsAdded,
-         "errors": s.errors, "seconds": s.seconds]
+        var obj: [String: Any] = [
+            "files_new": s.filesNew, "files_changed": s.filesChanged, "files_unchanged": s.filesUnchanged, "dirs": s.directories,
+            "bytes_read": s.bytesRead, "bytes_total": s.bytesTotal, "bytes_added": s.bytesAdded, "blobs_added": s.blobsAdded,
+            "errors": s.errors, "seconds": s.seconds]
+        if let t = s.streams {
+            obj["streams"] = ["reused": t.reused, "normalized": t.normalized, "verbatim": t.verbatim, "kept": t.kept,
+                              "kept_bytes": t.keptBytes, "recipe_seconds": t.recipeSeconds]
+        }
+        return obj
     }
 }

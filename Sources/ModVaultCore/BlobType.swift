@@ -4,9 +4,19 @@ public enum BlobType: UInt8, Sendable, Codable, CaseIterable, CustomStringConver
     case data = 0
     /// A serialized directory listing (a Merkle tree node).
     case tree = 1
+    /// A compressed stream inside a file (a BA2 member, a DX10 chunk, a compressed plugin record),
+    /// stored as a recipe plus the data blobs of its decompressed content, or of its own bytes.
+    /// Its ID is the MAC of the stream's original bytes, not of the blob's plaintext.
+    case stream = 2
 
     /// The lowercase name used in JSON and messages.
-    public var description: String { self == .data ? "data" : "tree" }
+    public var description: String {
+        switch self {
+        case .data: return "data"
+        case .tree: return "tree"
+        case .stream: return "stream"
+        }
+    }
 }
 
 /// A blob's identity: its type and content ID.

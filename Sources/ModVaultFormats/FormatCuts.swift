@@ -12,32 +12,70 @@ public enum FormatCuts {
     /// at a time, scattered through the file, so record-sized chunks store about the records changed.
     public static let pluginScale = 32
 
-    /// How to chunk one file: its format, the chunker to use and the forced cut points.
+    /// Streams shorter than this are left inside their neighbours' chunks: a stream blob, its index
+    /// entry and its tree reference cost about 250 bytes, more than a tiny member could save.
+    public static let minimumStreamLength = 1024
+    /// Streams whose content is larger than this are kept as they are, bounding a worker's memory.
+    public static let maximumStreamContent: UInt64 = 256 << 20
+
+    /// How to chunk one file: its format, the chunker to use, the forced cut points and the
+    /// compressed streams that may be stored decompressed.
     ///
     /// Snapshots and mirror seeds both call this, so the same file is always cut the same way.
-    public static func plan(for file: OpenFile, path: String, chunker: FastCDC) -> (format: FileFormat, chunker: FastCDC, cuts: [Int64]) {
+    public static func plan(for file: OpenFile, path: String, chunker: FastCDC) -> FormatPlan {
         let p = chunker.parameters
         let reader = try? FileRangeReader(file: file)
-        guard let reader, reader.size > UInt64(p.minSize) / UInt64(pluginScale) else { return (.opaque, chunker, []) }
-        var effective = chunker
-        if FormatSegmenter.detect(reader) == .plugin,
-           let small = try? FastCDC(parameters: ChunkerParameters(minSize: max(256, p.minSize / pluginScale),
-                                                                  averageSize: max(512, p.averageSize / pluginScale),
-                                                                  maxSize: max(1024, p.maxSize / pluginScale)),
-                                    gear: chunker.gear) {
-            effective = small
-        }
+        guard let reader, reader.size > UInt64(p.minSize) / UInt64(pluginScale) else { return FormatPlan(chunker: chunker) }
+        let detected = FormatSegmenter.detect(reader)
+        let effective = detectedChunker(detected, chunker: chunker)
         let e = effective.parameters
-        let (format, cuts) = boundaries(for: file, path: path, minSize: e.minSize, pluginTarget: e.averageSize)
-        return (format, effective, cuts)
+        // A file within one chunk has nothing to cut, unless it is an archive whose streams may be
+        // stored decompressed: small mods ship small archives, and they are repacked too.
+        let isArchive = detected == .ba2General || detected == .ba2Textures
+        guard reader.size > UInt64(isArchive ? 2 * minimumStreamLength : e.minSize) else { return FormatPlan(chunker: effective) }
+        let segmentation = FormatSegmenter.segments(of: reader, path: path, options: SegmentationOptions(pluginTargetSize: e.averageSize))
+        guard segmentation.format != .opaque, segmentation.segments.count > 1 else {
+            return FormatPlan(format: segmentation.format, chunker: effective)
+        }
+        var cuts = boundaries(segmentation.segments.map { (Int64($0.offset), Int64($0.length)) }, minSize: Int64(e.minSize))
+        let streams = segmentation.segments.compactMap(StreamSpan.init)
+        if !streams.isEmpty {
+            // Every stream starts and ends a chunk whatever its size, so its stored bytes are the same
+            // whether it is kept as it is or stored decompressed, and either form dedupes later.
+            var all = Set(cuts)
+            for s in streams {
+                all.insert(s.offset)
+                all.insert(s.offset + Int64(s.length))
+            }
+            all.remove(0)
+            all.remove(Int64(reader.size))
+            cuts = all.sorted()
+        }
+        return FormatPlan(format: segmentation.format, chunker: effective, cuts: cuts, streams: streams)
     }
 
-    /// The cut points for an open file, with its detected format.
-    public static func boundaries(for file: OpenFile, path: String, minSize: Int, pluginTarget: Int) -> (FileFormat, [Int64]) {
-        guard let reader = try? FileRangeReader(file: file), reader.size > UInt64(minSize) else { return (.opaque, []) }
-        let segmentation = FormatSegmenter.segments(of: reader, path: path, options: SegmentationOptions(pluginTargetSize: pluginTarget))
-        guard segmentation.format != .opaque, segmentation.segments.count > 1 else { return (segmentation.format, []) }
-        return (segmentation.format, boundaries(segmentation.segments.map { (Int64($0.offset), Int64($0.length)) }, minSize: Int64(minSize)))
+    /// The chunker for a file of `format`: plugins use one `pluginScale` times smaller.
+    public static func detectedChunker(_ format: FileFormat, chunker: FastCDC) -> FastCDC {
+        let p = chunker.parameters
+        guard format == .plugin,
+              let small = try? FastCDC(parameters: ChunkerParameters(minSize: max(256, p.minSize / pluginScale),
+                                                                     averageSize: max(512, p.averageSize / pluginScale),
+                                                                     maxSize: max(1024, p.maxSize / pluginScale)),
+                                       gear: chunker.gear) else { return chunker }
+        return small
+    }
+
+    /// Where chunks of a stream's decompressed content must end: its surface boundaries (DX10 mips),
+    /// merged like file segments so the same mips cut the same way as in a loose DDS.
+    public static func contentCuts(_ stream: StreamSpan, minSize: Int) -> [Int64] {
+        guard !stream.contentCuts.isEmpty else { return [] }
+        var segments: [(offset: Int64, length: Int64)] = []
+        var previous: Int64 = 0
+        for c in stream.contentCuts.map(Int64.init) + [Int64(stream.rawSize)] where c > previous {
+            segments.append((previous, c - previous))
+            previous = c
+        }
+        return boundaries(segments, minSize: Int64(minSize))
     }
 
     /// The cut points for segments given as (offset, length), in order and covering the file.
@@ -55,5 +93,48 @@ public enum FormatCuts {
         // The last cut is the end of the file, which needs no marking.
         if let last = cuts.last, let final = segments.last, last == final.offset + final.length { cuts.removeLast() }
         return cuts
+    }
+}
+
+/// A compressed stream a snapshot may store decompressed: where it lies and what it decodes to.
+public struct StreamSpan: Sendable, Equatable {
+    /// Absolute offset of the stream's first byte.
+    public var offset: Int64
+    /// Length of the stream.
+    public var length: Int
+    /// Declared decompressed size.
+    public var rawSize: UInt64
+    /// Surface boundaries inside the decompressed content (DX10 chunks), relative to its start.
+    public var contentCuts: [UInt64]
+
+    /// The zlib stream of `segment`, when it has one worth storing decompressed.
+    public init?(_ segment: Segment) {
+        guard let stream = segment.stream, stream.codec == .zlib, stream.length >= UInt64(FormatCuts.minimumStreamLength),
+              stream.rawSize > 0, stream.rawSize <= FormatCuts.maximumStreamContent,
+              stream.offset >= segment.offset, stream.offset + stream.length <= segment.end else { return nil }
+        offset = Int64(stream.offset)
+        length = Int(stream.length)
+        rawSize = stream.rawSize
+        contentCuts = segment.contentCuts ?? []
+    }
+}
+
+/// How one file is chunked: `FormatCuts.plan`'s answer.
+public struct FormatPlan: Sendable {
+    /// The format detected.
+    public var format: FileFormat
+    /// The chunker for this file.
+    public var chunker: FastCDC
+    /// Absolute offsets where a chunk must end, ascending (stream starts and ends included).
+    public var cuts: [Int64]
+    /// Compressed streams, in file order.
+    public var streams: [StreamSpan]
+
+    /// Creates a plan.
+    public init(format: FileFormat = .opaque, chunker: FastCDC, cuts: [Int64] = [], streams: [StreamSpan] = []) {
+        self.format = format
+        self.chunker = chunker
+        self.cuts = cuts
+        self.streams = streams
     }
 }

@@ -50,12 +50,25 @@ public final class BlobWriter: Sendable {
     /// A sealer configured for this repository's codec.
     public func makeSealer() -> BlobSealer { BlobSealer(codec: repository.codec, level: repository.config.compressionLevel) }
 
+    /// A sealer for content known to compress well (decompressed streams): zstd at level 6 at least,
+    /// since it is only used off the fast path, where recompressing the stream already costs more.
+    public func makeDenseSealer() -> BlobSealer {
+        let level = repository.codec == .zstd ? max(6, repository.config.compressionLevel ?? 0) : repository.config.compressionLevel
+        return BlobSealer(codec: repository.codec, level: level)
+    }
+
     /// Reserves `handle` for storing. False if the repository or this run already has it.
     public func claim(_ handle: BlobHandle) throws -> Bool {
         let alreadyClaimed = state.withLock { s in !s.claimed.insert(handle).inserted }
         if alreadyClaimed { return false }
         if try repository.index.location(of: handle) != nil { return false }
         return true
+    }
+
+    /// True if the repository or this run already has `handle` (without reserving it).
+    public func isKnown(_ handle: BlobHandle) throws -> Bool {
+        if state.withLock({ $0.claimed.contains(handle) }) { return true }
+        return try repository.index.location(of: handle) != nil
     }
 
     /// Stores a blob if it is new. Returns the sealed bytes added (0 for a duplicate).

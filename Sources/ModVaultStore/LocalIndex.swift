@@ -168,6 +168,15 @@ public final class LocalIndex: Sendable {
         }
     }
 
+    /// True when at least one blob of `type` is indexed.
+    public func hasBlobs(ofType type: BlobType) throws(StoreError) -> Bool {
+        try state.withLock { (s) throws(StoreError) -> Bool in
+            let q = try s.db.prepare("SELECT 1 FROM blobs WHERE type = ?1 LIMIT 1")
+            q.bind(1, Int64(type.rawValue))
+            return try q.step()
+        }
+    }
+
     /// Number of indexed blobs.
     public func blobCount() throws(StoreError) -> Int {
         try state.withLock { (s) throws(StoreError) -> Int in

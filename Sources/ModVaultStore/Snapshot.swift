@@ -62,6 +62,8 @@ public struct SnapshotSummary: Codable, Sendable, Equatable {
     public var errors: Int
     /// Seconds the run took.
     public var seconds: Double
+    /// What happened to the compressed streams read (absent when there were none).
+    public var streams: StreamStatistics?
 
     /// Creates a summary.
     public init(filesNew: Int = 0, filesChanged: Int = 0, filesUnchanged: Int = 0, directories: Int = 0, bytesRead: Int64 = 0,
@@ -77,6 +79,29 @@ public struct SnapshotSummary: Codable, Sendable, Equatable {
         self.errors = errors
         self.seconds = seconds
     }
+}
+
+/// What a snapshot did with the compressed streams inside the files it read.
+public struct StreamStatistics: Codable, Sendable, Equatable {
+    /// Streams already in the repository (a stream blob, or the same bytes stored as they are).
+    public var reused = 0
+    /// New streams stored decompressed with a recipe.
+    public var normalized = 0
+    /// New streams no recipe reproduced, stored as they are with a stream blob saying so.
+    public var verbatim = 0
+    /// New streams stored as they are, compressed: not worth decompressing, or not tried (a first
+    /// snapshot, `--normalize none`, or over the time budget).
+    public var kept = 0
+    /// Compressed bytes of the kept streams.
+    public var keptBytes: Int64 = 0
+    /// CPU seconds spent searching for recipes.
+    public var recipeSeconds = 0.0
+
+    /// Empty statistics.
+    public init() {}
+
+    /// Streams seen.
+    public var total: Int { reused + normalized + verbatim + kept }
 }
 
 /// A snapshot together with its ID.

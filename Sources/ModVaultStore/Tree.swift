@@ -18,8 +18,8 @@ public struct TreeNode: Sendable, Equatable {
     public var device: UInt64
     /// Size in bytes (files; the target length for symlinks).
     public var size: Int64
-    /// Data blob IDs, in order (files).
-    public var content: [ObjectID]
+    /// The file's content, in order: data blobs, and stream blobs for compressed streams (files).
+    public var content: [BlobHandle]
     /// The subtree's ID (directories).
     public var subtree: ObjectID?
     /// The link target (symlinks), stored as given and never followed.
@@ -27,7 +27,7 @@ public struct TreeNode: Sendable, Equatable {
 
     /// Creates a node.
     public init(name: String, type: FileType, mode: UInt32, mtimeNanos: Int64, ctimeNanos: Int64 = 0, inode: UInt64 = 0,
-                device: UInt64 = 0, size: Int64, content: [ObjectID] = [], subtree: ObjectID? = nil, linkTarget: String? = nil) {
+                device: UInt64 = 0, size: Int64, content: [BlobHandle] = [], subtree: ObjectID? = nil, linkTarget: String? = nil) {
         self.name = name
         self.type = type
         self.mode = mode
@@ -44,9 +44,13 @@ public struct TreeNode: Sendable, Equatable {
 
 /// A directory listing: nodes sorted by name. Stored as a tree blob whose ID is the MAC of its encoding,
 /// so identical directories share one blob and a snapshot is a Merkle tree.
+///
+/// Version 1 lists a file's content as data blob IDs; version 2 prefixes each with its blob type.
+/// A tree is written as version 1 whenever none of its files refers to a stream blob, so folders
+/// without streams keep the IDs they always had.
 public struct Tree: Sendable, Equatable {
-    /// Encoding version.
-    public static let version: UInt8 = 1
+    /// Newest encoding version.
+    public static let version: UInt8 = 2
     /// Entries in byte order of their names.
     public var nodes: [TreeNode]
 
@@ -58,7 +62,8 @@ public struct Tree: Sendable, Equatable {
     /// Deterministic binary encoding.
     public func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 64 + nodes.count * 80)
-        w.u8(Self.version)
+        let typed = nodes.contains { $0.content.contains { $0.type != .data } }
+        w.u8(typed ? 2 : 1)
         w.varint(UInt64(nodes.count))
         for n in nodes {
             w.string(n.name)
@@ -72,7 +77,10 @@ public struct Tree: Sendable, Equatable {
             switch n.type {
             case .regular:
                 w.varint(UInt64(n.content.count))
-                for id in n.content { w.id(id) }
+                for h in n.content {
+                    if typed { w.u8(h.type.rawValue) }
+                    w.id(h.id)
+                }
             case .directory:
                 w.id(n.subtree ?? ObjectID(bytes: [UInt8](repeating: 0, count: 32))!)
             case .symlink:
@@ -88,7 +96,9 @@ public struct Tree: Sendable, Equatable {
     public static func decode(_ bytes: [UInt8]) throws(ByteReader.Malformed) -> Tree {
         var r = ByteReader(bytes)
         do {
-            guard try r.u8() == version else { throw ByteReader.Malformed(what: "tree version") }
+            let version = try r.u8()
+            guard version == 1 || version == 2 else { throw ByteReader.Malformed(what: "tree version \(version)") }
+            let typed = version == 2
             // The smallest possible node (empty name, one-byte varints, no payload) takes 22 bytes.
             let count = try r.count(limit: bytes.count / 22)
             var nodes: [TreeNode] = []
@@ -101,9 +111,17 @@ public struct Tree: Sendable, Equatable {
                                     device: try r.varint(), size: Int64(try r.count(limit: Int(Int64.max >> 1))))
                 switch type {
                 case .regular:
-                    let n = try r.count(limit: r.remaining / 32)
+                    let n = try r.count(limit: r.remaining / (typed ? 33 : 32))
                     node.content.reserveCapacity(n)
-                    for _ in 0..<n { node.content.append(try r.id()) }
+                    for _ in 0..<n {
+                        var type = BlobType.data
+                        if typed {
+                            let raw = try r.u8()
+                            guard let t = BlobType(rawValue: raw), t != .tree else { throw ByteReader.Malformed(what: "content blob type \(raw)") }
+                            type = t
+                        }
+                        node.content.append(BlobHandle(id: try r.id(), type: type))
+                    }
                 case .directory:
                     node.subtree = try r.id()
                 case .symlink:

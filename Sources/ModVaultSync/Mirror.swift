@@ -146,8 +146,24 @@ public struct Mirror: Sendable {
         //    an interrupted run are set aside under another name first, so assembling a file anew cannot
         //    truncate a seed it is still reading from; they are removed once the mirror is complete.
         let setAside = try setAsideTemporaries(target)
+        // Stream blobs are small: read them all up front, so their data blobs join the search for seeds.
+        var streams: [ObjectID: StreamBlob] = [:]
+        for f in files {
+            for h in f.node.content where h.type == .stream && streams[h.id] == nil {
+                let bytes = try await blob(h, index: index, local: localRepo, report: &report)
+                do { streams[h.id] = try StreamBlob.decode(bytes) } catch {
+                    throw StoreError.corruptObject(path: "\(remote.location) stream \(h.id.short)", reason: "\(error)")
+                }
+            }
+        }
+        // Data blobs and streams alike are named by the MAC of their bytes, so one search finds both.
         var needed = Set<ObjectID>()
-        for f in files { needed.formUnion(f.node.content) }
+        for f in files {
+            for h in f.node.content {
+                needed.insert(h.id)
+                if h.type == .stream, let stream = streams[h.id] { needed.formUnion(stream.content) }
+            }
+        }
         var seeds: [ObjectID: Seed] = [:]
         try scanSeeds(target, needed: needed, into: &seeds)
 
@@ -167,14 +183,22 @@ public struct Mirror: Sendable {
         var temporaries: [(String, String, TreeNode)] = []
         let plain = ScratchBuffer(), scratch = BlobReadScratch()
         var fetchedIDs = Set<ObjectID>()
-        for f in files {
-            let final = target + "/" + f.path
-            let temp = FileSystem.parentPath(final) + "/.modvault-mirror-" + FileSystem.lastComponent(final)
-            if FileSystem.exists(temp) { try FileSystem.remove(temp) }
-            let out = try OpenFile.create(temp, mode: 0o600)
+        let engine = RecipeEngine()
+        var rebuilt: [UInt8] = []
+
+        // A seed may have changed or vanished since it was scanned: its bytes count only if they still match.
+        func verifiedSeed(_ id: ObjectID) -> [UInt8]? {
+            guard let seed = seeds[id], let bytes = try? OpenFile.openForReading(seed.path).read(count: seed.length, at: seed.offset),
+                  access.opener.contentMAC.id(bytes) == id else { return nil }
+            return bytes
+        }
+
+        // Writes data blobs in order, a window at a time so memory stays bounded: seeds and the local
+        // repository first, one coalesced ranged request per run of the rest.
+        func emitData(_ ids: [ObjectID], _ sink: ([UInt8]) throws -> Void) async throws {
             var start = 0
-            while start < f.node.content.count {
-                let window = Array(f.node.content[start..<min(f.node.content.count, start + 64)])
+            while start < ids.count {
+                let window = Array(ids[start..<min(ids.count, start + 64)])
                 start += window.count
                 var missing: [BlobHandle] = []
                 for id in Set(window) where seeds[id] == nil {
@@ -189,22 +213,19 @@ public struct Mirror: Sendable {
                 for (h, bytes) in fetched.blobs { got[h.id] = bytes }
                 for id in window {
                     if let bytes = got[id] {
-                        try out.write(bytes)
+                        try sink(bytes)
                         fetchedIDs.insert(id)
                         continue
                     }
-                    // A seed may have changed or vanished since it was scanned: verify it, or fall back to fetching.
-                    if let seed = seeds[id], let bytes = try? OpenFile.openForReading(seed.path).read(count: seed.length, at: seed.offset) {
-                        if access.opener.contentMAC.id(bytes) == id {
-                            try out.write(bytes)
-                            report.bytesReused += Int64(bytes.count)
-                            continue
-                        }
+                    if let bytes = verifiedSeed(id) {
+                        try sink(bytes)
+                        report.bytesReused += Int64(bytes.count)
+                        continue
                     }
                     let h = BlobHandle(id: id, type: .data)
                     if let localRepo, let l = try localRepo.index.location(of: h) {
                         try localRepo.loadBlob(h, at: l, into: plain, scratch: scratch)
-                        try out.write(plain.bytes)
+                        try sink(plain.array)
                         report.bytesReused += Int64(plain.count)
                         continue
                     }
@@ -212,9 +233,35 @@ public struct Mirror: Sendable {
                     let late = try await fetchCoalesced([h], index: index, gap: 0, concurrency: 1)
                     guard let bytes = late.blobs.first?.1 else { throw StoreError.blobNotIndexed(h) }
                     report.bytesDownloaded += late.bytes
-                    try out.write(bytes)
+                    try sink(bytes)
                 }
             }
+        }
+        for f in files {
+            let final = target + "/" + f.path
+            let temp = FileSystem.parentPath(final) + "/.modvault-mirror-" + FileSystem.lastComponent(final)
+            if FileSystem.exists(temp) { try FileSystem.remove(temp) }
+            let out = try OpenFile.create(temp, mode: 0o600)
+            var pending: [ObjectID] = []
+            for h in f.node.content {
+                guard h.type == .stream, let stream = streams[h.id] else {
+                    pending.append(h.id)
+                    continue
+                }
+                try await emitData(pending) { try out.write($0) }
+                pending.removeAll()
+                if let bytes = verifiedSeed(h.id) {
+                    try out.write(bytes)
+                    report.bytesReused += Int64(bytes.count)
+                    continue
+                }
+                var content: [UInt8] = []
+                content.reserveCapacity(Int(min(stream.contentLength, FormatCuts.maximumStreamContent)))
+                try await emitData(stream.content) { content.append(contentsOf: $0) }
+                try StreamRebuilder.rebuild(stream, id: h.id, content: content, into: &rebuilt, engine: engine, mac: access.opener.contentMAC)
+                try out.write(rebuilt)
+            }
+            try await emitData(pending) { try out.write($0) }
             fchmod(out.descriptor, mode_t(f.node.mode))
             try FileSystem.setModificationTime(f.node.mtimeNanos, of: out)
             try out.sync()
@@ -263,6 +310,12 @@ public struct Mirror: Sendable {
                 // Cut seeds exactly as a snapshot cuts files, format boundaries included, or their chunks would not match.
                 let plan = FormatCuts.plan(for: file, path: path, chunker: access.chunker)
                 let cuts = plan.cuts, chunker = plan.chunker
+                // A compressed stream the snapshot stores as a stream blob is found by the MAC of its bytes.
+                for span in plan.streams {
+                    guard let bytes = try? file.read(count: span.length, at: span.offset), bytes.count == span.length else { continue }
+                    let id = access.opener.contentMAC.id(bytes)
+                    if needed.contains(id), seeds[id] == nil { seeds[id] = Seed(path: path, offset: span.offset, length: span.length) }
+                }
                 var nextCut = 0
                 var offset: Int64 = 0
                 var buffer = [UInt8](repeating: 0, count: max(8 << 20, 2 * access.chunker.parameters.maxSize))

@@ -130,7 +130,9 @@ public struct Syncer: Sendable {
             blobs.insert(BlobHandle(id: tree, type: .tree))
             for node in try local.loadTree(tree).nodes {
                 if node.type == .directory, let sub = node.subtree { try walk(sub) }
-                for id in node.content { blobs.insert(BlobHandle(id: id, type: .data)) }
+                for h in node.content where blobs.insert(h).inserted && h.type == .stream {
+                    for id in try local.loadStream(h.id).content { blobs.insert(BlobHandle(id: id, type: .data)) }
+                }
             }
         }
         for s in snapshots { try walk(s.tree) }
@@ -239,12 +241,19 @@ struct RemoteBlobReader: Sendable {
         do { return try Tree.decode(bytes) } catch { throw StoreError.corruptObject(path: "\(remote.location) tree \(id.short)", reason: "\(error)") }
     }
 
+    func stream(_ id: ObjectID) async throws -> StreamBlob {
+        let bytes = try await blob(BlobHandle(id: id, type: .stream))
+        do { return try StreamBlob.decode(bytes) } catch { throw StoreError.corruptObject(path: "\(remote.location) stream \(id.short)", reason: "\(error)") }
+    }
+
     /// Adds every blob a tree needs (its subtrees and their data) to `needed`.
     func collect(tree: ObjectID, into needed: inout NeededBlobs) async throws {
         guard needed.add(BlobHandle(id: tree, type: .tree), index: index) else { return }
         for node in try await self.tree(tree).nodes {
             if node.type == .directory, let sub = node.subtree { try await collect(tree: sub, into: &needed) }
-            for id in node.content { _ = needed.add(BlobHandle(id: id, type: .data), index: index) }
+            for h in node.content where needed.add(h, index: index) && h.type == .stream {
+                for id in try await stream(h.id).content { _ = needed.add(BlobHandle(id: id, type: .data), index: index) }
+            }
         }
         if let missing = needed.missing { throw StoreError.blobNotIndexed(missing) }
     }

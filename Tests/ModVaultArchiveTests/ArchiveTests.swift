@@ -31,11 +31,11 @@ final class Workspace {
     func craftSnapshot(_ nodes: [TreeNode]) throws -> Snapshot {
         let writer = BlobWriter(repository: repository)
         let sealer = writer.makeSealer()
-        var content: [ObjectID] = []
+        var content: [BlobHandle] = []
         let payload = Array("evil".utf8)
         let blob = repository.contentMAC.id(payload)
         try payload.withUnsafeBytes { _ = try writer.store(BlobHandle(id: blob, type: .data), plaintext: $0, sealer: sealer) }
-        content.append(blob)
+        content.append(BlobHandle(id: blob, type: .data))
         let withContent = nodes.map { n -> TreeNode in
             var n = n
             if n.type == .regular { n.content = content; n.size = Int64(payload.count) }

@@ -9,7 +9,7 @@ struct TreeTests {
     static let nodes: [TreeNode] = [
         TreeNode(name: "Skyrim.esm", type: .regular, mode: 0o644, mtimeNanos: 1_700_000_000_123_456_789,
                  ctimeNanos: 1_700_000_001_000_000_000, inode: 123_456_789, device: 2049, size: 3 << 20,
-                 content: [randomID(), randomID(), randomID()]),
+                 content: [randomID(), randomID(), randomID()].map { BlobHandle(id: $0, type: .data) }),
         TreeNode(name: "meshes", type: .directory, mode: 0o755, mtimeNanos: -5, inode: 42, device: 2049, size: 4096,
                  subtree: randomID()),
         TreeNode(name: "latest.esp", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 10, linkTarget: "../mods/ünïcödé.esp"),
@@ -32,7 +32,29 @@ struct TreeTests {
 
         let empty = Tree(nodes: [])
         #expect(try Tree.decode(empty.encoded()) == empty)
-        #expect(empty.encoded() == [Tree.version, 0])
+        // Trees without stream content stay at version 1, so their IDs never change.
+        #expect(empty.encoded() == [1, 0])
+    }
+
+    @Test func streamContentIsTypedInVersionTwo() throws {
+        var nodes = Self.nodes
+        nodes[0].content.insert(BlobHandle(id: randomID(), type: .stream), at: 1)
+        let typed = Tree(nodes: nodes)
+        let bytes = typed.encoded()
+        #expect(bytes.first == 2)
+        #expect(Tree(nodes: Self.nodes).encoded().first == 1)
+        let decoded = try Tree.decode(bytes)
+        #expect(decoded == typed)
+        #expect(decoded.nodes.first { $0.name == "Skyrim.esm" }?.content.map(\.type) == [.data, .stream, .data, .data])
+    }
+
+    @Test(arguments: [UInt8(1), 9]) func contentTypesOtherThanDataAndStreamAreRefused(type: UInt8) throws {
+        let node = TreeNode(name: "a", type: .regular, mode: 0o644, mtimeNanos: 0, size: 1,
+                            content: [BlobHandle(id: randomID(), type: .stream)])
+        var bytes = Tree(nodes: [node]).encoded()
+        // The type byte sits right before the last 32-byte ID.
+        bytes[bytes.count - 33] = type
+        #expect(throws: ByteReader.Malformed.self) { try Tree.decode(bytes) }
     }
 
     @Test func nodesAreSortedByNameBytes() {
@@ -71,7 +93,7 @@ struct TreeTests {
     @Test func malformedTreesThrow() {
         let bytes = Tree(nodes: [Self.nodes[2]]).encoded()
         var badVersion = bytes
-        badVersion[0] = 2
+        badVersion[0] = 3
         #expect(throws: ByteReader.Malformed.self) { try Tree.decode(badVersion) }
         #expect(throws: ByteReader.Malformed.self) { try Tree.decode(bytes + [0]) }
         // The node type byte follows the version, the count and the name.
@@ -292,5 +314,34 @@ struct TimestampTests {
     @Test(arguments: ["", ".", ".."])
     func emptyTextIsRejectedWithoutTrapping(text: String) {
         #expect(Timestamp.parse(text) == nil)
+    }
+}
+
+@Suite("Stream blobs")
+struct StreamBlobTests {
+    static let samples: [StreamBlob] = [
+        StreamBlob(form: .verbatim, originalLength: 5000, contentLength: 5000, content: [randomID(), randomID()]),
+        StreamBlob(form: .recipe([1, 1, 6, 15, 8, 0, 3, 4]), originalLength: 70_000, contentLength: 1 << 20,
+                   content: (0..<5).map { _ in randomID() }),
+        StreamBlob(form: .recipe([]), originalLength: 0, contentLength: 0, content: []),
+    ]
+
+    @Test(arguments: samples) func encodeDecodeRoundTrip(stream: StreamBlob) throws {
+        #expect(try StreamBlob.decode(stream.encoded()) == stream)
+    }
+
+    @Test func malformedEncodingsAreRefused() throws {
+        let good = Self.samples[1].encoded()
+        var badVersion = good
+        badVersion[0] = 7
+        var badForm = good
+        badForm[1] = 5
+        let truncated = Array(good.dropLast())
+        let trailing = good + [0]
+        // A verbatim stream's content is the stream itself, so the two lengths must agree.
+        let lying = StreamBlob(form: .verbatim, originalLength: 10, contentLength: 11, content: []).encoded()
+        for bytes in [badVersion, badForm, truncated, trailing, lying, []] {
+            #expect(throws: ByteReader.Malformed.self) { try StreamBlob.decode(bytes) }
+        }
     }
 }

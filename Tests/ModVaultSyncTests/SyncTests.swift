@@ -8,6 +8,7 @@ import ModVaultArchive
 import ModVaultSync
 import ModVaultRemoteDisk
 import ModVaultRemoteSupport
+import ModVaultFixtures
 
 /// Two machines' worth of folders: local repositories, a shared disk remote, sources and targets.
 final class SyncWorld {
@@ -157,6 +158,40 @@ struct SyncTests {
         #expect(try w.contents(target) == w.contents(w.root + "/v2"))
         #expect(update.bytesReused >= 2_400_000)
         #expect(update.bytesDownloaded < 1_000_000)
+    }
+}
+
+@Suite("compressed streams across machines")
+struct StreamSyncTests {
+    /// A corpus whose BA2 members are stored decompressed with recipes: push, clone and mirror carry
+    /// the stream blobs and their content, and every copy rebuilds the archives byte for byte.
+    @Test func streamsTravelThroughPushCloneAndMirror() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        let source = w.root + "/mods"
+        _ = try FixtureGenerator.writeBase(FixtureOptions(seed: 3, scaleBytes: 2 << 20), to: source)
+        var options = SnapshotOptions()
+        options.normalize = .all
+        let snapshot = try await Archiver(repository: a).snapshot(source: source, options: options)
+        #expect(snapshot.streams.normalized > 10)
+        _ = try await Syncer(local: a, remote: remote).push()
+
+        let (b, _) = try await Syncer.clone(from: remote, to: w.root + "/b", password: w.password)
+        #expect(try Checker(repository: b).check(readData: true, rebuildStreams: true).isHealthy)
+        _ = try await Restorer(repository: b).restore(snapshot.record.snapshot, options: RestoreOptions(target: w.root + "/restored"))
+        #expect(try w.contents(w.root + "/restored") == w.contents(source))
+
+        // A teammate with nothing downloads everything; with the archives already in place, the streams
+        // are found in them by their IDs and nothing of them is downloaded again.
+        let access = try await RemoteRepositoryAccess(remote: remote, password: w.password)
+        let target = w.root + "/teammate"
+        let first = try await Mirror(access: access).mirror("latest", options: MirrorOptions(target: target))
+        #expect(try w.contents(target) == w.contents(source))
+        #expect(first.bytesDownloaded > 1_000_000)
+        let again = try await Mirror(access: access).mirror("latest", options: MirrorOptions(target: target))
+        #expect(try w.contents(target) == w.contents(source))
+        #expect(again.bytesDownloaded < 100_000, "downloaded \(again.bytesDownloaded)")
     }
 }
 

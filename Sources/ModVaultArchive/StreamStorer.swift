@@ -1,0 +1,167 @@
+import Synchronization
+import ModVaultCore
+import ModVaultStore
+import ModVaultChunking
+import ModVaultCrypto
+import ModVaultFormats
+
+/// When a snapshot stores a new compressed stream decompressed with a recipe.
+public enum NormalizePolicy: String, Sendable, CaseIterable {
+    /// Never search for recipes; new streams are stored as they are (known streams are still reused).
+    case none
+    /// On snapshots that have a parent, and within a time budget, store a new stream decompressed when
+    /// a good part of its content is already stored (a repack, a texture also kept loose); keep the rest
+    /// as it is, so restores stay fast. A first snapshot keeps every stream as it is and runs at full speed.
+    case auto
+    /// Search for every new stream, whatever it costs.
+    case all
+}
+
+/// Counts shared by the tasks of one snapshot, and the recipe-search time budget they draw from.
+final class StreamLedger: Sendable {
+    private let state = Mutex(StreamStatistics())
+    private let budget: Double
+
+    init(budget: Double) { self.budget = budget }
+
+    var statistics: StreamStatistics { state.withLock { $0 } }
+
+    /// True while the time spent on recipes is below the budget.
+    var withinBudget: Bool { state.withLock { $0.recipeSeconds < budget } }
+
+    func record(_ update: (inout StreamStatistics) -> Void) { state.withLock { update(&$0) } }
+}
+
+/// What a stream task needs besides the bytes: run-wide objects, all safe to share.
+struct StreamContext: Sendable {
+    let writer: BlobWriter
+    let mac: ContentMAC
+    let ledger: StreamLedger
+    /// Look the stream up by its ID first (off when the repository has no stream blobs at all).
+    let lookUp: Bool
+    /// New streams may be decompressed (`.all`, or `.auto` with a parent); else they are kept as they are.
+    let normalizeNew: Bool
+    /// Skip the "already stored as it is" test (`.all`).
+    let alwaysNormalize: Bool
+}
+
+/// Stores one compressed stream and returns the handles that stand for it in the file's content.
+///
+/// In order: a stream blob with the stream's ID is reused; a stream whose own chunks are all
+/// stored already (kept as it is by an earlier snapshot) is referenced through them; a new stream the
+/// policy selects is decompressed and recompressed to find a recipe, then stored as content plus
+/// recipe or, when nothing reproduces it, as it is with a verbatim stream blob so the search never
+/// repeats; any other stream is stored as it is.
+enum StreamStorer {
+    static func store(_ bytes: UnsafeRawBufferPointer, span: StreamSpan, chunker: FastCDC, context c: StreamContext,
+                      sealer: BlobSealer, denseSealer: BlobSealer, engine: RecipeEngine) throws -> [BlobHandle] {
+        if !c.lookUp && !c.normalizeNew {
+            c.ledger.record {
+                $0.kept += 1
+                $0.keptBytes += Int64(bytes.count)
+            }
+            return try storeChunks(bytes, cuts: [], chunker: chunker, context: c, sealer: sealer)
+        }
+        let handle = BlobHandle(id: c.mac.id(bytes), type: .stream)
+        if try c.writer.isKnown(handle) {
+            c.ledger.record { $0.reused += 1 }
+            return [handle]
+        }
+        if !c.alwaysNormalize {
+            let own = chunkIDs(bytes, cuts: [], chunker: chunker, mac: c.mac)
+            if try own.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0.id, type: .data)) }) {
+                c.ledger.record { $0.reused += 1 }
+                return own.map { BlobHandle(id: $0.id, type: .data) }
+            }
+        }
+        func keep() throws -> [BlobHandle] {
+            c.ledger.record {
+                $0.kept += 1
+                $0.keptBytes += Int64(bytes.count)
+            }
+            return try storeChunks(bytes, cuts: [], chunker: chunker, context: c, sealer: sealer)
+        }
+        guard c.normalizeNew, c.alwaysNormalize || c.ledger.withinBudget else { return try keep() }
+        let started = monotonicSeconds()
+        if !c.alwaysNormalize {
+            // Restoring a decompressed stream costs a recompression, so `.auto` stores one decompressed only
+            // when that pays now: when a good part of its content is already stored (a repack, a texture
+            // also kept loose). Inflating to find out costs a tenth of the recompression it may save.
+            let share = (try? engine.inflate(bytes, rawSize: span.rawSize)).map { decompressed in
+                decompressed.withUnsafeBytes { raw in
+                    storedShare(raw, cuts: FormatCuts.contentCuts(span, minSize: chunker.parameters.minSize), chunker: chunker, context: c)
+                }
+            } ?? 0
+            let probe = monotonicSeconds() - started
+            c.ledger.record { $0.recipeSeconds += probe }
+            if share < Self.worthwhileShare { return try keep() }
+        }
+        let outcome = engine.find(compressed: bytes, rawSize: span.rawSize)
+        let spent = monotonicSeconds() - started
+        let stream: StreamBlob
+        switch outcome {
+        case .reproducible(let recipe, let decompressed):
+            let cuts = FormatCuts.contentCuts(span, minSize: chunker.parameters.minSize)
+            let content = try decompressed.withUnsafeBytes { try storeChunks($0, cuts: cuts, chunker: chunker, context: c, sealer: denseSealer) }
+            stream = StreamBlob(form: .recipe(recipe.encoded()), originalLength: UInt64(bytes.count),
+                                contentLength: UInt64(decompressed.count), content: content.map(\.id))
+            c.ledger.record {
+                $0.normalized += 1
+                $0.recipeSeconds += spent
+            }
+        case .notReproducible:
+            let content = try storeChunks(bytes, cuts: [], chunker: chunker, context: c, sealer: sealer)
+            stream = StreamBlob(form: .verbatim, originalLength: UInt64(bytes.count), contentLength: UInt64(bytes.count),
+                                content: content.map(\.id))
+            c.ledger.record {
+                $0.verbatim += 1
+                $0.recipeSeconds += spent
+            }
+        }
+        try stream.encoded().withUnsafeBytes { try c.writer.store(handle, plaintext: $0, sealer: sealer) }
+        return [handle]
+    }
+
+    /// The share of a stream's content already stored above which `.auto` stores it decompressed.
+    static let worthwhileShare = 0.25
+
+    /// The fraction of `bytes`, cut as a stream's content would be, that the repository already holds.
+    private static func storedShare(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, context c: StreamContext) -> Double {
+        guard bytes.count > 0 else { return 0 }
+        var stored = 0
+        for r in chunkRanges(bytes, cuts: cuts, chunker: chunker) {
+            let id = c.mac.id(UnsafeRawBufferPointer(rebasing: bytes[r]))
+            if (try? c.writer.isKnown(BlobHandle(id: id, type: .data))) == true { stored += r.count }
+        }
+        return Double(stored) / Double(bytes.count)
+    }
+
+    /// Cuts `bytes` (never across `cuts`, offsets relative to its start) into chunks.
+    static func chunkRanges(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC) -> [Range<Int>] {
+        var out: [Range<Int>] = []
+        var offset = 0
+        var next = 0
+        while offset < bytes.count {
+            while next < cuts.count && cuts[next] <= Int64(offset) { next += 1 }
+            let end = next < cuts.count ? min(bytes.count, Int(cuts[next])) : bytes.count
+            let n = chunker.cut(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
+            out.append(offset..<(offset + n))
+            offset += n
+        }
+        return out
+    }
+
+    private static func chunkIDs(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, mac: ContentMAC) -> [(range: Range<Int>, id: ObjectID)] {
+        chunkRanges(bytes, cuts: cuts, chunker: chunker).map { r in (r, mac.id(UnsafeRawBufferPointer(rebasing: bytes[r]))) }
+    }
+
+    private static func storeChunks(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, context c: StreamContext,
+                                    sealer: BlobSealer) throws -> [BlobHandle] {
+        try chunkRanges(bytes, cuts: cuts, chunker: chunker).map { r in
+            let piece = UnsafeRawBufferPointer(rebasing: bytes[r])
+            let handle = BlobHandle(id: c.mac.id(piece), type: .data)
+            try c.writer.store(handle, plaintext: piece, sealer: sealer)
+            return handle
+        }
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import Testing
+import ModVaultCore
+import ModVaultCrypto
+import ModVaultStore
+import ModVaultArchive
+import ModVaultFixtures
+import ModVaultFormats
+
+/// Compressed streams stored decompressed with a recipe: restore, reuse, prune, check and tampering.
+@Suite("compressed streams")
+struct StreamTests {
+    static func corpus(_ ws: Workspace, seed: UInt64 = 11) throws -> String {
+        let base = ws.root + "/base"
+        _ = try FixtureGenerator.writeBase(FixtureOptions(seed: seed, scaleBytes: 3 << 20), to: base)
+        return base
+    }
+
+    static func options(_ policy: NormalizePolicy, forceRead: Bool = false) -> SnapshotOptions {
+        var o = SnapshotOptions()
+        o.normalize = policy
+        o.forceRead = forceRead
+        return o
+    }
+
+    static func expectIdentical(_ a: String, _ b: String) throws {
+        let files = try FileManager.default.subpathsOfDirectory(atPath: a).sorted()
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: b).sorted() == files)
+        for path in files where !FileSystem.isDirectory(a + "/" + path) {
+            #expect(FileManager.default.contentsEqual(atPath: a + "/" + path, andPath: b + "/" + path), "\(path)")
+        }
+    }
+
+    /// The handles of every file in a snapshot, by path.
+    static func contents(_ ws: Workspace, _ snapshot: Snapshot) throws -> [String: [BlobHandle]] {
+        var out: [String: [BlobHandle]] = [:]
+        try TreeWalker(repository: ws.repository).walk(snapshot.tree) { entry in
+            if entry.node.type == .regular { out[entry.path] = entry.node.content }
+            return true
+        }
+        return out
+    }
+
+    @Test func normalizedStreamsRestoreByteIdenticalAndAreNeverProcessedTwice() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let archiver = Archiver(repository: ws.repository)
+        let first = try await archiver.snapshot(source: base, options: Self.options(.all))
+        #expect(first.streams.normalized > 20)
+        #expect(first.streams.kept == 0)
+        let files = try Self.contents(ws, first.record.snapshot)
+        #expect(files.values.contains { $0.contains { $0.type == .stream } })
+
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(first.record.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+        let report = try Checker(repository: ws.repository).check(readData: true)
+        #expect(report.isHealthy, "\(report.errors)")
+
+        // Read everything again: each stream is found by its ID, none is decompressed or searched again.
+        let second = try await archiver.snapshot(source: base, options: Self.options(.all, forceRead: true))
+        #expect(second.streams.total == first.streams.total)
+        #expect(second.streams.reused == second.streams.total)
+        #expect(second.streams.recipeSeconds == 0)
+        #expect(second.record.snapshot.tree == first.record.snapshot.tree)
+    }
+
+    @Test func defaultFirstSnapshotKeepsStreamsCompressedAndLaterSnapshotsReuseThem() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let archiver = Archiver(repository: ws.repository)
+        let first = try await archiver.snapshot(source: base)
+        #expect(first.streams.kept > 20)
+        #expect(first.streams.normalized == 0)
+        #expect(try Self.contents(ws, first.record.snapshot).values.allSatisfy { $0.allSatisfy { $0.type == .data } })
+
+        // With a parent, `.auto` may normalise, but the bytes are already stored as they are: all reused.
+        let second = try await archiver.snapshot(source: base, options: Self.options(.auto, forceRead: true))
+        #expect(second.streams.reused == second.streams.total)
+        #expect(second.streams.normalized == 0)
+        let summary = try #require(second.record.snapshot.summary)
+        #expect(summary.bytesAdded < 64 << 10)
+    }
+
+    @Test func autoStoresAStreamDecompressedWhenItsContentIsAlreadyStored() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let archiver = Archiver(repository: ws.repository)
+        _ = try await archiver.snapshot(source: base, options: Self.options(.all))
+        // The same members under another zlib level: new stream IDs, known content.
+        let ba2 = try #require(FileManager.default.subpathsOfDirectory(atPath: base).sorted().first { path in
+            guard path.hasSuffix(".ba2"), let bytes = try? FileSystem.readFile(base + "/" + path) else { return false }
+            return bytes.count > 20_000 && Array(bytes[8..<12]) == Array("GNRL".utf8)
+        })
+        let original = try FileSystem.readFile(base + "/" + ba2)
+        let repacked = try StreamFixture.recompressed(original, path: ba2, settings: ZlibSettings(level: 1, windowBits: 15))
+        #expect(repacked != original)
+        try FileSystem.writeAtomically(base + "/" + ba2, bytes: repacked)
+        let second = try await archiver.snapshot(source: base)
+        #expect(second.streams.normalized > 0, "\(second.streams) in \(ba2)")
+        let summary = try #require(second.record.snapshot.summary)
+        // Only stream blobs and metadata: the repacked archive's content is stored already.
+        #expect(summary.bytesAdded < Int64(repacked.count) / 10, "added \(summary.bytesAdded) for a \(repacked.count)-byte repack")
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(second.record.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+    }
+
+    @Test func pruneKeepsTheDataOfStreamsStillReferenced() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let other = ws.root + "/other"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        var rng = SplitMix64(seed: 5)
+        try FileSystem.writeAtomically(other + "/noise.bin", bytes: rng.bytes(3 << 20))
+        let archiver = Archiver(repository: ws.repository)
+        let kept = try await archiver.snapshot(source: base, options: Self.options(.all))
+        let dropped = try await archiver.snapshot(source: other, options: Self.options(.all))
+        try ws.repository.removeSnapshot(dropped.record.id)
+        let report = try Pruner(repository: ws.repository).prune(maxUnused: 0)
+        #expect(report.bytesFreed > 1 << 20)
+        #expect(try Checker(repository: ws.repository).check(readData: true).isHealthy)
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(kept.record.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+    }
+
+    enum Tamper: String, CaseIterable { case wrongID, wrongRecipe }
+
+    @Test(arguments: Tamper.allCases) func restoreRefusesAStreamThatDoesNotRebuildToItsID(tamper: Tamper) async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let first = try await Archiver(repository: ws.repository).snapshot(source: base, options: Self.options(.all))
+        let (path, content) = try #require(Self.contents(ws, first.record.snapshot).first { $0.value.contains { $0.type == .stream } })
+        let real = try #require(content.first { $0.type == .stream })
+        var stream = try ws.repository.loadStream(real.id)
+        guard case .recipe(let encoded) = stream.form else { Issue.record("\(path): first stream has no recipe"); return }
+        if tamper == .wrongRecipe {
+            var recipe = try Recipe(decoding: encoded)
+            recipe.parameters.level = recipe.parameters.level == 1 ? 2 : 1
+            stream.form = .recipe(recipe.encoded())
+        }
+        // Stored under an ID it does not rebuild to: the AEAD accepts it, only the rebuild can tell.
+        let fake = BlobHandle(id: ws.repository.contentMAC.id(Array("not this stream".utf8)), type: .stream)
+        let writer = BlobWriter(repository: ws.repository)
+        try stream.encoded().withUnsafeBytes { _ = try writer.store(fake, plaintext: $0, sealer: writer.makeSealer()) }
+        let node = TreeNode(name: "member.ba2", type: .regular, mode: 0o644, mtimeNanos: 0, size: Int64(stream.originalLength), content: [fake])
+        let bytes = Tree(nodes: [node]).encoded()
+        let treeID = ws.repository.contentMAC.id(bytes)
+        try bytes.withUnsafeBytes { _ = try writer.store(BlobHandle(id: treeID, type: .tree), plaintext: $0, sealer: writer.makeSealer()) }
+        try writer.flush()
+        let crafted = Snapshot(time: Date(), host: "h", username: "u", device: "d", paths: ["/x"], tags: [], parents: [], tree: treeID, summary: nil)
+        let out = ws.root + "/out"
+        await #expect {
+            _ = try await Restorer(repository: ws.repository).restore(crafted, options: RestoreOptions(target: out))
+        } throws: { error in
+            let text = "\(error)"
+            return text.contains("stream \(fake.id.short)") && (tamper == .wrongID ? text.contains("do not match") : text.contains("rebuild"))
+        }
+        #expect(!FileSystem.exists(out + "/member.ba2"))
+    }
+}
+
+/// Test archives derived from fixture ones.
+enum StreamFixture {
+    /// A GNRL BA2 with the same members in the same order, each compressed member recompressed with `settings`.
+    static func recompressed(_ bytes: [UInt8], path: String, settings: ZlibSettings) throws -> [UInt8] {
+        let reader = MemoryRangeReader(bytes)
+        let archive = try BA2Archive.parse(reader, path: path)
+        var members: [BA2Member] = []
+        for entry in archive.entries {
+            let chunk = try #require(entry.chunks.first)
+            let name = try #require(entry.name)
+            let stored = try reader.read(offset: chunk.offset, count: Int(chunk.packedSize == 0 ? chunk.unpackedSize : chunk.packedSize))
+            let compressed = chunk.packedSize != 0
+            let content = compressed ? try FixtureZlib.inflate(stored, expectedSize: Int(chunk.unpackedSize)) : stored
+            members.append(.file(name, content, storage: compressed ? .zlib(settings) : .raw))
+        }
+        let out = FileManager.default.temporaryDirectory.appendingPathComponent("modvault-repack-\(UUID().uuidString).ba2").path
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        _ = try BA2Writer.write(members, type: .general, version: BA2Version(rawValue: archive.version) ?? .v1, to: out)
+        return try FileSystem.readFile(out)
+    }
+}
