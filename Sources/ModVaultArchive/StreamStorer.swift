@@ -55,31 +55,33 @@ struct StreamContext: Sendable {
 enum StreamStorer {
     static func store(_ bytes: UnsafeRawBufferPointer, span: StreamSpan, chunker: FastCDC, context c: StreamContext,
                       sealer: BlobSealer, denseSealer: BlobSealer, engine: RecipeEngine) throws -> [BlobHandle] {
-        if !c.lookUp && !c.normalizeNew {
+        // The stream's own chunks, computed once whichever path needs them.
+        var own: [(range: Range<Int>, id: ObjectID)]?
+        func keep() throws -> [BlobHandle] {
             c.ledger.record {
                 $0.kept += 1
                 $0.keptBytes += Int64(bytes.count)
             }
-            return try storeChunks(bytes, cuts: [], chunker: chunker, context: c, sealer: sealer)
+            let chunks = own ?? chunkIDs(bytes, cuts: [], chunker: chunker, mac: c.mac)
+            return try chunks.map { chunk in
+                let h = BlobHandle(id: chunk.id, type: .data)
+                try c.writer.store(h, plaintext: UnsafeRawBufferPointer(rebasing: bytes[chunk.range]), sealer: sealer)
+                return h
+            }
         }
+        if !c.lookUp && !c.normalizeNew { return try keep() }
         let handle = BlobHandle(id: c.mac.id(bytes), type: .stream)
         if try c.writer.isKnown(handle) {
             c.ledger.record { $0.reused += 1 }
             return [handle]
         }
         if !c.alwaysNormalize {
-            let own = chunkIDs(bytes, cuts: [], chunker: chunker, mac: c.mac)
-            if try own.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0.id, type: .data)) }) {
+            let chunks = chunkIDs(bytes, cuts: [], chunker: chunker, mac: c.mac)
+            own = chunks
+            if try chunks.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0.id, type: .data)) }) {
                 c.ledger.record { $0.reused += 1 }
-                return own.map { BlobHandle(id: $0.id, type: .data) }
+                return chunks.map { BlobHandle(id: $0.id, type: .data) }
             }
-        }
-        func keep() throws -> [BlobHandle] {
-            c.ledger.record {
-                $0.kept += 1
-                $0.keptBytes += Int64(bytes.count)
-            }
-            return try storeChunks(bytes, cuts: [], chunker: chunker, context: c, sealer: sealer)
         }
         guard c.normalizeNew, c.alwaysNormalize || c.ledger.withinBudget else { return try keep() }
         let started = monotonicSeconds()

@@ -82,7 +82,7 @@ struct StreamTests {
         #expect(summary.bytesAdded < 64 << 10)
     }
 
-    @Test func autoStoresAStreamDecompressedWhenItsContentIsAlreadyStored() async throws {
+    @Test(arguments: [30.0, 0]) func autoStoresAStreamDecompressedWhenItsContentIsAlreadyStored(budget: Double) async throws {
         let ws = try Workspace()
         let base = try Self.corpus(ws)
         let archiver = Archiver(repository: ws.repository)
@@ -96,14 +96,21 @@ struct StreamTests {
         let repacked = try StreamFixture.recompressed(original, path: ba2, settings: ZlibSettings(level: 1, windowBits: 15))
         #expect(repacked != original)
         try FileSystem.writeAtomically(base + "/" + ba2, bytes: repacked)
-        let second = try await archiver.snapshot(source: base)
+        var auto = Self.options(.auto)
+        auto.normalizeBudget = budget
+        let second = try await archiver.snapshot(source: base, options: auto)
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(second.record.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+        guard budget > 0 else {
+            // No time to spend: the repacked streams are kept as they are.
+            #expect(second.streams.normalized == 0 && second.streams.kept > 0, "\(second.streams)")
+            return
+        }
         #expect(second.streams.normalized > 0, "\(second.streams) in \(ba2)")
         let summary = try #require(second.record.snapshot.summary)
         // Only stream blobs and metadata: the repacked archive's content is stored already.
         #expect(summary.bytesAdded < Int64(repacked.count) / 10, "added \(summary.bytesAdded) for a \(repacked.count)-byte repack")
-        let out = ws.root + "/out"
-        _ = try await Restorer(repository: ws.repository).restore(second.record.snapshot, options: RestoreOptions(target: out))
-        try Self.expectIdentical(base, out)
     }
 
     @Test func pruneKeepsTheDataOfStreamsStillReferenced() async throws {

@@ -41,6 +41,29 @@ struct CLITests {
         #expect(first["paths"] as? [String] == [src])
     }
 
+    @Test func normalizedStreamsRestoreAndRebuildUnderCheck() throws {
+        let h = try CLIHarness()
+        let src = try Self.makeSource(h)
+        try h.modvault(["init"])
+        let bad = try h.modvault(["snapshot", src, "--normalize", "sometimes"])
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("--normalize must be auto, all or none"))
+        let snap = try h.modvault(["snapshot", src, "--normalize", "all", "--json"])
+        #expect(snap.status == 0, "\(snap.stderr)")
+        let streams = try #require(try snap.lastJSON()["streams"] as? [String: Any])
+        // The public texture archives hold zlib chunks the Creation Kit and bsa-rs wrote; all reproduce.
+        #expect((streams["normalized"] as? Int ?? 0) >= 3, "\(streams)")
+        #expect(streams["verbatim"] as? Int == 0)
+        let check = try h.modvault(["check", "--read-data", "--rebuild-streams", "--json"])
+        #expect(check.status == 0, "\(check.stdout)")
+        #expect((try check.lastJSON()["streams_rebuilt"] as? Int ?? 0) >= 3)
+        let stats = try h.modvault(["stats", "--json"]).lastJSON()
+        #expect((stats["stream_blobs"] as? Int ?? 0) >= 3)
+        let target = h.root + "/restored"
+        #expect(try h.modvault(["restore", "latest", "--target", target]).status == 0)
+        #expect(try describeTree(src) == describeTree(target))
+    }
+
     @Test func unchangedResnapshotAddsAlmostNothing() throws {
         let h = try CLIHarness()
         let src = try Self.makeSource(h)
