@@ -10,7 +10,7 @@ public import ModVaultChunking
 public enum FormatCuts {
     /// Plugin chunks are this many times smaller than the repository's: plugins change a few records
     /// at a time, scattered through the file, so record-sized chunks store about the records changed.
-    public static let pluginScale = 32
+    public static let pluginScale = 128
 
     /// Streams shorter than this are left inside their neighbours' chunks: a stream blob, its index
     /// entry and its tree reference cost about 250 bytes, more than a tiny member could save.
@@ -29,23 +29,40 @@ public enum FormatCuts {
         let detected = FormatSegmenter.detect(reader)
         let effective = detectedChunker(detected, chunker: chunker)
         let e = effective.parameters
-        // A file within one chunk has nothing to cut, unless it is an archive whose streams may be
-        // stored decompressed: small mods ship small archives, and they are repacked too.
-        let isArchive = detected == .ba2General || detected == .ba2Textures
-        guard reader.size > UInt64(isArchive ? 2 * minimumStreamLength : e.minSize) else { return FormatPlan(chunker: effective) }
+        // A file within one chunk has nothing to cut, except an archive, whose streams may be stored
+        // decompressed (small mods ship small archives, and they are repacked too), and a texture, whose
+        // header must stand apart for its pixels to match the same texture inside an archive.
+        let cutsSmallFiles = detected == .ba2General || detected == .ba2Textures || detected == .dds
+        guard reader.size > UInt64(cutsSmallFiles ? 2 * minimumStreamLength : e.minSize) else { return FormatPlan(chunker: effective) }
         let segmentation = FormatSegmenter.segments(of: reader, path: path, options: SegmentationOptions(pluginTargetSize: e.averageSize))
         guard segmentation.format != .opaque, segmentation.segments.count > 1 else {
             return FormatPlan(format: segmentation.format, chunker: effective)
         }
-        var cuts = boundaries(segmentation.segments.map { (Int64($0.offset), Int64($0.length)) }, minSize: Int64(e.minSize))
+        var cuts: [Int64]
+        if segmentation.format == .dds, let header = segmentation.segments.first, header.kind == .ddsHeader {
+            // The header always stands alone and the surfaces are cut exactly as a DX10 chunk's
+            // decompressed content is, so a loose texture dedupes against the same texture in an archive.
+            let surfaces = segmentation.segments.dropFirst().map { (Int64($0.offset) - Int64(header.end), Int64($0.length)) }
+            cuts = [Int64(header.end)] + boundaries(Array(surfaces), minSize: Int64(e.minSize)).map { $0 + Int64(header.end) }
+        } else {
+            cuts = boundaries(segmentation.segments.map { (Int64($0.offset), Int64($0.length)) }, minSize: Int64(e.minSize))
+        }
         let streams = segmentation.segments.compactMap(StreamSpan.init)
-        if !streams.isEmpty {
-            // Every stream starts and ends a chunk whatever its size, so its stored bytes are the same
-            // whether it is kept as it is or stored decompressed, and either form dedupes later.
+        // Every stream starts and ends a chunk whatever its size, so its stored bytes are the same
+        // whether it is kept as it is or stored decompressed, and either form dedupes later. Archive
+        // members stored uncompressed are kept apart the same way, so a reorder moves them whole.
+        let members = segmentation.segments.filter { s in
+            (s.kind == .ba2Member || s.kind == .ba2DX10Chunk) && s.length >= UInt64(minimumStreamLength)
+        }
+        if !streams.isEmpty || !members.isEmpty {
             var all = Set(cuts)
             for s in streams {
                 all.insert(s.offset)
                 all.insert(s.offset + Int64(s.length))
+            }
+            for m in members {
+                all.insert(Int64(m.offset))
+                all.insert(Int64(m.end))
             }
             all.remove(0)
             all.remove(Int64(reader.size))
