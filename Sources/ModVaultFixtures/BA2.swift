@@ -24,6 +24,9 @@ public enum BA2Storage: Sendable, Hashable, Codable {
     case zlib(ZlibSettings)
     /// zlib with `settings` unless that saves fewer than 32 bytes, then raw (xEdit's rule for GNRL members).
     case zlibIfSmaller(ZlibSettings)
+    /// The member of a `.zlibIfSmaller(original)` archive after a repack at another level: raw where `original`
+    /// stored it raw, otherwise one zlib stream with `settings`. Same members compressed, new streams.
+    case recompressed(original: ZlibSettings, settings: ZlibSettings)
 }
 
 /// The BA2 path hash of §1.3: CRC-32 (reflected 0xEDB88320), initial value 0, no final XOR, over a normalised path.
@@ -279,7 +282,15 @@ public enum BA2Writer {
             try sink.write(packed)
         case .zlibIfSmaller(let settings):
             let packed = FixtureZlib.deflate(data, settings: settings)
-            if packed.count + 32 <= data.count {
+            if worthCompressing(packed, data) {
+                chunk.packedSize = UInt32(packed.count)
+                try sink.write(packed)
+            } else {
+                try sink.write(data)
+            }
+        case .recompressed(let original, let settings):
+            if worthCompressing(FixtureZlib.deflate(data, settings: original), data) {
+                let packed = FixtureZlib.deflate(data, settings: settings)
                 chunk.packedSize = UInt32(packed.count)
                 try sink.write(packed)
             } else {
@@ -288,6 +299,9 @@ public enum BA2Writer {
         }
         return chunk
     }
+
+    /// xEdit's rule: compression must save at least 32 bytes.
+    private static func worthCompressing(_ packed: [UInt8], _ data: [UInt8]) -> Bool { packed.count + 32 <= data.count }
 
     private static func appendChunk(_ chunk: BA2ChunkReport, dx10: Bool, to table: inout ByteBuilder) {
         table.u64(chunk.offset)

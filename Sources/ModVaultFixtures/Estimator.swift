@@ -77,7 +77,7 @@ enum Estimator {
         let ratio: Double
         switch storage {
         case .raw: ratio = 1
-        case .zlib, .zlibIfSmaller: ratio = min(1, contentRatios[c.category] ?? 0.5)
+        case .zlib, .zlibIfSmaller, .recompressed: ratio = min(1, contentRatios[c.category] ?? 0.5)
         }
         return Int64(Double(c.size) * ratio) + Int64(36 + 2 + pathLength)
     }

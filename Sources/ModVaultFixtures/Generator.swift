@@ -20,8 +20,17 @@ public enum FixtureGenerator {
         let base = FixturePlanner.plan(seed: options.seed, scale: options.scaleBytes)
         let (next, pending) = NextVersion.apply(base, seed: options.seed, scale: options.scaleBytes)
         let nextFiles = next.allFiles()
-        let keep = Set(nextFiles.map(\.path))
-        for stale in base.allFiles().map(\.path) where !keep.contains(stale) {
+        try removeStale(base.allFiles(), keeping: nextFiles, in: directory)
+        let results = try write(nextFiles, to: directory, jobs: options.jobs)
+        let changes = describe(pending, next: next, results: results)
+        return summarize(next, results, options: options, version: "next", changes: changes)
+    }
+
+    /// Deletes the files of `old` that `new` does not have (only those exact paths, if they exist in `directory`),
+    /// and the folders this empties, so writing `new` over a tree of `old` leaves exactly `new`.
+    static func removeStale(_ old: [PlannedFile], keeping new: [PlannedFile], in directory: String) throws {
+        let keep = Set(new.map(\.path))
+        for stale in old.map(\.path) where !keep.contains(stale) {
             let full = directory + "/" + stale
             guard FileSystem.isRegularFile(full) else { continue }
             try FileSystem.removeFile(full)
@@ -31,9 +40,6 @@ public enum FixtureGenerator {
                 FileSystem.removeEmptyDirectory(directory + "/" + parent)
             }
         }
-        let results = try write(nextFiles, to: directory, jobs: options.jobs)
-        let changes = describe(pending, next: next, results: results)
-        return summarize(next, results, options: options, version: "next", changes: changes)
     }
 
     static func validate(_ options: FixtureOptions) throws {

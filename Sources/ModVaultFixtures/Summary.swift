@@ -194,9 +194,29 @@ public struct FixtureChanges: Sendable, Codable, Hashable {
     public var idealNew: IdealNewBytes
 }
 
+/// One change of a scenario tree (see ``FixtureScenario``), with where it happened and its ideal new bytes.
+public struct ScenarioChange: Sendable, Codable, Hashable {
+    /// The change; never ``FixtureScenario/all``, which lists its parts one by one.
+    public var scenario: FixtureScenario
+    /// Files rewritten with new bytes (archives, the plugin).
+    public var changed: [String] = []
+    /// Files the change added (loose DDS files).
+    public var added: [String] = []
+    /// Files moved without content change.
+    public var renamed: [FixtureRename] = []
+    /// The archive member concerned: the replaced texture, or the inserted script (entry 0).
+    public var member: String?
+    /// FormIDs of the edited plugin records.
+    public var editedFormIDs: [UInt32]?
+    /// FormIDs of the inserted plugin records.
+    public var insertedFormIDs: [UInt32]?
+    /// Genuinely new bytes of this change, as defined by ``FixtureScenario``.
+    public var idealNewBytes: Int64 = 0
+}
+
 /// What a generator run wrote.
 public struct FixtureSummary: Sendable, Codable {
-    /// "base" or "next".
+    /// "base", "next" or "scenario".
     public var version: String
     /// Seed used.
     public var seed: UInt64
@@ -214,6 +234,10 @@ public struct FixtureSummary: Sendable, Codable {
     public var shared: [SharedContent]
     /// For the next version: what changed relative to the base.
     public var changes: FixtureChanges?
-    /// For the next version: `changes.idealNew.total`; 0 for the base.
+    /// For the next version: `changes.idealNew.total`; for a scenario the sum of its changes' ideal bytes; 0 for the base.
     public var idealNewBytes: Int64
+    /// For a scenario tree: its name (``FixtureScenario`` raw value).
+    public var scenario: String? = nil
+    /// For a scenario tree: its changes, in the order they were applied.
+    public var scenarioChanges: [ScenarioChange]? = nil
 }

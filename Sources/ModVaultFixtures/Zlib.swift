@@ -17,6 +17,8 @@ public struct ZlibSettings: Sendable, Hashable, Codable {
     public static let creationKit = ZlibSettings(level: 6, windowBits: 15)
     /// Level 9, windowBits 12 (header `48 C7`): the Xbox-style archives of the bsa-rs fixtures.
     public static let xbox = ZlibSettings(level: 9, windowBits: 12)
+    /// Level 9, windowBits 15 (header `78 DA`): maximum compression, what repacking tools offer as "best".
+    public static let best = ZlibSettings(level: 9, windowBits: 15)
 }
 
 /// One-shot zlib (RFC 1950) compression and strict decompression over the system zlib.

@@ -2,7 +2,7 @@ import Foundation
 import ModVaultFixtures
 
 let usage = """
-    Usage: modvault-fixtures [--seed N] [--scale SIZE] [--next] [--jobs N] OUTPUT_DIR
+    Usage: modvault-fixtures [--seed N] [--scale SIZE] [--next | --scenario NAME] [--jobs N] OUTPUT_DIR
 
     Writes a deterministic MO2-style Fallout 4 mod folder (mods/<Mod>/..., profiles/Default/...) into
     OUTPUT_DIR and prints a one-line JSON summary. The same seed and scale always give the same bytes.
@@ -14,6 +14,18 @@ let usage = """
       --next        Write the "next version" instead of the base: a replaced texture inside a BA2, edited
                     and inserted plugin records, a repacked BA2, an added and a removed mod, renamed files.
                     Writing it over the base tree of the same seed and scale turns that tree into it.
+      --scenario NAME
+                    Write the base with one change applied alone, to measure each kind of edit
+                    (writing over the base tree turns it into the scenario tree, as with --next):
+                      texture       one texture replaced inside a DX10 BA2
+                      script-front  a new script inserted as the first member of a GNRL BA2
+                      plugin        40 records edited and 50 inserted in one plugin
+                      repack        every BA2's zlib members recompressed at level 9 (raw stay raw)
+                      reorder       the largest GNRL BA2 with its members in reverse order
+                      loose-dds     every texture of one DX10 BA2 also written as a loose DDS beside it
+                      rename        five loose files moved into a subfolder
+                      all           all of the above (repack skips the archives the others touch)
+                    The summary has "scenario", "scenarioChanges" and "idealNewBytes".
       --jobs N      Files written in parallel (default 2); the output does not depend on it. Each job
                     holds one file's working set, up to ~35 MiB (a 4K BC7 mip and its zlib stream).
       -h, --help    Show this help.
@@ -21,10 +33,11 @@ let usage = """
 
 struct UsageError: Error { var message: String }
 
-func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, output: String)? {
+func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, scenario: FixtureScenario?, output: String)? {
     var options = FixtureOptions()
     options.jobs = 2
     var next = false
+    var scenario: FixtureScenario?
     var output: String?
     var index = 0
     func value(_ name: String, inline: String?) throws -> String {
@@ -57,6 +70,12 @@ func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, output:
         case "--next":
             guard inline == nil else { throw UsageError(message: "--next takes no value") }
             next = true
+        case "--scenario":
+            let text = try value(name, inline: inline)
+            guard let named = FixtureScenario(rawValue: text) else {
+                throw UsageError(message: "--scenario expects one of \(FixtureScenario.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+            }
+            scenario = named
         default:
             if argument.hasPrefix("-") && argument != "-" { throw UsageError(message: "unknown option '\(argument)'") }
             guard output == nil else { throw UsageError(message: "more than one output directory given ('\(output!)', '\(argument)')") }
@@ -65,17 +84,22 @@ func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, output:
         index += 1
     }
     guard let output else { throw UsageError(message: "missing OUTPUT_DIR") }
-    return (options, next, output)
+    if next && scenario != nil { throw UsageError(message: "--next and --scenario cannot be combined") }
+    return (options, next, scenario, output)
 }
 
 do {
-    guard let (options, next, output) = try parse(Array(CommandLine.arguments.dropFirst())) else {
+    guard let (options, next, scenario, output) = try parse(Array(CommandLine.arguments.dropFirst())) else {
         print(usage)
         exit(0)
     }
-    let summary = next
-        ? try FixtureGenerator.writeNext(options, to: output)
-        : try FixtureGenerator.writeBase(options, to: output)
+    let summary = if let scenario {
+        try FixtureGenerator.writeScenario(scenario, options, to: output)
+    } else if next {
+        try FixtureGenerator.writeNext(options, to: output)
+    } else {
+        try FixtureGenerator.writeBase(options, to: output)
+    }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     print(String(decoding: try encoder.encode(summary), as: UTF8.self))

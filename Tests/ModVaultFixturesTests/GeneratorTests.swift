@@ -30,12 +30,8 @@ enum Trees {
 @Test func sameSeedAndScaleGiveIdenticalTrees() throws {
     let again = Trees.make("again") { try FixtureGenerator.writeBase(Trees.options, to: $0) }
     defer { try? FileManager.default.removeItem(atPath: again.root) }
-    let files = Trees.base.files
-    #expect(files == again.files)
-    for file in files {
-        #expect(try Trees.base.read(file) == again.read(file), "\(file) differs between runs")
-    }
-    #expect(again.summary.bytes == Trees.base.summary.bytes && again.summary.files == files.count)
+    try expectSameTree(again.root, as: Trees.base)
+    #expect(again.summary.bytes == Trees.base.summary.bytes && again.summary.files == Trees.base.files.count)
 }
 
 @Test func differentSeedsGiveDifferentTrees() throws {
@@ -129,26 +125,7 @@ func everyFileParses(_ which: String) throws {
     let tree = Trees.base
     let kinds = Set(tree.summary.shared.map(\.kind))
     #expect(kinds == [.identicalFile, .textureInArchive, .fileInArchive, .memberInTwoArchives])
-    for claim in tree.summary.shared {
-        let other = claim.otherPath ?? "", archivePath = claim.archive ?? "", member = claim.member ?? ""
-        switch claim.kind {
-        case .identicalFile:
-            #expect(try tree.read(claim.path) == tree.read(other))
-        case .textureInArchive:
-            let archive = try readBA2(try tree.read(archivePath))
-            let entry = try #require(archive.entry(named: member))
-            #expect(try Array(readDDS(try tree.read(claim.path)).surface) == archive.content(entry))
-        case .fileInArchive:
-            let archive = try readBA2(try tree.read(archivePath))
-            let entry = try #require(archive.entry(named: member))
-            #expect(try tree.read(claim.path) == archive.content(entry))
-        case .memberInTwoArchives:
-            let a = try readBA2(try tree.read(claim.path)), b = try readBA2(try tree.read(other))
-            let ea = try #require(a.entry(named: member))
-            let eb = try #require(b.entry(named: claim.otherMember ?? ""))
-            #expect(ea.chunks.map { a.stored($0) } == eb.chunks.map { b.stored($0) })
-        }
-    }
+    try expectClaimsHold(tree)
 }
 
 @Test func profileFilesDescribeTheModFolders() throws {
@@ -197,31 +174,18 @@ func everyFileParses(_ which: String) throws {
     }
 
     // One texture in the archive has new pixels, same shape; every other member is stored identically.
-    let oldTextures = try readBA2(try base.read(changes.replacedTextureArchive))
-    let newTextures = try readBA2(try next.read(changes.replacedTextureArchive))
-    #expect(oldTextures.entries.map(\.name) == newTextures.entries.map(\.name))
-    for (old, new) in zip(oldTextures.entries, newTextures.entries) {
-        #expect((old.width, old.height, old.mips, old.dxgi) == (new.width, new.height, new.mips, new.dxgi))
-        let same = old.chunks.map { oldTextures.stored($0) } == new.chunks.map { newTextures.stored($0) }
-        #expect(same == (old.name != changes.replacedTextureMember))
-        if old.name == changes.replacedTextureMember {
-            #expect(Int64(try newTextures.content(new).count) == changes.idealNew.replacedTexture)
-        }
-    }
+    let replaced = try checkTextureReplaced(
+        try readBA2(try base.read(changes.replacedTextureArchive)), try readBA2(try next.read(changes.replacedTextureArchive)),
+        member: changes.replacedTextureMember)
+    #expect(Int64(replaced) == changes.idealNew.replacedTexture)
 
     // Records: 40 edited in place (same FormID, new bytes), 50 inserted, counters and group sizes consistent.
-    let before = try walkPlugin(try base.read(changes.editedPlugin))
-    let after = try walkPlugin(try next.read(changes.editedPlugin))
-    #expect(after.records.count == before.records.count + 50)
-    #expect(after.hedrRecords == before.hedrRecords + 50 && after.hedrRecords == changes.pluginRecordCountAfter)
-    #expect(before.hedrRecords == changes.pluginRecordCountBefore)
-    #expect(after.nextObjectID == before.nextObjectID + 50)
-    let old = before.recordsByFormID, new = after.recordsByFormID
-    let edited = old.keys.filter { old[$0]!.raw != new[$0]?.raw }
-    #expect(Set(edited) == Set(changes.editedFormIDs) && edited.count == 40)
-    #expect(Set(new.keys).subtracting(old.keys) == Set(changes.insertedFormIDs) && changes.insertedFormIDs.count == 50)
-    let changedBytes = changes.editedFormIDs.reduce(0) { $0 + new[$1]!.raw.count } + changes.insertedFormIDs.reduce(0) { $0 + new[$1]!.raw.count }
-    #expect(Int64(changedBytes) == changes.idealNew.editedRecords + changes.idealNew.insertedRecords)
+    let plugin = try checkPluginEdit(
+        try base.read(changes.editedPlugin), try next.read(changes.editedPlugin),
+        edited: changes.editedFormIDs, inserted: changes.insertedFormIDs)
+    #expect(changes.editedFormIDs.count == 40 && changes.insertedFormIDs.count == 50)
+    #expect(plugin.before.hedrRecords == changes.pluginRecordCountBefore && plugin.after.hedrRecords == changes.pluginRecordCountAfter)
+    #expect(Int64(plugin.changedBytes) == changes.idealNew.editedRecords + changes.idealNew.insertedRecords)
 
     // Repack: a new member near the front; every other member has the same stored bytes at a later offset.
     let oldMain = try readBA2(try base.read(changes.repackedArchive))
@@ -259,9 +223,7 @@ func everyFileParses(_ which: String) throws {
     defer { try? FileManager.default.removeItem(atPath: root) }
     _ = try FixtureGenerator.writeBase(Trees.options, to: root)
     _ = try FixtureGenerator.writeNext(Trees.options, to: root)
-    let files = Paths.files(under: root)
-    #expect(files == Trees.next.files)
-    for file in files { #expect(try Paths.read(root + "/" + file) == Trees.next.read(file)) }
+    try expectSameTree(root, as: Trees.next)
     var isDirectory: ObjCBool = false
     #expect(!FileManager.default.fileExists(atPath: root + "/mods/" + Trees.next.summary.changes!.removedMod, isDirectory: &isDirectory))
 }
@@ -271,6 +233,5 @@ func everyFileParses(_ which: String) throws {
     options.jobs = 3
     let tree = Trees.make("jobs") { try FixtureGenerator.writeBase(options, to: $0) }
     defer { try? FileManager.default.removeItem(atPath: tree.root) }
-    #expect(tree.files == Trees.base.files)
-    for file in tree.files { #expect(try tree.read(file) == Trees.base.read(file)) }
+    try expectSameTree(tree.root, as: Trees.base)
 }
