@@ -54,7 +54,10 @@ for kind in reorder repack; do
                 flag=; [[ $tool == modvault-plain ]] && flag=--no-format-aware
                 export MODVAULT_REPO=$dir/repo
                 "$modvault" init -q >/dev/null
-                "$modvault" snapshot "$dir/src" -q $flag >/dev/null
+                # The format-aware base is stored normalized (members decompressed, with recipes), so a
+                # repack finds its content; the second snapshot runs with the defaults.
+                base_flag=$flag; [[ $tool == modvault ]] && base_flag="--normalize all"
+                "$modvault" snapshot "$dir/src" -q $base_flag >/dev/null
                 before=$(du -sb --exclude=cache "$dir/repo" | cut -f1)
                 cp "$work/$kind.ba2" "$dir/src/Mod - Main.ba2"
                 "$modvault" snapshot "$dir/src" -q $flag >/dev/null

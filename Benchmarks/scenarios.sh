@@ -15,7 +15,8 @@ Usage: Benchmarks/scenarios.sh [--scale SIZE] [--only NAME[,NAME]] [--tools LIST
 Generates the base corpus and one tree per scenario with modvault-fixtures (--scenario NAME: the base with
 one change applied alone), then for each tool snapshots a copy of the base once, and for each scenario
 copies that repository, syncs the scenario tree over the working copy (rsync -a --delete) and snapshots
-again. Reports the repository growth against the scenario's ideal new bytes.
+again. Between scenarios the working copy goes back to the base and is snapshotted once more (not
+measured), so each scenario is measured against a parent whose metadata matches the folder. Reports the repository growth against the scenario's ideal new bytes.
 
 Scenarios: ${ALL_SCENARIOS[*]}
   texture       one texture replaced inside a DX10 BA2         ideal: its unpacked bytes
@@ -219,12 +220,16 @@ bench_tool() {
     R[$tool.base.snapshot_s]=$T_SECS
     R[$tool.base.repo_bytes]=$(repo_bytes "$TDIR/repo")
     for s in "${scenarios[@]}"; do
+        # Back to the base, and a snapshot of that: the previous scenario's files came back with new
+        # inodes and times, which must not count against this one. Only then the scenario over it.
+        TDIR=$rundir/base
+        tool_env "$tool"
+        sync_tree "$CORPUS/base"
+        tool_snapshot "$logs" "$tool" "rebase-$s" || true
         TDIR=$rundir/$s
         rm -rf "$TDIR"
         cp -a "$rundir/base" "$TDIR"
         tool_env "$tool"
-        # Back to the base, then the scenario over it.
-        sync_tree "$CORPUS/base"
         sync_tree "$CORPUS/$s"
         before=$(repo_bytes "$TDIR/repo")
         if tool_snapshot "$logs" "$tool" "$s"; then

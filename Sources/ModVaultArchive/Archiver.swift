@@ -135,6 +135,10 @@ public struct Archiver: Sendable {
 
         // Reading and chunking happen here; MAC, compression and encryption run in child tasks.
         let reader = ChunkReader(chunker: chunker)
+        // When no stream can be looked up or decompressed (a first snapshot), streams are only bytes:
+        // they are chunked in line like the rest (their cut points are the same either way), which
+        // keeps memory at one chunk per task instead of one whole stream.
+        let streamsInline = !streams.lookUp && !streams.normalizeNew
 
         try await withThrowingTaskGroup(of: ChunkResult.self) { group in
             var inFlight = 0
@@ -153,11 +157,18 @@ public struct Archiver: Sendable {
                     let before = try handle.status()
                     let plan = options.formatAware ? FormatCuts.plan(for: handle, path: file.path, chunker: chunker) : FormatPlan(chunker: chunker)
                     reader.reset(handle, boundaries: plan.cuts, chunker: plan.chunker)
+                    if streamsInline && !plan.streams.isEmpty {
+                        let count = plan.streams.count, bytes = plan.streams.reduce(Int64(0)) { $0 + Int64($1.length) }
+                        streams.ledger.record {
+                            $0.kept += count
+                            $0.keptBytes += bytes
+                        }
+                    }
                     var nextStream = 0
                     while true {
                         // A compressed stream is read whole and stored by a task of its own.
                         while nextStream < plan.streams.count && plan.streams[nextStream].offset < reader.position { nextStream += 1 }
-                        if nextStream < plan.streams.count && plan.streams[nextStream].offset == reader.position {
+                        if nextStream < plan.streams.count && plan.streams[nextStream].offset == reader.position && !streamsInline {
                             let span = plan.streams[nextStream]
                             nextStream += 1
                             let job = buffers.take()
