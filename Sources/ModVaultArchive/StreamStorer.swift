@@ -20,9 +20,14 @@ public enum NormalizePolicy: String, Sendable, CaseIterable {
 /// Counts shared by the tasks of one snapshot, and the recipe-search time budget they draw from.
 final class StreamLedger: Sendable {
     private let state = Mutex(StreamStatistics())
+    private let verified = Mutex(Set<ObjectID>())
     private let budget: Double
 
     init(budget: Double) { self.budget = budget }
+
+    func wasVerified(_ id: ObjectID) -> Bool { verified.withLock { $0.contains(id) } }
+
+    func markVerified(_ id: ObjectID) { _ = verified.withLock { $0.insert(id) } }
 
     var statistics: StreamStatistics { state.withLock { $0 } }
 
@@ -72,6 +77,7 @@ enum StreamStorer {
         if !c.lookUp && !c.normalizeNew { return try keep() }
         let handle = BlobHandle(id: c.mac.id(bytes), type: .stream)
         if try c.writer.isKnown(handle) {
+            guard try isComplete(handle, context: c) else { return try keep() }
             c.ledger.record { $0.reused += 1 }
             return [handle]
         }
@@ -122,6 +128,21 @@ enum StreamStorer {
         }
         try stream.encoded().withUnsafeBytes { try c.writer.store(handle, plaintext: $0, sealer: sealer) }
         return [handle]
+    }
+
+    /// True when every data blob of an indexed stream blob is stored too (or the blob is this run's own).
+    ///
+    /// A run that was killed can leave a stream blob in an adopted pack while one of its data blobs,
+    /// which another task of that run had claimed but not yet packed, was lost. Such a blob is never
+    /// referenced: the stream's bytes are stored as they are, and prune later drops the blob.
+    private static func isComplete(_ handle: BlobHandle, context c: StreamContext) throws -> Bool {
+        let repository = c.writer.repository
+        guard try repository.index.location(of: handle) != nil else { return true }
+        if c.ledger.wasVerified(handle.id) { return true }
+        guard let stream = try? repository.loadStream(handle.id),
+              try stream.content.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0, type: .data)) }) else { return false }
+        c.ledger.markVerified(handle.id)
+        return true
     }
 
     /// The share of a stream's content already stored above which `.auto` stores it decompressed.

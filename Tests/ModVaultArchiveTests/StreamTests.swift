@@ -132,6 +132,32 @@ struct StreamTests {
         try Self.expectIdentical(base, out)
     }
 
+    @Test func aStreamBlobWithMissingDataIsNeverReferenced() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        // A stream blob as a killed run could leave it: indexed, but listing a data blob that never landed.
+        let archive = try #require(FileManager.default.subpathsOfDirectory(atPath: base).sorted().first { path in
+            guard path.hasSuffix(".ba2"), let file = try? OpenFile.openForReading(base + "/" + path) else { return false }
+            return !FormatCuts.plan(for: file, path: path, chunker: ws.repository.chunker).streams.isEmpty
+        })
+        let file = try OpenFile.openForReading(base + "/" + archive)
+        let span = try #require(FormatCuts.plan(for: file, path: archive, chunker: ws.repository.chunker).streams.first)
+        let bytes = try file.read(count: span.length, at: span.offset)
+        let broken = BlobHandle(id: ws.repository.contentMAC.id(bytes), type: .stream)
+        let stream = StreamBlob(form: .verbatim, originalLength: UInt64(bytes.count), contentLength: UInt64(bytes.count),
+                                content: [ws.repository.contentMAC.id(Array("lost".utf8))])
+        let writer = BlobWriter(repository: ws.repository)
+        try stream.encoded().withUnsafeBytes { _ = try writer.store(broken, plaintext: $0, sealer: writer.makeSealer()) }
+        try writer.flush()
+
+        let result = try await Archiver(repository: ws.repository).snapshot(source: base, options: Self.options(.all))
+        #expect(try Self.contents(ws, result.record.snapshot)[archive]?.contains(broken) == false)
+        #expect(try Checker(repository: ws.repository).check(readData: true).isHealthy)
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(result.record.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+    }
+
     enum Tamper: String, CaseIterable { case wrongID, wrongRecipe }
 
     @Test(arguments: Tamper.allCases) func restoreRefusesAStreamThatDoesNotRebuildToItsID(tamper: Tamper) async throws {
