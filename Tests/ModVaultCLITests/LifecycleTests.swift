@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModVaultCore
+import ModVaultFixtures
 
 
 /// Writes a small mod-like folder: incompressible "textures", compressible "scripts", a plugin-like file.
@@ -58,6 +59,11 @@ struct LifecycleTests {
         let trials = Int(ProcessInfo.processInfo.environment["MODVAULT_KILL_TRIALS"] ?? "") ?? 52
         var rng = SplitMix64(seed: seed)
         try writeCorpus(src, rng: &rng)
+        // Real archives too: every other snapshot stores their zlib streams decompressed, so kills also
+        // land while stream blobs and their content are being written.
+        _ = try FixtureGenerator.writeBase(FixtureOptions(seed: seed, scaleBytes: 2 << 20), to: src + "/Mods")
+        let archives = try FileManager.default.subpathsOfDirectory(atPath: src + "/Mods").filter { $0.hasSuffix(".ba2") }.sorted()
+        try #require(!archives.isEmpty)
         let passwords = ["correct horse", "battery staple"]
         for (i, pw) in passwords.enumerated() { try pw.write(toFile: "\(h.root)/pw\(i)", atomically: true, encoding: .utf8) }
         var current = 0
@@ -92,10 +98,18 @@ struct LifecycleTests {
             var kind: String
             var before: [String: String]? = nil
             switch op {
-            case 0, 1:
+            case 0:
                 try mutateCorpus(src, rng: &rng, step: 100 + trial)
                 before = try describeTree(src)
                 args = ["snapshot", src]
+                kind = "snapshot"
+            case 1:
+                // Rewritten with the same bytes: read again, and its streams decompressed with recipes.
+                let archive = src + "/Mods/" + archives[(trial / 4) % archives.count]
+                try Data(contentsOf: URL(fileURLWithPath: archive)).write(to: URL(fileURLWithPath: archive))
+                try mutateCorpus(src, rng: &rng, step: 100 + trial)
+                before = try describeTree(src)
+                args = ["snapshot", src, "--normalize", "all"]
                 kind = "snapshot"
             case 2:
                 args = ["forget", "--keep-last", "3", "--prune", "--max-unused", "5%"]
