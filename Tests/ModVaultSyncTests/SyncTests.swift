@@ -192,6 +192,19 @@ struct StreamSyncTests {
         let again = try await Mirror(access: access).mirror("latest", options: MirrorOptions(target: target))
         #expect(try w.contents(target) == w.contents(source))
         #expect(again.bytesDownloaded < 100_000, "downloaded \(again.bytesDownloaded)")
+
+        // Selected snapshots: a push of one snapshot, and a pull of one, carry its streams' content too.
+        let partial = try w.remote("partial")
+        _ = try await Syncer(local: a, remote: partial).push(snapshots: [snapshot.record.id])
+        let (c, _) = try await Syncer.clone(from: partial, to: w.root + "/c", password: w.password)
+        #expect(try Checker(repository: c).check(readData: true, rebuildStreams: true).isHealthy)
+        let other = w.root + "/other"
+        _ = try FixtureGenerator.writeBase(FixtureOptions(seed: 4, scaleBytes: 2 << 20), to: other)
+        let second = try await Archiver(repository: a).snapshot(source: other, options: options)
+        _ = try await Syncer(local: a, remote: remote).push()
+        _ = try await Syncer(local: b, remote: remote).pull(snapshots: [second.record.id.hex])
+        _ = try await Restorer(repository: b).restore(second.record.snapshot, options: RestoreOptions(target: w.root + "/restored-other"))
+        #expect(try w.contents(w.root + "/restored-other") == w.contents(other))
     }
 }
 
