@@ -141,21 +141,25 @@ struct SnapshotCommand: AsyncParsableCommand {
         commandName: "snapshot",
         abstract: "Save the current state of a folder.",
         discussion: """
-            Stores only chunks the repository does not have. Files whose size, mtime, ctime and inode match the
-            parent snapshot (the latest of the same folder, or --parent) are not read again.
-            Unreadable files are reported, left out, and the command exits with code 3.
+            Stores only chunks the repository does not have. Files whose size, mtime,
+            ctime and inode match the parent snapshot (the latest of the same folder,
+            or --parent) are not read again. Unreadable files are reported, left out,
+            and the command exits with code 3.
 
-            Compressed streams inside BA2 archives and plugins (zlib members, texture chunks, compressed
-            records) can be stored decompressed, with a recipe that recompresses them byte for byte; a texture
-            then dedupes against the same texture repacked at another zlib level or extracted as a loose DDS.
-            The price: finding a recipe, and restoring such a stream, recompress it (about 30 MB/s per core).
-            A stream seen before is never processed again. --normalize chooses when:
-              auto  (default) on snapshots that have a parent, a new stream is stored decompressed when at
-                    least a quarter of its content is already in the repository, within --normalize-budget
-                    CPU seconds; everything else is kept compressed, so restores stay fast
-              all   every new stream: the smallest repository and the best dedup later, slower restores
-              none  never; streams already stored decompressed are still reused
-            Restoring a decompressed stream recompresses it and checks it against its ID.
+            Compressed streams inside BA2 archives and plugins (zlib members, texture
+            chunks, compressed records) can be stored decompressed, with a recipe that
+            recompresses them byte for byte: a texture then dedupes against the same
+            texture repacked at another zlib level or extracted as a loose DDS. The
+            price is a recompression (about 30 MB/s per core) when the recipe is found
+            and at every restore of the stream; a stream seen before is never
+            processed again. --normalize chooses when:
+              auto  (default) only on snapshots that have a parent: a new stream is
+                    stored decompressed when at least a quarter of its content is
+                    already stored, within --normalize-budget CPU seconds; the rest
+                    stays compressed, so restores stay fast
+              all   every new stream: the smallest repository and the best dedup
+                    later, at the cost of slower snapshots and restores
+              none  never (streams already stored decompressed are still reused)
             """)
 
     @OptionGroup var global: RepositoryOptionsGroup
@@ -451,9 +455,10 @@ struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Verify the repository.",
         discussion: """
-            Without options, checks structure: snapshots and trees load, every referenced blob is indexed,
-            every index entry lies inside an existing pack. --read-data also decrypts and verifies every blob.
-            --rebuild-streams rebuilds every compressed stream stored decompressed, recompressing it as a
+            Without options, checks structure: snapshots and trees load, every
+            referenced blob is indexed, every index entry lies inside an existing pack.
+            --read-data also decrypts and verifies every blob. --rebuild-streams
+            rebuilds every compressed stream stored decompressed, recompressing it as a
             restore would, and checks it against its ID (about 30 MB/s per core).
             On damage, names the snapshots and files affected and exits with code 4.
             """)
