@@ -11,9 +11,10 @@ struct Chunks: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show how one file is split: format, segments, compression recipes and chunks.",
         discussion: """
-            A debugging tool. Chunk boundaries depend on the repository's secret gear table: with a repository
-            ($MODVAULT_REPO) they are the real ones; without, default sizes and an all-zero secret are used.
-            JSON: {format, segments: [{kind, offset, length}], recipes: [...], chunks: [{offset, length}]}.
+            A debugging tool. Chunk boundaries depend on the repository's secret gear
+            table: with a repository ($MODVAULT_REPO) they are the real ones; without,
+            default sizes and an all-zero secret are used. JSON: {format, segments:
+            [{kind, offset, length}], recipes: [...], chunks: [{offset, length}]}.
             """)
 
     @OptionGroup var global: RepositoryOptionsGroup

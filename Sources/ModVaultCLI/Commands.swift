@@ -17,8 +17,9 @@ public struct ModVaultCommand: AsyncParsableCommand {
         commandName: "modvault",
         abstract: "Deduplicating, encrypted versions of game-mod folders.",
         discussion: """
-            Snapshot a mod folder before every change, compare versions, and restore any of them byte for byte.
-            Only changed chunks are stored; everything is encrypted with a key only your password opens.
+            Snapshot a mod folder before every change, compare versions, and restore any
+            of them byte for byte. Only changed chunks are stored; everything is encrypted
+            with a key only your password opens.
 
             Quick start:
               export MODVAULT_REPO=~/modvault-repo MODVAULT_PASSWORD_FILE=~/.modvault-pass
@@ -29,8 +30,10 @@ public struct ModVaultCommand: AsyncParsableCommand {
               modvault restore latest --target /tmp/Data-restored
 
             Environment: MODVAULT_REPO, MODVAULT_PASSWORD_FILE, MODVAULT_PASSWORD.
-            Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot incomplete (unreadable files),
-            4 damaged data found, 10 no repository, 11 locked, 12 wrong password.
+
+            Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot incomplete (unreadable
+            files), 4 damaged data found, 10 no repository, 11 locked, 12 wrong
+            password.
             """,
         version: "0.1.0",
         subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self,
@@ -77,8 +80,9 @@ struct Init: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Create a new, empty repository.",
         discussion: """
-            The repository folder must not exist or be empty. The password comes from --password-file,
-            $MODVAULT_PASSWORD_FILE, $MODVAULT_PASSWORD, or a prompt (asked twice). Chunk sizes are fixed at init.
+            The repository folder must not exist or be empty. The password comes from
+            --password-file, $MODVAULT_PASSWORD_FILE, $MODVAULT_PASSWORD, or a prompt
+            (asked twice). Chunk sizes are fixed at init.
             """)
 
     @OptionGroup var global: RepositoryOptionsGroup
@@ -322,10 +326,11 @@ struct Diff: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show files added, removed and changed between two snapshots, and what changed inside them.",
         discussion: """
-            Lines start with + (added), - (removed), M (content changed) or U (only mode or time changed).
-            Inside changed BA2 archives: members added, removed, changed or only repacked (same content, other
-            compression); inside plugins: records by FormID with type and EditorID, master list and header flags;
-            inside DDS textures: dimensions, format and mip count. --no-formats lists files only.
+            Lines start with + (added), - (removed), M (content changed) or U (only mode
+            or time changed). Inside changed BA2 archives: members added, removed, changed
+            or only repacked (same content, other compression); inside plugins: records by
+            FormID with type and EditorID, master list and header flags; inside DDS
+            textures: dimensions, format and mip count. --no-formats lists files only.
             """)
 
     @OptionGroup var global: RepositoryOptionsGroup
@@ -410,8 +415,9 @@ struct Restore: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a snapshot's contents into a folder.",
         discussion: """
-            Restores the contents of the snapshotted folder into --target, byte for byte, with modes and times.
-            Every chunk is verified. The target must be empty unless --overwrite is given.
+            Restores the contents of the snapshotted folder into --target, byte for byte,
+            with modes and times. Every chunk is verified. The target must be empty unless
+            --overwrite is given.
             """)
 
     @OptionGroup var global: RepositoryOptionsGroup

@@ -9,9 +9,9 @@ struct Forget: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Remove snapshots by ID or by a retention policy.",
         discussion: """
-            Snapshots are grouped by host and folder; the policy applies to each group. A snapshot is kept
-            if any rule keeps it, and the reasons are printed. Data is freed only by 'prune' (or --prune).
-            Examples:
+            Snapshots are grouped by host and folder; the policy applies to each group. A
+            snapshot is kept if any rule keeps it, and the reasons are printed. Data is
+            freed only by 'prune' (or --prune). Examples:
               modvault forget --keep-last 10 --keep-daily 7 --keep-weekly 4 --dry-run
               modvault forget --keep-within 30d --keep-tag release --prune
               modvault forget 3f2a91c0
@@ -86,9 +86,10 @@ struct Prune: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Delete data that no snapshot references.",
         discussion: """
-            Deletes packs whose blobs are all unused and repacks packs with more than --max-unused of them unused.
-            Takes an exclusive lock: it waits for (or, without --retry-lock, refuses to run beside) snapshots.
-            A crash at any point leaves the repository valid.
+            Deletes packs whose blobs are all unused and repacks packs with more than
+            --max-unused of them unused. Takes an exclusive lock: it waits for (or,
+            without --retry-lock, refuses to run beside) snapshots. A crash at any point
+            leaves the repository valid.
             """)
 
     @OptionGroup var global: RepositoryOptionsGroup

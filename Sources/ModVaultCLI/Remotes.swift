@@ -79,11 +79,12 @@ struct RemoteCommand: AsyncParsableCommand {
         commandName: "remote",
         abstract: "Manage named remotes: folders, S3 buckets, PocketBase collections, HTTP mirrors.",
         discussion: """
-            URL forms: /path or file:///path; s3://bucket/prefix (endpoint from AWS_ENDPOINT_URL or ?endpoint=);
-            pocketbase+http(s)://host:port/collection; http(s)://host/path (read-only).
-            Credentials never go into the repository: S3 uses AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
-            AWS_SESSION_TOKEN, AWS_REGION or ~/.aws/credentials (AWS_PROFILE); PocketBase uses
-            POCKETBASE_EMAIL and POCKETBASE_PASSWORD (a user of 'users') or POCKETBASE_TOKEN.
+            URL forms: /path or file:///path; s3://bucket/prefix (endpoint from
+            AWS_ENDPOINT_URL or ?endpoint=); pocketbase+http(s)://host:port/collection;
+            http(s)://host/path (read-only). Credentials never go into the repository: S3
+            uses AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION
+            or ~/.aws/credentials (AWS_PROFILE); PocketBase uses POCKETBASE_EMAIL and
+            POCKETBASE_PASSWORD (a user of 'users') or POCKETBASE_TOKEN.
             """,
         subcommands: [RemoteAdd.self, RemoteList.self, RemoteRemove.self, RemoteInit.self])
 }
@@ -237,9 +238,10 @@ struct MirrorCommand: AsyncParsableCommand {
         commandName: "mirror",
         abstract: "Materialise a snapshot from a remote into a folder, downloading only missing chunks.",
         discussion: """
-            Chunks come first from the local repository ($MODVAULT_REPO, if it is the same repository), then from
-            the files already in --target (seeds), and only then from the remote, with neighbouring blobs fetched in
-            one ranged request. Files are replaced only when complete and verified; an interrupted mirror resumes.
+            Chunks come first from the local repository ($MODVAULT_REPO, if it is the same
+            repository), then from the files already in --target (seeds), and only then
+            from the remote, with neighbouring blobs fetched in one ranged request. Files
+            are replaced only when complete and verified; an interrupted mirror resumes.
             """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote name or URL.") var url: String
