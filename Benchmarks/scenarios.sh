@@ -6,7 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ALL_SCENARIOS=(texture script-front plugin repack reorder loose-dds rename all)
-ALL_TOOLS=(modvault modvault-plain restic borg)
+ALL_TOOLS=(modvault modvault-auto modvault-plain restic borg)
 
 usage() {
     cat <<USAGE
@@ -29,7 +29,8 @@ Scenarios: ${ALL_SCENARIOS[*]}
   all           all of them at once                            ideal: the sum
 
 Tools: ${ALL_TOOLS[*]}
-  modvault        format-aware; base snapshot with --normalize all, scenario snapshot with the default
+  modvault        format-aware with the defaults, and the base optimised (modvault optimize; prune)
+  modvault-auto   format-aware with the defaults for both snapshots (streams of the base kept compressed)
   modvault-plain  --no-format-aware for both snapshots
   restic          defaults;  borg: --compression lz4
 A tool that fails is reported and left out; the others go on.
@@ -37,7 +38,7 @@ A tool that fails is reported and left out; the others go on.
 Options:
   --scale SIZE        corpus size passed to modvault-fixtures (default 256M)
   --only NAME[,NAME]  run only these scenarios (default all)
-  --tools LIST        comma-separated subset of the tools (default all four)
+  --tools LIST        comma-separated subset of the tools (default all five)
   --checksum          sync trees into the working copy with rsync --checksum --no-times instead of
                       rsync -a: unchanged files keep their inode and times (as run.sh does), so the
                       second snapshot is incremental and its tree metadata only covers changed files
@@ -135,7 +136,7 @@ log "base: $(file_count "$CORPUS/base") files, $(human_bytes "$base_bytes")"
 tool_env() {
     export XDG_CACHE_HOME=$TDIR/xdg-cache XDG_CONFIG_HOME=$TDIR/xdg-config
     case "$1" in
-        modvault | modvault-plain)
+        modvault | modvault-auto | modvault-plain)
             export MODVAULT_REPO=$TDIR/repo MODVAULT_PASSWORD_FILE=$PASSWORD_FILE MODVAULT_CACHE_DIR=$TDIR/cache ;;
         restic) export RESTIC_PASSWORD=modvault-bench-password ;;
         borg)
@@ -165,7 +166,7 @@ tool_init() {
     local logs=$1
     mkdir -p "$TDIR/cache"
     case "$2" in
-        modvault | modvault-plain) run_timed "$logs" init "$MODVAULT_BIN" init ;;
+        modvault | modvault-auto | modvault-plain) run_timed "$logs" init "$MODVAULT_BIN" init ;;
         restic) run_timed "$logs" init restic -r "$TDIR/repo" --cache-dir "$TDIR/cache" init ;;
         borg) run_timed "$logs" init borg init -e repokey "$TDIR/repo" ;;
     esac
@@ -177,13 +178,17 @@ tool_snapshot() {
     warm_cache src
     case "$tool" in
         modvault)
-            # The base is stored normalized (zlib streams decompressed, with recipes); later snapshots use
-            # the default (--normalize auto).
+            # The recommended flow: a default first snapshot, then `optimize` (zlib streams stored decompressed,
+            # with recipes) and `prune`, untimed; every later snapshot with the defaults.
+            run_timed "$logs" "snapshot-$label" "$MODVAULT_BIN" snapshot src --tag "$label" --json || return 1
             if [[ $label == base ]]; then
-                run_timed "$logs" "snapshot-$label" "$MODVAULT_BIN" snapshot src --normalize all --tag "$label" --json
-            else
-                run_timed "$logs" "snapshot-$label" "$MODVAULT_BIN" snapshot src --tag "$label" --json
+                local secs=$T_SECS
+                run_timed "$logs" optimize "$MODVAULT_BIN" optimize --json || return 1
+                run_timed "$logs" prune "$MODVAULT_BIN" prune || return 1
+                T_SECS=$secs
             fi ;;
+        modvault-auto)
+            run_timed "$logs" "snapshot-$label" "$MODVAULT_BIN" snapshot src --tag "$label" --json ;;
         modvault-plain)
             run_timed "$logs" "snapshot-$label" "$MODVAULT_BIN" snapshot src --no-format-aware --tag "$label" --json ;;
         restic)
@@ -211,7 +216,7 @@ bench_tool() {
     if ! tool_init "$logs" "$tool" || ! tool_snapshot "$logs" "$tool" base; then
         R[$tool.status]=failed
         printf '\n*** %s: FAILED on the base snapshot (logs: %s); no figures for this tool ***\n\n' "$tool" "$logs" >&2
-        [[ $tool != modvault ]] || printf '    (modvault snapshot --normalize all needs a build that has --normalize)\n\n' >&2
+        [[ $tool != modvault ]] || printf '    (the modvault column needs a build that has optimize)\n\n' >&2
         cd "$WORK"
         rm -rf "$rundir/src"
         return 0

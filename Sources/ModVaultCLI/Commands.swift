@@ -37,7 +37,7 @@ public struct ModVaultCommand: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self,
-                      Forget.self, Prune.self, Key.self, Unlock.self, Repair.self,
+                      Forget.self, Prune.self, Optimize.self, Key.self, Unlock.self, Repair.self,
                       RemoteCommand.self, Push.self, Pull.self, Clone.self, MirrorCommand.self, Chunks.self]
     )
 

@@ -23,9 +23,14 @@ public enum FormatCuts {
     ///
     /// Snapshots and mirror seeds both call this, so the same file is always cut the same way.
     public static func plan(for file: OpenFile, path: String, chunker: FastCDC) -> FormatPlan {
+        guard let reader = try? FileRangeReader(file: file) else { return FormatPlan(chunker: chunker) }
+        return plan(for: reader, path: path, chunker: chunker)
+    }
+
+    /// The same plan for a file behind any reader (a file stored in a snapshot, for `optimize`).
+    public static func plan(for reader: some RangeReader, path: String, chunker: FastCDC) -> FormatPlan {
         let p = chunker.parameters
-        let reader = try? FileRangeReader(file: file)
-        guard let reader, reader.size > UInt64(p.minSize) / UInt64(pluginScale) else { return FormatPlan(chunker: chunker) }
+        guard reader.size > UInt64(p.minSize) / UInt64(pluginScale) else { return FormatPlan(chunker: chunker) }
         let detected = FormatSegmenter.detect(reader)
         let effective = detectedChunker(detected, chunker: chunker)
         let e = effective.parameters

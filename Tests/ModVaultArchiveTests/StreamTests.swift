@@ -113,6 +113,52 @@ struct StreamTests {
         #expect(summary.bytesAdded < Int64(repacked.count) / 10, "added \(summary.bytesAdded) for a \(repacked.count)-byte repack")
     }
 
+    @Test func optimizeConvertsAKeptSnapshotSoLaterRepacksDedupe() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let archiver = Archiver(repository: ws.repository)
+        let first = try await archiver.snapshot(source: base)
+        #expect(first.streams.kept > 20 && first.streams.normalized == 0)
+
+        // No time at all: nothing changes, and the streams are counted as left for later.
+        var none = OptimizeOptions()
+        none.budget = 0
+        let idle = try await Optimizer(repository: ws.repository).optimize(first.record, options: none)
+        #expect(idle.replacement == nil && idle.streamsLeft > 20)
+        #expect(try ws.repository.snapshots().map(\.id) == [first.record.id])
+
+        let report = try await Optimizer(repository: ws.repository).optimize(first.record)
+        let replacement = try #require(report.replacement)
+        #expect(report.streams.normalized > 20 && report.filesRewritten > 0)
+        let records = try ws.repository.snapshots()
+        #expect(records.map(\.id) == [replacement])
+        let optimized = try #require(records.first)
+        #expect(optimized.snapshot.paths == first.record.snapshot.paths)
+        // Stored with nanoseconds in text, so compare at the microsecond.
+        #expect(abs(optimized.snapshot.time.timeIntervalSince(first.record.snapshot.time)) < 1e-6)
+        #expect(try Self.contents(ws, optimized.snapshot).values.contains { $0.contains { $0.type == .stream } })
+        let pruned = try Pruner(repository: ws.repository).prune(maxUnused: 0)
+        #expect(pruned.bytesFreed > 0)
+        #expect(try Checker(repository: ws.repository).check(readData: true, rebuildStreams: true).isHealthy)
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(optimized.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+
+        // The optimised snapshot is the parent now: a repack of an archive stores little.
+        let ba2 = try #require(FileManager.default.subpathsOfDirectory(atPath: base).sorted().first { path in
+            guard path.hasSuffix(".ba2"), let bytes = try? FileSystem.readFile(base + "/" + path) else { return false }
+            return bytes.count > 20_000 && Array(bytes[8..<12]) == Array("GNRL".utf8)
+        })
+        let repacked = try StreamFixture.recompressed(try FileSystem.readFile(base + "/" + ba2), path: ba2,
+                                                      settings: ZlibSettings(level: 1, windowBits: 15))
+        try FileSystem.writeAtomically(base + "/" + ba2, bytes: repacked)
+        let after = try await archiver.snapshot(source: base)
+        #expect(after.record.snapshot.parents == [replacement])
+        #expect(after.streams.normalized > 0, "\(after.streams)")
+        let summary = try #require(after.record.snapshot.summary)
+        #expect(summary.bytesAdded < Int64(repacked.count) / 10, "added \(summary.bytesAdded) for a \(repacked.count)-byte repack")
+    }
+
     @Test func pruneKeepsTheDataOfStreamsStillReferenced() async throws {
         let ws = try Workspace()
         let base = try Self.corpus(ws)

@@ -64,6 +64,31 @@ struct CLITests {
         #expect(try describeTree(src) == describeTree(target))
     }
 
+    @Test func optimizeReplacesTheLatestSnapshot() throws {
+        let h = try CLIHarness()
+        let src = try Self.makeSource(h)
+        try h.modvault(["init"])
+        let first = try h.modvault(["snapshot", src, "--json"]).lastJSON()
+        #expect(((first["streams"] as? [String: Any])?["kept"] as? Int ?? 0) >= 3)
+        #expect(try h.modvault(["optimize", "--max-seconds", "-1"]).status == 2)
+        let optimize = try h.modvault(["optimize", "--json"])
+        #expect(optimize.status == 0, "\(optimize.stderr)")
+        let report = try optimize.lastJSON()
+        #expect(report["snapshot"] as? String == first["snapshot"] as? String)
+        let replacement = try #require(report["replacement"] as? String)
+        #expect((report["normalized"] as? Int ?? 0) >= 3)
+        let list = try JSONSerialization.jsonObject(with: Data(try h.modvault(["snapshots", "--json"]).stdout.utf8)) as? [[String: Any]]
+        #expect(list?.compactMap { $0["id"] as? String } == [replacement])
+        #expect(try h.modvault(["prune"]).status == 0)
+        #expect(try h.modvault(["check", "--read-data", "--rebuild-streams"]).status == 0)
+        let target = h.root + "/restored"
+        #expect(try h.modvault(["restore", "latest", "--target", target]).status == 0)
+        #expect(try describeTree(src) == describeTree(target))
+        // Nothing left to do: the same snapshot stays.
+        let again = try h.modvault(["optimize", "--json"]).lastJSON()
+        #expect(again["replacement"] is NSNull)
+    }
+
     @Test func unchangedResnapshotAddsAlmostNothing() throws {
         let h = try CLIHarness()
         let src = try Self.makeSource(h)
