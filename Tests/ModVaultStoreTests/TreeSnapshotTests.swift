@@ -344,4 +344,21 @@ struct StreamBlobTests {
             #expect(throws: ByteReader.Malformed.self) { try StreamBlob.decode(bytes) }
         }
     }
+
+    @Test func everyTruncationAndRandomGarbageThrows() {
+        let good = Self.samples[1].encoded()
+        for keep in 0..<good.count {
+            #expect(throws: ByteReader.Malformed.self, "keep \(keep)") { try StreamBlob.decode(Array(good[0..<keep])) }
+        }
+        var rng = SplitMix64(seed: 11)
+        for length in [2, 3, 10, 40, 100, 1000] {
+            for form in [UInt8(0), 1] {
+                var bytes = rng.bytes(length)
+                bytes[0] = StreamBlob.version
+                bytes[1] = form
+                // Random bytes may by chance form a valid blob; it must then hold no more IDs than the bytes carry.
+                if let decoded = try? StreamBlob.decode(bytes) { #expect(decoded.content.count * 32 <= bytes.count) }
+            }
+        }
+    }
 }
