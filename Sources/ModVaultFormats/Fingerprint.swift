@@ -49,6 +49,10 @@ public enum ContentFingerprint {
         for chunk in entry.chunks {
             if chunk.isCompressed {
                 guard zlib else { return nil }
+                if let content = reader.decompressedStream(offset: chunk.offset, count: Int(chunk.packedSize), rawSize: UInt64(chunk.unpackedSize)) {
+                    content.withUnsafeBytes { hasher.add($0) }
+                    continue
+                }
                 let stored = try checkedRead(reader, offset: chunk.offset, count: UInt64(chunk.packedSize), what: "BA2 member data", path: path)
                 var content: [UInt8]?
                 stored.withUnsafeBytes { s in content = try? engine.inflate(s, rawSize: UInt64(chunk.unpackedSize)) }

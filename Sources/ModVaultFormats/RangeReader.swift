@@ -9,6 +9,14 @@ public protocol RangeReader {
     var size: UInt64 { get }
     /// Exactly `count` bytes starting at `offset`; throws if the range is not inside `0..<size`.
     func read(offset: UInt64, count: Int) throws -> [UInt8]
+    /// The decompressed content of the zlib stream at exactly `offset..<offset+count`, when the reader
+    /// already holds it (a file stored in a snapshot keeps such streams decompressed); nil otherwise.
+    func decompressedStream(offset: UInt64, count: Int, rawSize: UInt64) -> [UInt8]?
+}
+
+extension RangeReader {
+    /// Plain readers hold no decompressed streams.
+    public func decompressedStream(offset: UInt64, count: Int, rawSize: UInt64) -> [UInt8]? { nil }
 }
 
 /// A `RangeReader` over bytes already in memory.

@@ -157,6 +157,23 @@ struct StreamTests {
         #expect(after.streams.normalized > 0, "\(after.streams)")
         let summary = try #require(after.record.snapshot.summary)
         #expect(summary.bytesAdded < Int64(repacked.count) / 10, "added \(summary.bytesAdded) for a \(repacked.count)-byte repack")
+
+        // The structural diff sees a repack, reading both versions' members from their stored content.
+        let old = try #require(try Self.node(ws, optimized.snapshot, ba2)), new = try #require(try Self.node(ws, after.record.snapshot, ba2))
+        guard case .ba2(let d)? = try FormatDiffer.diff(path: ba2, old: old, new: new, repository: ws.repository) else {
+            Issue.record("no BA2 diff for \(ba2)")
+            return
+        }
+        #expect(d.contentCompared && d.changed.isEmpty && d.added.isEmpty && d.removed.isEmpty && !d.repacked.isEmpty)
+    }
+
+    static func node(_ ws: Workspace, _ snapshot: Snapshot, _ path: String) throws -> TreeNode? {
+        var found: TreeNode?
+        try TreeWalker(repository: ws.repository).walk(snapshot.tree) { entry in
+            if entry.path == path { found = entry.node }
+            return true
+        }
+        return found
     }
 
     @Test func pruneKeepsTheDataOfStreamsStillReferenced() async throws {
