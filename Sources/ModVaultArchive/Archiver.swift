@@ -192,8 +192,7 @@ public struct Archiver: Sendable {
                                     buffers.give(job)
                                 }
                                 // A stream cut short by a shrinking file is just bytes; the scan reports the change.
-                                let context = complete ? streams : StreamContext(writer: streams.writer, mac: streams.mac, ledger: streams.ledger,
-                                                                                 lookUp: false, normalizeNew: false, alwaysNormalize: false)
+                                let context = complete ? streams : streams.keepingOnly
                                 let handles = try job.bytes.withUnsafeBytes {
                                     try StreamStorer.store($0, span: span, chunker: fileChunker, context: context, sealer: sealer,
                                                           denseSealer: denseSealer, engine: engine)

@@ -8,6 +8,8 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     private let repository: Repository
     private let content: [BlobHandle]
     private let starts: [UInt64]
+    /// Where each content piece (a data blob or a whole stream) starts in the file, in order.
+    public var pieceOffsets: [UInt64] { starts }
     /// The file's size.
     public let size: UInt64
     private var cached: (index: Int, bytes: [UInt8])?
@@ -62,15 +64,7 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
         guard let index = starts.firstIndex(of: offset), content[index].type == .stream,
               let stream = try? repository.loadStream(content[index].id), case .recipe = stream.form,
               stream.originalLength == UInt64(count), stream.contentLength == rawSize else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(Int(rawSize))
-        var piece: [UInt8] = []
-        for id in stream.content {
-            guard (try? repository.loadBlob(BlobHandle(id: id, type: .data), into: &piece)) != nil else { return nil }
-            out.append(contentsOf: piece)
-        }
-        // Blobs are verified by their MACs; only the total can still disagree with the stream.
-        return out.count == Int(rawSize) ? out : nil
+        return try? rebuilder.content(of: stream, id: content[index].id)
     }
 
     private func load(_ index: Int) throws -> [UInt8] {

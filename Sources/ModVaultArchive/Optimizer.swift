@@ -144,16 +144,8 @@ private struct Rewriter {
         let plan = FormatCuts.plan(for: reader, path: node.name, chunker: repository.chunker)
         guard !plan.streams.isEmpty else { return nil }
 
-        // Where each piece of the content starts, so a stream maps onto whole pieces.
-        var starts: [Int64] = []
-        var offset: Int64 = 0
-        for h in node.content {
-            starts.append(offset)
-            if h.type == .stream { offset += Int64(try repository.loadStream(h.id).originalLength); continue }
-            guard let l = try repository.index.location(of: h) else { throw StoreError.blobNotIndexed(h) }
-            offset += l.rawLength
-        }
-        starts.append(offset)
+        // Where each piece of the content starts (and the end), so a stream maps onto whole pieces.
+        let starts = (reader.pieceOffsets + [reader.size]).map { Int64($0) }
         var candidates: [(range: Range<Int>, span: StreamSpan)] = []
         for span in plan.streams {
             // Only a stream stored as whole data pieces (cut as snapshots cut streams) can be replaced.

@@ -23,6 +23,21 @@ public final class StreamRebuilder {
     /// Calls `body` with the stream's original bytes.
     public func withRebuilt<T>(_ id: ObjectID, _ body: (UnsafeRawBufferPointer) throws -> T) throws -> T {
         let stream = try repository.loadStream(id)
+        try gatherContent(of: stream, id: id)
+        let engine = self.engine ?? RecipeEngine()
+        self.engine = engine
+        try Self.rebuild(stream, id: id, content: content, into: &rebuilt, engine: engine, mac: repository.contentMAC)
+        return try rebuilt.withUnsafeBytes(body)
+    }
+
+    /// The concatenated data blobs of `stream` (its decompressed content when it has a recipe),
+    /// without recompressing anything.
+    public func content(of stream: StreamBlob, id: ObjectID) throws -> [UInt8] {
+        try gatherContent(of: stream, id: id)
+        return content
+    }
+
+    private func gatherContent(of stream: StreamBlob, id: ObjectID) throws {
         let label = "stream \(id.short)"
         guard stream.contentLength <= FormatCuts.maximumStreamContent, stream.originalLength <= FormatCuts.maximumStreamContent else {
             throw StoreError.corruptObject(path: label, reason: "claims \(stream.contentLength) bytes of content")
@@ -36,10 +51,9 @@ public final class StreamRebuilder {
             }
             content.append(contentsOf: plaintext.bytes)
         }
-        let engine = self.engine ?? RecipeEngine()
-        self.engine = engine
-        try Self.rebuild(stream, id: id, content: content, into: &rebuilt, engine: engine, mac: repository.contentMAC)
-        return try rebuilt.withUnsafeBytes(body)
+        guard content.count == Int(stream.contentLength) else {
+            throw StoreError.corruptObject(path: label, reason: "content has \(content.count) bytes, the stream declares \(stream.contentLength)")
+        }
     }
 
     /// Turns a stream's concatenated `content` into its original bytes in `output`, and checks them

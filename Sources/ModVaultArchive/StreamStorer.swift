@@ -48,6 +48,11 @@ struct StreamContext: Sendable {
     let normalizeNew: Bool
     /// Skip the "already stored as it is" test (`.all`).
     let alwaysNormalize: Bool
+
+    /// The same run, storing streams only as they are (for bytes that are not a whole stream).
+    var keepingOnly: StreamContext {
+        StreamContext(writer: writer, mac: mac, ledger: ledger, lookUp: false, normalizeNew: false, alwaysNormalize: false)
+    }
 }
 
 /// Stores one compressed stream and returns the handles that stand for it in the file's content.
@@ -61,18 +66,13 @@ enum StreamStorer {
     static func store(_ bytes: UnsafeRawBufferPointer, span: StreamSpan, chunker: FastCDC, context c: StreamContext,
                       sealer: BlobSealer, denseSealer: BlobSealer, engine: RecipeEngine) throws -> [BlobHandle] {
         // The stream's own chunks, computed once whichever path needs them.
-        var own: [(range: Range<Int>, id: ObjectID)]?
+        var own: [Chunk]?
         func keep() throws -> [BlobHandle] {
             c.ledger.record {
                 $0.kept += 1
                 $0.keptBytes += Int64(bytes.count)
             }
-            let chunks = own ?? chunkIDs(bytes, cuts: [], chunker: chunker, mac: c.mac)
-            return try chunks.map { chunk in
-                let h = BlobHandle(id: chunk.id, type: .data)
-                try c.writer.store(h, plaintext: UnsafeRawBufferPointer(rebasing: bytes[chunk.range]), sealer: sealer)
-                return h
-            }
+            return try storeChunks(own ?? chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac), of: bytes, context: c, sealer: sealer)
         }
         if !c.lookUp && !c.normalizeNew { return try keep() }
         let handle = BlobHandle(id: c.mac.id(bytes), type: .stream)
@@ -82,35 +82,45 @@ enum StreamStorer {
             return [handle]
         }
         if !c.alwaysNormalize {
-            let chunks = chunkIDs(bytes, cuts: [], chunker: chunker, mac: c.mac)
-            own = chunks
-            if try chunks.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0.id, type: .data)) }) {
+            let mine = chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac)
+            own = mine
+            if try mine.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0.id, type: .data)) }) {
                 c.ledger.record { $0.reused += 1 }
-                return chunks.map { BlobHandle(id: $0.id, type: .data) }
+                return mine.map { BlobHandle(id: $0.id, type: .data) }
             }
         }
         guard c.normalizeNew, c.alwaysNormalize || c.ledger.withinBudget else { return try keep() }
         let started = monotonicSeconds()
+        let contentCuts = FormatCuts.contentCuts(span, minSize: chunker.parameters.minSize)
+        // The decompressed content and its chunks, when the probe below already produced them.
+        var probed: (content: [UInt8], chunks: [Chunk])?
         if !c.alwaysNormalize {
             // Restoring a decompressed stream costs a recompression, so `.auto` stores one decompressed only
             // when that pays now: when a good part of its content is already stored (a repack, a texture
             // also kept loose). Inflating to find out costs a tenth of the recompression it may save.
-            let share = (try? engine.inflate(bytes, rawSize: span.rawSize)).map { decompressed in
-                decompressed.withUnsafeBytes { raw in
-                    storedShare(raw, cuts: FormatCuts.contentCuts(span, minSize: chunker.parameters.minSize), chunker: chunker, context: c)
+            var share = 0.0
+            if let content = try? engine.inflate(bytes, rawSize: span.rawSize) {
+                let pieces = content.withUnsafeBytes { chunks(of: $0, cuts: contentCuts, chunker: chunker, mac: c.mac) }
+                let stored = pieces.reduce(0) { sum, p in
+                    sum + ((try? c.writer.isKnown(BlobHandle(id: p.id, type: .data))) == true ? p.range.count : 0)
                 }
-            } ?? 0
+                share = content.isEmpty ? 0 : Double(stored) / Double(content.count)
+                probed = (content, pieces)
+            }
             let probe = monotonicSeconds() - started
             c.ledger.record { $0.recipeSeconds += probe }
             if share < Self.worthwhileShare { return try keep() }
         }
-        let outcome = engine.find(compressed: bytes, rawSize: span.rawSize)
+        let outcome = probed.map { engine.search(compressed: bytes, decompressed: $0.content) }
+            ?? engine.find(compressed: bytes, rawSize: span.rawSize)
         let spent = monotonicSeconds() - started
         let stream: StreamBlob
         switch outcome {
         case .reproducible(let recipe, let decompressed):
-            let cuts = FormatCuts.contentCuts(span, minSize: chunker.parameters.minSize)
-            let content = try decompressed.withUnsafeBytes { try storeChunks($0, cuts: cuts, chunker: chunker, context: c, sealer: denseSealer) }
+            let content = try decompressed.withUnsafeBytes { raw in
+                try storeChunks(probed?.chunks ?? chunks(of: raw, cuts: contentCuts, chunker: chunker, mac: c.mac), of: raw,
+                                context: c, sealer: denseSealer)
+            }
             stream = StreamBlob(form: .recipe(recipe.encoded()), originalLength: UInt64(bytes.count),
                                 contentLength: UInt64(decompressed.count), content: content.map(\.id))
             c.ledger.record {
@@ -118,7 +128,7 @@ enum StreamStorer {
                 $0.recipeSeconds += spent
             }
         case .notReproducible:
-            let content = try storeChunks(bytes, cuts: [], chunker: chunker, context: c, sealer: sealer)
+            let content = try storeChunks(own ?? chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac), of: bytes, context: c, sealer: sealer)
             stream = StreamBlob(form: .verbatim, originalLength: UInt64(bytes.count), contentLength: UInt64(bytes.count),
                                 content: content.map(\.id))
             c.ledger.record {
@@ -148,17 +158,6 @@ enum StreamStorer {
     /// The share of a stream's content already stored above which `.auto` stores it decompressed.
     static let worthwhileShare = 0.25
 
-    /// The fraction of `bytes`, cut as a stream's content would be, that the repository already holds.
-    private static func storedShare(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, context c: StreamContext) -> Double {
-        guard bytes.count > 0 else { return 0 }
-        var stored = 0
-        for r in chunkRanges(bytes, cuts: cuts, chunker: chunker) {
-            let id = c.mac.id(UnsafeRawBufferPointer(rebasing: bytes[r]))
-            if (try? c.writer.isKnown(BlobHandle(id: id, type: .data))) == true { stored += r.count }
-        }
-        return Double(stored) / Double(bytes.count)
-    }
-
     /// Cuts `bytes` (never across `cuts`, offsets relative to its start) into chunks.
     static func chunkRanges(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC) -> [Range<Int>] {
         var out: [Range<Int>] = []
@@ -174,16 +173,18 @@ enum StreamStorer {
         return out
     }
 
-    private static func chunkIDs(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, mac: ContentMAC) -> [(range: Range<Int>, id: ObjectID)] {
+    /// One chunk of a buffer: where it lies and its content ID.
+    typealias Chunk = (range: Range<Int>, id: ObjectID)
+
+    private static func chunks(of bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, mac: ContentMAC) -> [Chunk] {
         chunkRanges(bytes, cuts: cuts, chunker: chunker).map { r in (r, mac.id(UnsafeRawBufferPointer(rebasing: bytes[r]))) }
     }
 
-    private static func storeChunks(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, context c: StreamContext,
+    private static func storeChunks(_ chunks: [Chunk], of bytes: UnsafeRawBufferPointer, context c: StreamContext,
                                     sealer: BlobSealer) throws -> [BlobHandle] {
-        try chunkRanges(bytes, cuts: cuts, chunker: chunker).map { r in
-            let piece = UnsafeRawBufferPointer(rebasing: bytes[r])
-            let handle = BlobHandle(id: c.mac.id(piece), type: .data)
-            try c.writer.store(handle, plaintext: piece, sealer: sealer)
+        try chunks.map { chunk in
+            let handle = BlobHandle(id: chunk.id, type: .data)
+            try c.writer.store(handle, plaintext: UnsafeRawBufferPointer(rebasing: bytes[chunk.range]), sealer: sealer)
             return handle
         }
     }

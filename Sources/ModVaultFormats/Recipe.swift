@@ -287,7 +287,16 @@ public final class RecipeEngine: @unchecked Sendable {
         case .failure(.presetDictionary): return .notReproducible(.presetDictionary)
         case .failure(let f): return .notReproducible(.invalidStream(f.description))
         }
-        let h0 = compressed[0], h1 = compressed[1]  // inflate succeeded, so there are at least 2 bytes
+        return search(compressed: compressed, decompressed: decompressed, candidates: candidates)
+    }
+
+    /// Searches for a recipe for `compressed` when its content is already at hand: `decompressed` must
+    /// be what `inflate(compressed, rawSize:)` returned for it.
+    public func search(compressed: UnsafeRawBufferPointer, decompressed: [UInt8],
+                       candidates: [ZlibParameters] = Recipe.standardCandidates) -> RecipeOutcome {
+        guard compressed.count >= 2 else { return .notReproducible(.invalidStream("shorter than a zlib header")) }
+        let rawSize = UInt64(decompressed.count)
+        let h0 = compressed[0], h1 = compressed[1]
         var tried = 0
         for p in candidates where p.isValid {
             let header = p.header

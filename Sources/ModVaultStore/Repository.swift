@@ -294,20 +294,6 @@ public final class Repository: Sendable {
         }
     }
 
-    /// The data blobs behind a file's content, in order: stream blobs replaced by their content.
-    public func dataBlobs(of content: [BlobHandle]) throws -> [ObjectID] {
-        var out: [ObjectID] = []
-        out.reserveCapacity(content.count)
-        for h in content {
-            switch h.type {
-            case .data: out.append(h.id)
-            case .stream: out.append(contentsOf: try loadStream(h.id).content)
-            case .tree: throw StoreError.corruptObject(path: "blob \(h)", reason: "a tree listed as file content")
-            }
-        }
-        return out
-    }
-
     // MARK: Snapshots
 
     /// Stores a snapshot and returns its ID.

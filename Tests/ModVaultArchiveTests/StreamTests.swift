@@ -176,6 +176,27 @@ struct StreamTests {
         return found
     }
 
+    /// The loose copies of an archive's textures cost little more than their DDS headers once the
+    /// archive's streams are stored decompressed; with them kept compressed, they cost their pixels.
+    @Test(arguments: [NormalizePolicy.all, .auto]) func looseTexturesDedupeAgainstAnOptimizedArchive(base policy: NormalizePolicy) async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let archiver = Archiver(repository: ws.repository)
+        _ = try await archiver.snapshot(source: base, options: Self.options(policy))
+        let before = try FileManager.default.subpathsOfDirectory(atPath: base)
+        let summary = try FixtureGenerator.writeScenario(.looseDDS, FixtureOptions(seed: 11, scaleBytes: 3 << 20), to: base)
+        let loose = try FileManager.default.subpathsOfDirectory(atPath: base).filter { $0.hasSuffix(".dds") && !before.contains($0) }
+        let looseBytes = try loose.reduce(Int64(0)) { $0 + Int64(try FileSystem.readFile(base + "/" + $1).count) }
+        #expect(loose.count > 2 && looseBytes > 50_000)
+        let after = try await archiver.snapshot(source: base)
+        let added = try #require(after.record.snapshot.summary).bytesAdded
+        if policy == .all {
+            #expect(added < summary.idealNewBytes + 64 << 10, "added \(added) for \(looseBytes) bytes of loose textures")
+        } else {
+            #expect(added > looseBytes / 2, "added \(added) for \(looseBytes) bytes of loose textures")
+        }
+    }
+
     @Test func pruneKeepsTheDataOfStreamsStillReferenced() async throws {
         let ws = try Workspace()
         let base = try Self.corpus(ws)
