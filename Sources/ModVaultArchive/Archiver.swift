@@ -244,8 +244,9 @@ public struct Archiver: Sendable {
             }
             while let r = try await group.next() { collect(r) }
         }
+        let listSealer = writer.makeSealer()
         for (i, file) in files.enumerated() where !file.failed {
-            file.content = contents[i].flatMap { $0 }
+            file.content = try writer.storeContent(contents[i].flatMap { $0 }, sealer: listSealer)
         }
         options.progress?(ProgressSample(files: files.count, totalFiles: files.count, bytes: stats.bytesRead,
                                          totalBytes: totalBytes, elapsed: monotonicSeconds() - start))

@@ -191,7 +191,18 @@ public struct Checker: Sendable {
             switch node.type {
             case .regular:
                 var problem: String? = nil
-                for h in node.content where problem == nil {
+                var handles: [BlobHandle] = []
+                do {
+                    handles = try ContentListWalk.expand(node.content, size: node.size) { id in
+                        let h = BlobHandle(id: id, type: .list)
+                        if indexed[h] == nil { throw ContentListError(reason: "blob \(h) is not in the index") }
+                        if bad.contains(h) { throw ContentListError(reason: "blob \(h) is damaged") }
+                        return try repository.loadList(id)
+                    }
+                } catch {
+                    problem = "\(child): \(error)"
+                }
+                for h in handles where problem == nil {
                     problem = streamProblems.problem(with: h, indexed: indexed, bad: bad, repository: repository)
                 }
                 if let problem {

@@ -18,10 +18,10 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     /// A reader over `node`'s content.
     public init(repository: Repository, node: TreeNode) throws {
         self.repository = repository
-        content = node.content
+        content = try repository.contentHandles(node, path: node.name)
         var starts: [UInt64] = []
         var offset: UInt64 = 0
-        for handle in node.content {
+        for handle in content {
             starts.append(offset)
             if handle.type == .stream {
                 offset += try repository.loadStream(handle.id).originalLength

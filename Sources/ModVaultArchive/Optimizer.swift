@@ -136,8 +136,9 @@ private struct Rewriter {
     }
 
     /// The file's new content list, or nil when none of its streams changed form.
-    mutating func rewrite(file node: TreeNode) async throws -> [BlobHandle]? {
-        guard !node.content.isEmpty, node.content.contains(where: { $0.type == .data }) else { return nil }
+    mutating func rewrite(file node: TreeNode) async throws -> FileContent? {
+        let original = try repository.contentHandles(node, path: node.name)
+        guard original.contains(where: { $0.type == .data }) else { return nil }
         let reader = try SnapshotFileReader(repository: repository, node: node)
         let format = FormatSegmenter.detect(reader)
         guard format == .ba2General || format == .ba2Textures || format == .plugin else { return nil }
@@ -150,7 +151,7 @@ private struct Rewriter {
         for span in plan.streams {
             // Only a stream stored as whole data pieces (cut as snapshots cut streams) can be replaced.
             guard let first = starts.firstIndex(of: span.offset), let last = starts.firstIndex(of: span.offset + Int64(span.length)),
-                  first < last, node.content[first..<last].allSatisfy({ $0.type == .data }) else { continue }
+                  first < last, original[first..<last].allSatisfy({ $0.type == .data }) else { continue }
             candidates.append((first..<last, span))
         }
         var replacements: [(range: Range<Int>, handles: [BlobHandle])] = []
@@ -189,8 +190,11 @@ private struct Rewriter {
         streamsLeft += left
         replacements.sort { $0.range.lowerBound < $1.range.lowerBound }
         guard !replacements.isEmpty else { return nil }
-        var content = node.content
+        var content = original
         for r in replacements.reversed() { content.replaceSubrange(r.range, with: r.handles) }
-        return content == node.content ? nil : content
+        guard content != original else { return nil }
+        let sealer = sealers.take()
+        defer { sealers.give(sealer) }
+        return try context.writer.storeContent(content, sealer: sealer)
     }
 }

@@ -48,11 +48,7 @@ public struct Pruner: Sendable {
         try repository.synchronizeIndex()
 
         // 1. Everything any snapshot references.
-        var used = Set<BlobHandle>()
-        var seenTrees = Set<ObjectID>()
-        for record in try repository.snapshots() {
-            try markUsed(record.snapshot.tree, used: &used, seenTrees: &seenTrees)
-        }
+        let used = try Reachability.reach(try repository.snapshots().map(\.snapshot.tree), in: repository)
 
         // 2. Per pack: which blobs to keep. A blob stored twice is kept only once.
         let oldIndexFiles = try repository.list(.index)
@@ -128,20 +124,5 @@ public struct Pruner: Sendable {
         }
         try repository.rebuildIndex()
         return report
-    }
-
-    private func markUsed(_ tree: ObjectID, used: inout Set<BlobHandle>, seenTrees: inout Set<ObjectID>) throws {
-        guard seenTrees.insert(tree).inserted else { return }
-        used.insert(BlobHandle(id: tree, type: .tree))
-        for node in try repository.loadTree(tree).nodes {
-            switch node.type {
-            case .regular:
-                for h in node.content where used.insert(h).inserted && h.type == .stream {
-                    for id in try repository.loadStream(h.id).content { used.insert(BlobHandle(id: id, type: .data)) }
-                }
-            case .directory: if let sub = node.subtree { try markUsed(sub, used: &used, seenTrees: &seenTrees) }
-            default: break
-            }
-        }
     }
 }

@@ -177,7 +177,7 @@ public struct Restorer: Sendable {
         do {
             let out = try OpenFile.create(temp, mode: 0o600)
             var pack: (id: ObjectID, file: OpenFile)? = nil
-            for handle in entry.node.content {
+            for handle in try repository.contentHandles(entry.node, path: final) {
                 if handle.type == .stream {
                     let r = rebuilder ?? StreamRebuilder(repository: repository)
                     rebuilder = r
@@ -197,6 +197,9 @@ public struct Restorer: Sendable {
                 try repository.loadBlob(handle, at: location, into: plaintext, scratch: scratch, file: pack?.file)
                 try out.write(plaintext.bytes)
                 written += Int64(plaintext.count)
+            }
+            guard written == entry.node.size else {
+                throw StoreError.corruptObject(path: final, reason: "its content holds \(written) bytes, the snapshot records \(entry.node.size)")
             }
             guard fchmod(out.descriptor, mode_t(entry.node.mode)) == 0 else { throw SystemCallError(code: errno, operation: "chmod", path: temp) }
             try FileSystem.setModificationTime(entry.node.mtimeNanos, of: out)

@@ -8,7 +8,7 @@ final class ScanNode {
     let path: String
     var status: FileStatus
     var children: [ScanNode] = []
-    var content: [BlobHandle] = []
+    var content: FileContent = .empty
     var linkTarget: String?
     var failed = false
     /// Whether the summary counted this file as new (true) or changed (false), so a failure can be uncounted.
@@ -32,6 +32,10 @@ final class ScanNode {
 struct Scan {
     let repository: Repository
     let forceRead: Bool
+    /// The parent snapshot's root, for finding moved files by inode.
+    private var parentRoot: ObjectID?
+    /// The parent's files by (device, inode), built on the first file not found unchanged at its path.
+    private var parentByInode: [InodeKey: TreeNode]?
     private(set) var filesToRead: [ScanNode] = []
     private(set) var warnings: [OperationWarning] = []
     var summary = SnapshotSummary()
@@ -64,6 +68,7 @@ struct Scan {
             throw StoreError.system(e)
         }
         let root = ScanNode(name: "", path: path, status: status)
+        parentRoot = parentTree
         try scanDirectory(root, parentTree: parentTree)
         return root
     }
@@ -98,6 +103,12 @@ struct Scan {
                    old.ctimeNanos == status.ctimeNanos, old.inode == status.inode {
                     node.content = old.content
                     summary.filesUnchanged += 1
+                } else if !forceRead, old?.inode != status.inode, let moved = try movedFile(status) {
+                    // Renamed or moved since the parent: same inode, size and mtime. A rename sets the
+                    // ctime, so it cannot be compared here; an inode still at its old path was edited
+                    // in place and is read again.
+                    node.content = moved.content
+                    summary.filesUnchanged += 1
                 } else {
                     let isNew = old?.type != .regular
                     if isNew { summary.filesNew += 1 } else { summary.filesChanged += 1 }
@@ -118,4 +129,31 @@ struct Scan {
             dir.children.append(node)
         }
     }
+
+    /// The parent's file with this file's device, inode, size and mtime, if there is one.
+    private mutating func movedFile(_ status: FileStatus) throws -> TreeNode? {
+        guard let parentRoot, status.inode != 0 else { return nil }
+        if parentByInode == nil {
+            var map: [InodeKey: TreeNode] = [:]
+            var seen = Set<ObjectID>()
+            var pending = [parentRoot]
+            while let tree = pending.popLast() {
+                guard seen.insert(tree).inserted, let loaded = try? repository.loadTree(tree) else { continue }
+                for node in loaded.nodes {
+                    if node.type == .directory, let sub = node.subtree { pending.append(sub) }
+                    if node.type == .regular, node.inode != 0 { map[InodeKey(device: node.device, inode: node.inode)] = node }
+                }
+            }
+            parentByInode = map
+        }
+        guard let old = parentByInode?[InodeKey(device: status.device, inode: status.inode)],
+              old.size == status.size, old.mtimeNanos == status.mtimeNanos else { return nil }
+        return old
+    }
+}
+
+/// A file's identity on this machine.
+private struct InodeKey: Hashable {
+    var device: UInt64
+    var inode: UInt64
 }

@@ -515,7 +515,7 @@ struct Stats: AsyncParsableCommand {
         let repo = try global.open()
         let snapshots = try repo.snapshots()
         let blobs = try repo.index.allBlobs()
-        var stored: Int64 = 0, raw: Int64 = 0, dataBlobs = 0, treeBlobs = 0, streamBlobs = 0
+        var stored: Int64 = 0, raw: Int64 = 0, dataBlobs = 0, treeBlobs = 0, streamBlobs = 0, listBlobs = 0
         var packs = Set<ObjectID>()
         for (h, l) in blobs {
             stored += l.length
@@ -525,6 +525,7 @@ struct Stats: AsyncParsableCommand {
             case .data: dataBlobs += 1
             case .tree: treeBlobs += 1
             case .stream: streamBlobs += 1
+            case .list: listBlobs += 1
             }
         }
         var onDisk: Int64 = 0
@@ -535,13 +536,13 @@ struct Stats: AsyncParsableCommand {
         }
         let logical = snapshots.reduce(Int64(0)) { $0 + ($1.snapshot.summary?.bytesTotal ?? 0) }
         if json {
-            print(JSON.line(["snapshots": snapshots.count, "blobs": blobs.count, "data_blobs": dataBlobs, "tree_blobs": treeBlobs, "stream_blobs": streamBlobs,
+            print(JSON.line(["snapshots": snapshots.count, "blobs": blobs.count, "data_blobs": dataBlobs, "tree_blobs": treeBlobs, "stream_blobs": streamBlobs, "list_blobs": listBlobs,
                              "packs": packs.count, "repository_bytes": onDisk, "stored_blob_bytes": stored, "raw_blob_bytes": raw,
                              "snapshot_bytes_total": logical]))
             return
         }
         print("snapshots:            \(snapshots.count)")
-        print("blobs:                \(blobs.count) (\(dataBlobs) data, \(treeBlobs) tree, \(streamBlobs) stream) in \(packs.count) packs")
+        print("blobs:                \(blobs.count) (\(dataBlobs) data, \(treeBlobs) tree, \(streamBlobs) stream, \(listBlobs) list) in \(packs.count) packs")
         print("size of all snapshots: \(Format.bytes(logical))")
         print("unique data:          \(Format.bytes(raw))" + (raw > 0 ? String(format: " (dedup %.2fx)", Double(logical) / Double(raw)) : ""))
         print("stored (compressed):  \(Format.bytes(stored))" + (stored > 0 ? String(format: " (compression %.2fx)", Double(raw) / Double(stored)) : ""))

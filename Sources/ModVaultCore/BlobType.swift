@@ -8,6 +8,8 @@ public enum BlobType: UInt8, Sendable, Codable, CaseIterable, CustomStringConver
     /// stored as a recipe plus the data blobs of its decompressed content, or of its own bytes.
     /// Its ID is the MAC of the stream's original bytes, not of the blob's plaintext.
     case stream = 2
+    /// One level of a long file's content list (`ContentList`): content handles, or lists below it.
+    case list = 3
 
     /// The lowercase name used in JSON and messages.
     public var description: String {
@@ -15,6 +17,7 @@ public enum BlobType: UInt8, Sendable, Codable, CaseIterable, CustomStringConver
         case .data: return "data"
         case .tree: return "tree"
         case .stream: return "stream"
+        case .list: return "list"
         }
     }
 }

@@ -78,6 +78,19 @@ public final class BlobWriter: Sendable {
         return try storeClaimed(handle, plaintext: plaintext, sealer: sealer)
     }
 
+    /// Stores a file's content handles (as list blobs when they are many) and returns the tree's reference.
+    /// A list blob is named by the MAC of its plaintext, so one found already stored names exactly these
+    /// handles, which this run has stored or found indexed: reusing it is always safe.
+    public func storeContent(_ handles: [BlobHandle], sealer: BlobSealer) throws -> FileContent {
+        try ContentLists.make(handles) { plain in
+            try plain.withUnsafeBytes { raw in
+                let id = repository.contentMAC.id(raw)
+                try store(BlobHandle(id: id, type: .list), plaintext: raw, sealer: sealer)
+                return id
+            }
+        }
+    }
+
     /// Stores a blob already claimed with `claim`.
     public func storeClaimed(_ handle: BlobHandle, plaintext: UnsafeRawBufferPointer, sealer: BlobSealer) throws -> Int {
         let codec = try sealer.compressor.compress(plaintext)

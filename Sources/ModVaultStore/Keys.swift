@@ -99,6 +99,9 @@ public struct RepositoryConfig: Codable, Sendable, Equatable {
     public var packSize: Int
 
     /// The current format version.
-    public static let currentVersion = 1
+    public static let currentVersion = 2
+    /// Versions this build reads: 1 (before content lists; read as it is, and new trees written into
+    /// it may use lists) and 2.
+    public static let readableVersions = 1...2
 }
 

@@ -108,7 +108,7 @@ public final class Repository: Sendable {
         do { config = try JSONDecoder().decode(RepositoryConfig.self, from: Data(plain)) } catch {
             throw StoreError.corruptObject(path: path + "/config", reason: "unreadable configuration")
         }
-        guard config.version == RepositoryConfig.currentVersion else {
+        guard RepositoryConfig.readableVersions.contains(config.version) else {
             throw StoreError.unsupportedVersion(path: path + "/config", version: config.version)
         }
         let repo = try Repository(path: path, config: config, masterKey: master, keyID: keyID)
@@ -291,6 +291,28 @@ public final class Repository: Sendable {
         try loadBlob(BlobHandle(id: id, type: .stream), into: &out)
         do { return try StreamBlob.decode(out) } catch {
             throw StoreError.corruptObject(path: "stream \(id.short)", reason: "\(error)")
+        }
+    }
+
+    /// Loads and parses a list blob.
+    public func loadList(_ id: ObjectID) throws -> ContentList {
+        var out: [UInt8] = []
+        try loadBlob(BlobHandle(id: id, type: .list), into: &out)
+        do { return try ContentList.decode(out) } catch {
+            throw StoreError.corruptObject(path: "list \(id.short)", reason: "\(error)")
+        }
+    }
+
+    /// A file's content handles in order, its content list expanded and checked; errors name `path`.
+    public func contentHandles(_ node: TreeNode, path: String) throws -> [BlobHandle] {
+        if let inline = node.content.inlineHandles { return inline }
+        do {
+            return try ContentListWalk.expand(node.content, size: node.size) { try loadList($0) }
+        } catch let e as ContentListError {
+            throw StoreError.corruptObject(path: path, reason: "content list: \(e.reason)")
+        } catch let e as StoreError {
+            if case .corruptObject(let p, let r) = e { throw StoreError.corruptObject(path: path, reason: "\(p): \(r)") }
+            throw e
         }
     }
 

@@ -18,8 +18,9 @@ public struct TreeNode: Sendable, Equatable {
     public var device: UInt64
     /// Size in bytes (files; the target length for symlinks).
     public var size: Int64
-    /// The file's content, in order: data blobs, and stream blobs for compressed streams (files).
-    public var content: [BlobHandle]
+    /// The file's content (files): inline handles (data blobs, and stream blobs for compressed
+    /// streams) or the root of a content list.
+    public var content: FileContent
     /// The subtree's ID (directories).
     public var subtree: ObjectID?
     /// The link target (symlinks), stored as given and never followed.
@@ -27,7 +28,7 @@ public struct TreeNode: Sendable, Equatable {
 
     /// Creates a node.
     public init(name: String, type: FileType, mode: UInt32, mtimeNanos: Int64, ctimeNanos: Int64 = 0, inode: UInt64 = 0,
-                device: UInt64 = 0, size: Int64, content: [BlobHandle] = [], subtree: ObjectID? = nil, linkTarget: String? = nil) {
+                device: UInt64 = 0, size: Int64, content: FileContent = .empty, subtree: ObjectID? = nil, linkTarget: String? = nil) {
         self.name = name
         self.type = type
         self.mode = mode
@@ -45,12 +46,12 @@ public struct TreeNode: Sendable, Equatable {
 /// A directory listing: nodes sorted by name. Stored as a tree blob whose ID is the MAC of its encoding,
 /// so identical directories share one blob and a snapshot is a Merkle tree.
 ///
-/// Version 1 lists a file's content as data blob IDs; version 2 prefixes each with its blob type.
-/// A tree is written as version 1 whenever none of its files refers to a stream blob, so folders
-/// without streams keep the IDs they always had.
+/// Version 1 lists a file's content as data blob IDs; version 2 prefixes each with its blob type;
+/// version 3 gives each file either inline typed handles or a content list's root. A tree is written
+/// in the lowest version that can express it, so folders keep the IDs they always had.
 public struct Tree: Sendable, Equatable {
     /// Newest encoding version.
-    public static let version: UInt8 = 2
+    public static let version: UInt8 = 3
     /// Entries in byte order of their names.
     public var nodes: [TreeNode]
 
@@ -59,11 +60,25 @@ public struct Tree: Sendable, Equatable {
         self.nodes = nodes.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
     }
 
+    /// The lowest encoding version that can express these nodes: 1 for inline data blobs only, 2 once a
+    /// file names a stream blob, 3 once a file's content is a list. A tree keeps the ID it had under
+    /// older versions whenever it can.
+    public var encodingVersion: UInt8 {
+        var version: UInt8 = 1
+        for n in nodes {
+            switch n.content {
+            case .list: return 3
+            case .inline(let handles): if handles.contains(where: { $0.type != .data }) { version = 2 }
+            }
+        }
+        return version
+    }
+
     /// Deterministic binary encoding.
     public func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 64 + nodes.count * 80)
-        let typed = nodes.contains { $0.content.contains { $0.type != .data } }
-        w.u8(typed ? 2 : 1)
+        let version = encodingVersion
+        w.u8(version)
         w.varint(UInt64(nodes.count))
         for n in nodes {
             w.string(n.name)
@@ -76,13 +91,21 @@ public struct Tree: Sendable, Equatable {
             w.varint(UInt64(max(0, n.size)))
             switch n.type {
             case .regular:
-                w.varint(UInt64(n.content.count))
-                for h in n.content {
-                    if typed { w.u8(h.type.rawValue) }
-                    w.id(h.id)
+                switch n.content {
+                case .inline(let handles):
+                    if version == 3 { w.u8(0) }
+                    w.varint(UInt64(handles.count))
+                    for h in handles {
+                        if version >= 2 { w.u8(h.type.rawValue) }
+                        w.id(h.id)
+                    }
+                case .list(let root, let count):
+                    w.u8(1)
+                    w.id(root)
+                    w.varint(count)
                 }
             case .directory:
-                w.id(n.subtree ?? ObjectID(bytes: [UInt8](repeating: 0, count: 32))!)
+                w.id(n.subtree ?? ObjectID.zero)
             case .symlink:
                 w.string(n.linkTarget ?? "")
             case .other:
@@ -97,8 +120,7 @@ public struct Tree: Sendable, Equatable {
         var r = ByteReader(bytes)
         do {
             let version = try r.u8()
-            guard version == 1 || version == 2 else { throw ByteReader.Malformed(what: "tree version \(version)") }
-            let typed = version == 2
+            guard (1...3).contains(version) else { throw ByteReader.Malformed(what: "tree version \(version)") }
             // The smallest possible node (empty name, one-byte varints, no payload) takes 22 bytes.
             let count = try r.count(limit: bytes.count / 22)
             var nodes: [TreeNode] = []
@@ -111,16 +133,29 @@ public struct Tree: Sendable, Equatable {
                                     device: try r.varint(), size: Int64(try r.count(limit: Int(Int64.max >> 1))))
                 switch type {
                 case .regular:
-                    let n = try r.count(limit: r.remaining / (typed ? 33 : 32))
-                    node.content.reserveCapacity(n)
-                    for _ in 0..<n {
-                        var type = BlobType.data
-                        if typed {
-                            let raw = try r.u8()
-                            guard let t = BlobType(rawValue: raw), t != .tree else { throw ByteReader.Malformed(what: "content blob type \(raw)") }
-                            type = t
+                    let form = version == 3 ? try r.u8() : 0
+                    switch form {
+                    case 0:
+                        let typed = version >= 2
+                        let n = try r.count(limit: r.remaining / (typed ? 33 : 32))
+                        var handles: [BlobHandle] = []
+                        handles.reserveCapacity(n)
+                        for _ in 0..<n {
+                            var type = BlobType.data
+                            if typed {
+                                let raw = try r.u8()
+                                guard let t = BlobType(rawValue: raw), t == .data || t == .stream else {
+                                    throw ByteReader.Malformed(what: "content blob type \(raw)")
+                                }
+                                type = t
+                            }
+                            handles.append(BlobHandle(id: try r.id(), type: type))
                         }
-                        node.content.append(BlobHandle(id: try r.id(), type: type))
+                        node.content = .inline(handles)
+                    case 1:
+                        node.content = .list(try r.id(), count: try r.varint())
+                    default:
+                        throw ByteReader.Malformed(what: "content form \(form)")
                     }
                 case .directory:
                     node.subtree = try r.id()

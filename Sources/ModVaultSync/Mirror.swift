@@ -85,6 +85,8 @@ public struct Mirror: Sendable {
     private struct PlannedFile {
         var path: String
         var node: TreeNode
+        /// The content handles, its list expanded.
+        var handles: [BlobHandle] = []
     }
 
     /// Mirrors the snapshot named by `reference` (ID, prefix or `latest`) into `options.target`.
@@ -141,6 +143,17 @@ public struct Mirror: Sendable {
             }
         }
         try await walk(chosen.1.tree, prefix: "")
+        for i in files.indices {
+            let node = files[i].node, path = target + "/" + files[i].path
+            do {
+                files[i].handles = try await ContentListWalk.expand(node.content, size: node.size) { id in
+                    let bytes = try await blob(BlobHandle(id: id, type: .list), index: index, local: localRepo, report: &report)
+                    do { return try ContentList.decode(bytes) } catch { throw ContentListError(reason: "list \(id.short): \(error)") }
+                }
+            } catch let e as ContentListError {
+                throw StoreError.corruptObject(path: path, reason: "content list: \(e.reason)")
+            }
+        }
 
         // 3. Seeds: cut every file already in the target with the repository's chunker. Temporaries left by
         //    an interrupted run are set aside under another name first, so assembling a file anew cannot
@@ -149,7 +162,7 @@ public struct Mirror: Sendable {
         // Stream blobs are small: read them all up front, so their data blobs join the search for seeds.
         var streams: [ObjectID: StreamBlob] = [:]
         for f in files {
-            for h in f.node.content where h.type == .stream && streams[h.id] == nil {
+            for h in f.handles where h.type == .stream && streams[h.id] == nil {
                 let bytes = try await blob(h, index: index, local: localRepo, report: &report)
                 do { streams[h.id] = try StreamBlob.decode(bytes) } catch {
                     throw StoreError.corruptObject(path: "\(remote.location) stream \(h.id.short)", reason: "\(error)")
@@ -159,7 +172,7 @@ public struct Mirror: Sendable {
         // Data blobs and streams alike are named by the MAC of their bytes, so one search finds both.
         var needed = Set<ObjectID>()
         for f in files {
-            for h in f.node.content {
+            for h in f.handles {
                 needed.insert(h.id)
                 if h.type == .stream, let stream = streams[h.id] { needed.formUnion(stream.content) }
             }
@@ -243,7 +256,7 @@ public struct Mirror: Sendable {
             if FileSystem.exists(temp) { try FileSystem.remove(temp) }
             let out = try OpenFile.create(temp, mode: 0o600)
             var pending: [ObjectID] = []
-            for h in f.node.content {
+            for h in f.handles {
                 guard h.type == .stream, let stream = streams[h.id] else {
                     pending.append(h.id)
                     continue

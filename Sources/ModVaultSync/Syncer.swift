@@ -123,25 +123,7 @@ public struct Syncer: Sendable {
 
     /// Packs holding the blobs that `snapshots` reference, with the entries to index for each.
     func neededPacks(for snapshots: [Snapshot]) throws -> [ObjectID: [PackEntry]] {
-        var blobs = Set<BlobHandle>()
-        var trees = Set<ObjectID>()
-        func walk(_ tree: ObjectID) throws {
-            guard trees.insert(tree).inserted else { return }
-            blobs.insert(BlobHandle(id: tree, type: .tree))
-            for node in try local.loadTree(tree).nodes {
-                if node.type == .directory, let sub = node.subtree { try walk(sub) }
-                for h in node.content where blobs.insert(h).inserted && h.type == .stream {
-                    for id in try local.loadStream(h.id).content { blobs.insert(BlobHandle(id: id, type: .data)) }
-                }
-            }
-        }
-        for s in snapshots { try walk(s.tree) }
-        var packs: [ObjectID: [PackEntry]] = [:]
-        for handle in blobs {
-            guard let l = try local.index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
-            packs[l.pack, default: []].append(PackEntry(handle: handle, codec: l.codec, length: l.length, rawLength: l.rawLength, offset: l.offset))
-        }
-        return packs
+        try packEntries(for: try Reachability.reach(snapshots.map(\.tree), in: local)) { try local.index.location(of: $0) }
     }
 
     // MARK: Pull
@@ -174,12 +156,9 @@ public struct Syncer: Sendable {
             }
             let remoteIndex = try await reads.index()
             let reader = RemoteBlobReader(remote: remote, repository: local, index: remoteIndex)
-            var needed = NeededBlobs()
-            for name in snapshotNames {
-                let snapshot = try await reads.snapshot(name).snapshot
-                try await reader.collect(tree: snapshot.tree, into: &needed)
-            }
-            let packsNeeded = needed.packs
+            var roots: [ObjectID] = []
+            for name in snapshotNames { roots.append(try await reads.snapshot(name).snapshot.tree) }
+            let packsNeeded = try await reader.neededPacks(roots: roots)
             packNames = packsNeeded.keys.map(\.hex).filter { !localPacks.contains($0) }.sorted()
             indexNames = []
             extraIndex = IndexFile(packs: packsNeeded.sorted { $0.key < $1.key }.map { IndexedPack(id: $0.key, entries: $0.value) })
@@ -236,45 +215,24 @@ struct RemoteBlobReader: Sendable {
         return plain.array
     }
 
-    func tree(_ id: ObjectID) async throws -> Tree {
-        let bytes = try await blob(BlobHandle(id: id, type: .tree))
-        do { return try Tree.decode(bytes) } catch { throw StoreError.corruptObject(path: "\(remote.location) tree \(id.short)", reason: "\(error)") }
-    }
-
-    func stream(_ id: ObjectID) async throws -> StreamBlob {
-        let bytes = try await blob(BlobHandle(id: id, type: .stream))
-        do { return try StreamBlob.decode(bytes) } catch { throw StoreError.corruptObject(path: "\(remote.location) stream \(id.short)", reason: "\(error)") }
-    }
-
-    /// Adds every blob a tree needs (its subtrees and their data) to `needed`.
-    func collect(tree: ObjectID, into needed: inout NeededBlobs) async throws {
-        guard needed.add(BlobHandle(id: tree, type: .tree), index: index) else { return }
-        for node in try await self.tree(tree).nodes {
-            if node.type == .directory, let sub = node.subtree { try await collect(tree: sub, into: &needed) }
-            for h in node.content where needed.add(h, index: index) && h.type == .stream {
-                for id in try await stream(h.id).content { _ = needed.add(BlobHandle(id: id, type: .data), index: index) }
-            }
+    /// The packs holding every blob the trees `roots` reach (subtrees, content lists and their data),
+    /// with the entries to index for each.
+    func neededPacks(roots: [ObjectID]) async throws -> [ObjectID: [PackEntry]] {
+        let reached = try await Reachability.reach(roots) { handle in
+            try OpenedBlob.decode(handle, plaintext: try await blob(handle), path: remote.location)
         }
-        if let missing = needed.missing { throw StoreError.blobNotIndexed(missing) }
+        return try packEntries(for: reached) { index[$0] }
     }
 }
 
-/// The blobs a set of snapshots needs, grouped by the pack that holds each.
-struct NeededBlobs {
-    private(set) var packs: [ObjectID: [PackEntry]] = [:]
-    private var seen = Set<BlobHandle>()
-    private(set) var missing: BlobHandle?
-
-    /// Records `handle`; false if it was already recorded.
-    mutating func add(_ handle: BlobHandle, index: [BlobHandle: BlobLocation]) -> Bool {
-        guard seen.insert(handle).inserted else { return false }
-        guard let l = index[handle] else {
-            missing = missing ?? handle
-            return true
-        }
+/// The blobs `handles` grouped by the pack that holds each, located through `locate`.
+func packEntries(for handles: Set<BlobHandle>, locate: (BlobHandle) throws -> BlobLocation?) throws -> [ObjectID: [PackEntry]] {
+    var packs: [ObjectID: [PackEntry]] = [:]
+    for handle in handles {
+        guard let l = try locate(handle) else { throw StoreError.blobNotIndexed(handle) }
         packs[l.pack, default: []].append(PackEntry(handle: handle, codec: l.codec, length: l.length, rawLength: l.rawLength, offset: l.offset))
-        return true
     }
+    return packs
 }
 
 /// Thread-safe transfer totals that also drive progress.

@@ -27,6 +27,16 @@ final class Workspace {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// Stores a crafted tree as it is, bypassing the archiver, and returns its ID.
+    func craftTree(_ nodes: [TreeNode]) throws -> ObjectID {
+        let writer = BlobWriter(repository: repository)
+        let bytes = Tree(nodes: nodes).encoded()
+        let id = repository.contentMAC.id(bytes)
+        try bytes.withUnsafeBytes { _ = try writer.store(BlobHandle(id: id, type: .tree), plaintext: $0, sealer: writer.makeSealer()) }
+        try writer.flush()
+        return id
+    }
+
     /// Stores a crafted tree and a snapshot pointing at it, bypassing the archiver.
     func craftSnapshot(_ nodes: [TreeNode]) throws -> Snapshot {
         let writer = BlobWriter(repository: repository)
@@ -38,7 +48,7 @@ final class Workspace {
         content.append(BlobHandle(id: blob, type: .data))
         let withContent = nodes.map { n -> TreeNode in
             var n = n
-            if n.type == .regular { n.content = content; n.size = Int64(payload.count) }
+            if n.type == .regular { n.content = .inline(content); n.size = Int64(payload.count) }
             return n
         }
         let bytes = Tree(nodes: withContent).encoded()

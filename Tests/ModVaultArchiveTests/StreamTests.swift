@@ -35,7 +35,7 @@ struct StreamTests {
     static func contents(_ ws: Workspace, _ snapshot: Snapshot) throws -> [String: [BlobHandle]] {
         var out: [String: [BlobHandle]] = [:]
         try TreeWalker(repository: ws.repository).walk(snapshot.tree) { entry in
-            if entry.node.type == .regular { out[entry.path] = entry.node.content }
+            if entry.node.type == .regular { out[entry.path] = try ws.repository.contentHandles(entry.node, path: entry.path) }
             return true
         }
         return out
@@ -261,7 +261,7 @@ struct StreamTests {
         let fake = BlobHandle(id: ws.repository.contentMAC.id(Array("not this stream".utf8)), type: .stream)
         let writer = BlobWriter(repository: ws.repository)
         try stream.encoded().withUnsafeBytes { _ = try writer.store(fake, plaintext: $0, sealer: writer.makeSealer()) }
-        let node = TreeNode(name: "member.ba2", type: .regular, mode: 0o644, mtimeNanos: 0, size: Int64(stream.originalLength), content: [fake])
+        let node = TreeNode(name: "member.ba2", type: .regular, mode: 0o644, mtimeNanos: 0, size: Int64(stream.originalLength), content: .inline([fake]))
         let bytes = Tree(nodes: [node]).encoded()
         let treeID = ws.repository.contentMAC.id(bytes)
         try bytes.withUnsafeBytes { _ = try writer.store(BlobHandle(id: treeID, type: .tree), plaintext: $0, sealer: writer.makeSealer()) }

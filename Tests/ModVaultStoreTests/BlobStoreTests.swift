@@ -27,7 +27,7 @@ func storeSample(in repo: Repository, seed: Int, dataCount: Int, dataSize: Int =
     for i in 0..<trees {
         let tree = Tree(nodes: [
             TreeNode(name: "file-\(seed)-\(i).esp", type: .regular, mode: 0o644, mtimeNanos: Int64(i), size: 40 << 10,
-                     content: stored.items.prefix(2).map(\.handle)),
+                     content: .inline(stored.items.prefix(2).map(\.handle))),
         ])
         try put(tree.encoded(), .tree)
     }
@@ -424,7 +424,7 @@ struct IndexFileTests {
         // version, supersedes count, pack count, pack ID, entry count, then the entry's type byte.
         let typeOffset = 1 + 1 + 1 + 32 + 1
         let codecOffset = typeOffset + 1 + 32
-        for (offset, value) in [(typeOffset, UInt8(3)), (codecOffset, UInt8(9))] {
+        for (offset, value) in [(typeOffset, UInt8(4)), (codecOffset, UInt8(9))] {
             var damaged = bytes
             damaged[offset] = value
             let error = #expect(throws: StoreError.self) { try IndexFile.decode(damaged, path: "i") }

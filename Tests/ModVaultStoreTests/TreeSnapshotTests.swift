@@ -9,7 +9,7 @@ struct TreeTests {
     static let nodes: [TreeNode] = [
         TreeNode(name: "Skyrim.esm", type: .regular, mode: 0o644, mtimeNanos: 1_700_000_000_123_456_789,
                  ctimeNanos: 1_700_000_001_000_000_000, inode: 123_456_789, device: 2049, size: 3 << 20,
-                 content: [randomID(), randomID(), randomID()].map { BlobHandle(id: $0, type: .data) }),
+                 content: .inline([randomID(), randomID(), randomID()].map { BlobHandle(id: $0, type: .data) })),
         TreeNode(name: "meshes", type: .directory, mode: 0o755, mtimeNanos: -5, inode: 42, device: 2049, size: 4096,
                  subtree: randomID()),
         TreeNode(name: "latest.esp", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 10, linkTarget: "../mods/ünïcödé.esp"),
@@ -38,19 +38,21 @@ struct TreeTests {
 
     @Test func streamContentIsTypedInVersionTwo() throws {
         var nodes = Self.nodes
-        nodes[0].content.insert(BlobHandle(id: randomID(), type: .stream), at: 1)
+        var handles = try #require(nodes[0].content.inlineHandles)
+        handles.insert(BlobHandle(id: randomID(), type: .stream), at: 1)
+        nodes[0].content = .inline(handles)
         let typed = Tree(nodes: nodes)
         let bytes = typed.encoded()
         #expect(bytes.first == 2)
         #expect(Tree(nodes: Self.nodes).encoded().first == 1)
         let decoded = try Tree.decode(bytes)
         #expect(decoded == typed)
-        #expect(decoded.nodes.first { $0.name == "Skyrim.esm" }?.content.map(\.type) == [.data, .stream, .data, .data])
+        #expect(decoded.nodes.first { $0.name == "Skyrim.esm" }?.content.inlineHandles?.map(\.type) == [.data, .stream, .data, .data])
     }
 
     @Test(arguments: [UInt8(1), 9]) func contentTypesOtherThanDataAndStreamAreRefused(type: UInt8) throws {
         let node = TreeNode(name: "a", type: .regular, mode: 0o644, mtimeNanos: 0, size: 1,
-                            content: [BlobHandle(id: randomID(), type: .stream)])
+                            content: .inline([BlobHandle(id: randomID(), type: .stream)]))
         var bytes = Tree(nodes: [node]).encoded()
         // The type byte sits right before the last 32-byte ID.
         bytes[bytes.count - 33] = type
@@ -93,7 +95,7 @@ struct TreeTests {
     @Test func malformedTreesThrow() {
         let bytes = Tree(nodes: [Self.nodes[2]]).encoded()
         var badVersion = bytes
-        badVersion[0] = 3
+        badVersion[0] = 4
         #expect(throws: ByteReader.Malformed.self) { try Tree.decode(badVersion) }
         #expect(throws: ByteReader.Malformed.self) { try Tree.decode(bytes + [0]) }
         // The node type byte follows the version, the count and the name.
