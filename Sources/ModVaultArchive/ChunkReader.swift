@@ -15,8 +15,7 @@ final class ChunkReader {
     private var eof = false
     // Absolute file offset of buffer[0], and the forced cut points (ascending, absolute).
     private var base: Int64 = 0
-    private var boundaries: [Int64] = []
-    private var nextBoundary = 0
+    private var boundaries = ForcedCuts([])
 
     init(chunker: FastCDC) {
         self.chunker = chunker
@@ -35,8 +34,7 @@ final class ChunkReader {
         offset = 0
         eof = false
         base = 0
-        self.boundaries = boundaries
-        nextBoundary = 0
+        self.boundaries = ForcedCuts(boundaries)
     }
 
     /// Absolute offset of the next byte `next()` or `read(exactly:into:)` returns.
@@ -97,13 +95,7 @@ final class ChunkReader {
         }
         guard offset < filled else { return nil }
         // A forced cut ends the window there, so each segment is chunked as a stream of its own.
-        let position = base + Int64(offset)
-        while nextBoundary < boundaries.count && boundaries[nextBoundary] <= position { nextBoundary += 1 }
-        var end = filled
-        if nextBoundary < boundaries.count {
-            end = min(end, offset + Int(boundaries[nextBoundary] - position))
-        }
-        let n = chunker.cut(UnsafeRawBufferPointer(rebasing: buffer[offset..<end]))
+        let n = chunker.cut(UnsafeRawBufferPointer(rebasing: buffer[offset..<filled]), at: base + Int64(offset), within: &boundaries)
         defer { offset += n }
         return UnsafeRawBufferPointer(rebasing: buffer[offset..<(offset + n)])
     }

@@ -160,17 +160,7 @@ enum StreamStorer {
 
     /// Cuts `bytes` (never across `cuts`, offsets relative to its start) into chunks.
     static func chunkRanges(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC) -> [Range<Int>] {
-        var out: [Range<Int>] = []
-        var offset = 0
-        var next = 0
-        while offset < bytes.count {
-            while next < cuts.count && cuts[next] <= Int64(offset) { next += 1 }
-            let end = next < cuts.count ? min(bytes.count, Int(cuts[next])) : bytes.count
-            let n = chunker.cut(UnsafeRawBufferPointer(rebasing: bytes[offset..<end]))
-            out.append(offset..<(offset + n))
-            offset += n
-        }
-        return out
+        chunker.chunkRanges(bytes, cuts: cuts)
     }
 
     /// One chunk of a buffer: where it lies and its content ID.

@@ -34,18 +34,9 @@ struct Chunks: AsyncParsableCommand {
         let segmentation = FormatSegmenter.segments(of: reader, path: path, options: SegmentationOptions(pluginTargetSize: chunker.parameters.averageSize))
 
         // Chunk the file exactly as a snapshot would.
-        var chunks: [(Int64, Int)] = []
         let bytes = try FileSystem.readFile(path)
-        var offset = 0
-        var next = 0
-        bytes.withUnsafeBytes { raw in
-            while offset < raw.count {
-                while next < cuts.count && cuts[next] <= Int64(offset) { next += 1 }
-                let end = next < cuts.count ? Int(cuts[next]) : raw.count
-                let n = chunker.cut(UnsafeRawBufferPointer(rebasing: raw[offset..<end]))
-                chunks.append((Int64(offset), n))
-                offset += n
-            }
+        let chunks: [(Int64, Int)] = bytes.withUnsafeBytes { raw in
+            chunker.chunkRanges(raw, cuts: cuts).map { (Int64($0.lowerBound), $0.count) }
         }
 
         var recipeRows: [[String: Any]] = []

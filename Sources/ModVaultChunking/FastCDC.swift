@@ -135,3 +135,44 @@ public struct FastCDC: Sendable {
         return lengths
     }
 }
+
+/// Forced cut points that no chunk may cross (ascending absolute offsets: format boundaries such as
+/// BA2 members and DDS surfaces), consumed in order as a file is chunked front to back.
+///
+/// Snapshot, mirror's seed scan, stream storage and `modvault chunks` all cut through this and
+/// `FastCDC.cut(_:at:within:)`, so a file is cut the same way wherever it is cut: a mirror seed
+/// only saves a download if it cuts exactly as the snapshot did.
+public struct ForcedCuts: Sendable {
+    private let cuts: [Int64]
+    private var next = 0
+
+    /// Creates the sequence from ascending offsets.
+    public init(_ cuts: [Int64]) { self.cuts = cuts }
+
+    /// How many of the `available` bytes at absolute `position` one chunk may span.
+    public mutating func limit(at position: Int64, available: Int) -> Int {
+        while next < cuts.count && cuts[next] <= position { next += 1 }
+        return next < cuts.count ? min(available, Int(cuts[next] - position)) : available
+    }
+}
+
+extension FastCDC {
+    /// The length of the chunk that starts at absolute `position` with `bytes` available there,
+    /// never crossing a forced cut. (`bytes` must reach `maxSize` unless the file ends inside it.)
+    public func cut(_ bytes: UnsafeRawBufferPointer, at position: Int64, within cuts: inout ForcedCuts) -> Int {
+        cut(UnsafeRawBufferPointer(rebasing: bytes[0..<cuts.limit(at: position, available: bytes.count)]))
+    }
+
+    /// Every chunk of a whole buffer, never crossing `cuts` (offsets relative to the buffer's start).
+    public func chunkRanges(_ bytes: UnsafeRawBufferPointer, cuts: [Int64]) -> [Range<Int>] {
+        var forced = ForcedCuts(cuts)
+        var out: [Range<Int>] = []
+        var offset = 0
+        while offset < bytes.count {
+            let n = cut(UnsafeRawBufferPointer(rebasing: bytes[offset...]), at: Int64(offset), within: &forced)
+            out.append(offset..<(offset + n))
+            offset += n
+        }
+        return out
+    }
+}

@@ -210,18 +210,23 @@ public enum FixtureGenerator {
     static func summarize(
         _ plan: FixturePlan, _ results: [FileResult], options: FixtureOptions, version: String, changes: FixtureChanges?
     ) -> FixtureSummary {
-        var byKind: [String: KindTotal] = [:]
-        for r in results {
-            byKind[r.kind, default: KindTotal()].files += 1
-            byKind[r.kind, default: KindTotal()].bytes += Int64(r.bytes)
-        }
         let paths = Set(results.map(\.path))
         let shared = plan.claims.filter { claim in
             [claim.path, claim.archive, claim.otherPath].compactMap { $0 }.allSatisfy(paths.contains)
         }
         return FixtureSummary(
             version: version, seed: options.seed, scaleBytes: options.scaleBytes, files: results.count,
-            bytes: results.reduce(0) { $0 + Int64($1.bytes) }, mods: plan.mods.count, byKind: byKind, shared: shared,
+            bytes: results.reduce(0) { $0 + Int64($1.bytes) }, mods: plan.mods.count, byKind: kindTotals(results), shared: shared,
             changes: changes, idealNewBytes: changes?.idealNew.total ?? 0)
+    }
+
+    /// Files and bytes per kind, for the summary.
+    static func kindTotals(_ results: [FileResult]) -> [String: KindTotal] {
+        var byKind: [String: KindTotal] = [:]
+        for r in results {
+            byKind[r.kind, default: KindTotal()].files += 1
+            byKind[r.kind, default: KindTotal()].bytes += Int64(r.bytes)
+        }
+        return byKind
     }
 }

@@ -216,7 +216,7 @@ public struct ScenarioChange: Sendable, Codable, Hashable {
 
 /// What a generator run wrote.
 public struct FixtureSummary: Sendable, Codable {
-    /// "base", "next" or "scenario".
+    /// "base", "next" or "scenario" (the flat-data layout: "base", or "scenario" when edited).
     public var version: String
     /// Seed used.
     public var seed: UInt64
@@ -240,4 +240,8 @@ public struct FixtureSummary: Sendable, Codable {
     public var scenario: String? = nil
     /// For a scenario tree: its changes, in the order they were applied.
     public var scenarioChanges: [ScenarioChange]? = nil
+    /// "flat-data" for ``FixtureGenerator/writeFlatData(_:layout:edited:to:)``; absent for the MO2 folder.
+    public var layout: String? = nil
+    /// For the flat-data layout: members over all of its archives.
+    public var archiveMembers: Int? = nil
 }

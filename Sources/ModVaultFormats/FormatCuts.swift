@@ -10,7 +10,7 @@ public import ModVaultChunking
 public enum FormatCuts {
     /// Plugin chunks are this many times smaller than the repository's: plugins change a few records
     /// at a time, scattered through the file, so record-sized chunks store about the records changed.
-    public static let pluginScale = 128
+    public static let pluginScale = 256
 
     /// Streams shorter than this are left inside their neighbours' chunks: a stream blob, its index
     /// entry and its tree reference cost about 250 bytes, more than a tiny member could save.

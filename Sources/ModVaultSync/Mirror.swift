@@ -143,13 +143,27 @@ public struct Mirror: Sendable {
             }
         }
         try await walk(chosen.1.tree, prefix: "")
+        // Content lists, a level of one file at a time: the local repository first, then one coalesced
+        // round of ranged reads per level, so a file of 100,000 chunks costs three rounds, not 1,600 requests.
         for i in files.indices {
             let node = files[i].node, path = target + "/" + files[i].path
             do {
-                files[i].handles = try await ContentListWalk.expand(node.content, size: node.size) { id in
-                    let bytes = try await blob(BlobHandle(id: id, type: .list), index: index, local: localRepo, report: &report)
-                    do { return try ContentList.decode(bytes) } catch { throw ContentListError(reason: "list \(id.short): \(error)") }
+                var walk = try ContentListWalk(node.content, size: node.size)
+                while !walk.pending.isEmpty {
+                    var loaded: [ObjectID: ContentList] = [:]
+                    var fetch: [BlobHandle] = []
+                    for id in Set(walk.pending) {
+                        let h = BlobHandle(id: id, type: .list)
+                        if let localRepo, (try? localRepo.index.location(of: h)) != nil { loaded[id] = try localRepo.loadList(id) } else { fetch.append(h) }
+                    }
+                    let fetched = try await fetchCoalesced(fetch, index: index, gap: options.coalesceGap, concurrency: options.concurrency)
+                    report.bytesDownloaded += fetched.bytes
+                    for (h, bytes) in fetched.blobs {
+                        do { loaded[h.id] = try ContentList.decode(bytes) } catch { throw ContentListError(reason: "list \(h.id.short): \(error)") }
+                    }
+                    try walk.advance(loaded)
                 }
+                files[i].handles = walk.handles
             } catch let e as ContentListError {
                 throw StoreError.corruptObject(path: path, reason: "content list: \(e.reason)")
             }
@@ -275,6 +289,10 @@ public struct Mirror: Sendable {
                 try out.write(rebuilt)
             }
             try await emitData(pending) { try out.write($0) }
+            let written = try out.status().size
+            guard written == f.node.size else {
+                throw StoreError.corruptObject(path: final, reason: "its content holds \(written) bytes, the snapshot records \(f.node.size)")
+            }
             fchmod(out.descriptor, mode_t(f.node.mode))
             try FileSystem.setModificationTime(f.node.mtimeNanos, of: out)
             try out.sync()
@@ -322,14 +340,14 @@ public struct Mirror: Sendable {
                 guard let file = try? OpenFile.openForReading(path, noFollow: true) else { continue }
                 // Cut seeds exactly as a snapshot cuts files, format boundaries included, or their chunks would not match.
                 let plan = FormatCuts.plan(for: file, path: path, chunker: access.chunker)
-                let cuts = plan.cuts, chunker = plan.chunker
+                var cuts = ForcedCuts(plan.cuts)
+                let chunker = plan.chunker
                 // A compressed stream the snapshot stores as a stream blob is found by the MAC of its bytes.
                 for span in plan.streams {
                     guard let bytes = try? file.read(count: span.length, at: span.offset), bytes.count == span.length else { continue }
                     let id = access.opener.contentMAC.id(bytes)
                     if needed.contains(id), seeds[id] == nil { seeds[id] = Seed(path: path, offset: span.offset, length: span.length) }
                 }
-                var nextCut = 0
                 var offset: Int64 = 0
                 var buffer = [UInt8](repeating: 0, count: max(8 << 20, 2 * access.chunker.parameters.maxSize))
                 var filled = 0
@@ -342,9 +360,7 @@ public struct Mirror: Sendable {
                     var consumed = 0
                     buffer.withUnsafeBytes { raw in
                         while consumed < filled && (eof || filled - consumed >= chunker.parameters.maxSize) {
-                            while nextCut < cuts.count && cuts[nextCut] <= offset { nextCut += 1 }
-                            let end = nextCut < cuts.count ? min(filled, consumed + Int(cuts[nextCut] - offset)) : filled
-                            let n = chunker.cut(UnsafeRawBufferPointer(rebasing: raw[consumed..<end]))
+                            let n = chunker.cut(UnsafeRawBufferPointer(rebasing: raw[consumed..<filled]), at: offset, within: &cuts)
                             let id = access.opener.contentMAC.id(UnsafeRawBufferPointer(rebasing: raw[consumed..<(consumed + n)]))
                             if needed.contains(id), seeds[id] == nil { seeds[id] = Seed(path: path, offset: offset, length: n) }
                             consumed += n

@@ -2,10 +2,12 @@ import Foundation
 import ModVaultFixtures
 
 let usage = """
-    Usage: modvault-fixtures [--seed N] [--scale SIZE] [--next | --scenario NAME] [--jobs N] OUTPUT_DIR
+    Usage: modvault-fixtures [--seed N] [--scale SIZE] [--next | --scenario NAME | --flat-base]
+                             [--flat-members N] [--flat-plugins N] [--jobs N] OUTPUT_DIR
 
     Writes a deterministic MO2-style Fallout 4 mod folder (mods/<Mod>/..., profiles/Default/...) into
-    OUTPUT_DIR and prints a one-line JSON summary. The same seed and scale always give the same bytes.
+    OUTPUT_DIR and prints a one-line JSON summary; --flat-base and --scenario flat-data write a flat
+    Data folder instead. The same options always give the same bytes.
 
     Options:
       --seed N      Seed of all random choices (default 1).
@@ -25,7 +27,18 @@ let usage = """
                       loose-dds     every texture of one DX10 BA2 also written as a loose DDS beside it
                       rename        five loose files moved into a subfolder
                       all           all of the above (repack skips the archives the others touch)
+                      flat-data     not part of all: its base is the flat layout of --flat-base, and
+                                    the change is 40 records edited in one of its plugins
                     The summary has "scenario", "scenarioChanges" and "idealNewBytes".
+      --flat-base   Write the base of the flat-data scenario instead of the MO2 folder: one flat folder,
+                    OUTPUT_DIR/Data/, holding 200 plugins and GNRL BA2s (meshes, materials, scripts,
+                    voice files) with 100,000 members in all. --scale sets its approximate size (about
+                    5 % plugins), but every member keeps a ~1 KB floor: 100,000 members need ~130M.
+                    The summary has "layout": "flat-data" and "archiveMembers".
+      --flat-members N
+                    Archive members of the flat layout (default 100000).
+      --flat-plugins N
+                    Plugins of the flat layout (default 200).
       --jobs N      Files written in parallel (default 2); the output does not depend on it. Each job
                     holds one file's working set, up to ~35 MiB (a 4K BC7 mip and its zlib stream).
       -h, --help    Show this help.
@@ -33,11 +46,20 @@ let usage = """
 
 struct UsageError: Error { var message: String }
 
-func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, scenario: FixtureScenario?, output: String)? {
+/// What to write: the MO2 folder (base, next or a scenario) or the flat-data layout (base or edited).
+enum Mode {
+    case base, next, scenario(FixtureScenario), flatBase, flatData
+}
+
+/// The name `--scenario` takes for the flat-data layout's edit; it is no ``FixtureScenario`` (another base).
+let flatScenarioName = "flat-data"
+
+func parse(_ arguments: [String]) throws -> (FixtureOptions, FlatDataOptions, Mode, output: String)? {
     var options = FixtureOptions()
     options.jobs = 2
-    var next = false
-    var scenario: FixtureScenario?
+    var layout = FlatDataOptions()
+    var layoutGiven = false
+    var modes: [(String, Mode)] = []
     var output: String?
     var index = 0
     func value(_ name: String, inline: String?) throws -> String {
@@ -45,6 +67,17 @@ func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, scenari
         index += 1
         guard index < arguments.count else { throw UsageError(message: "\(name) needs a value") }
         return arguments[index]
+    }
+    // A repeated option replaces its earlier value; two different tree options are an error below.
+    func pick(_ name: String, _ mode: Mode) {
+        modes.removeAll { $0.0 == name }
+        modes.append((name, mode))
+    }
+    func count(_ name: String, _ text: String, _ range: ClosedRange<Int>) throws -> Int {
+        guard let n = Int(text), range.contains(n) else {
+            throw UsageError(message: "\(name) expects \(range.lowerBound)...\(range.upperBound), got '\(text)'")
+        }
+        return n
     }
     while index < arguments.count {
         let argument = arguments[index]
@@ -69,13 +102,26 @@ func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, scenari
             options.jobs = jobs
         case "--next":
             guard inline == nil else { throw UsageError(message: "--next takes no value") }
-            next = true
+            pick(name, .next)
+        case "--flat-base":
+            guard inline == nil else { throw UsageError(message: "--flat-base takes no value") }
+            pick(name, .flatBase)
+        case "--flat-members":
+            layout.members = try count(name, try value(name, inline: inline), FlatDataOptions.memberRange)
+            layoutGiven = true
+        case "--flat-plugins":
+            layout.plugins = try count(name, try value(name, inline: inline), FlatDataOptions.pluginRange)
+            layoutGiven = true
         case "--scenario":
             let text = try value(name, inline: inline)
-            guard let named = FixtureScenario(rawValue: text) else {
-                throw UsageError(message: "--scenario expects one of \(FixtureScenario.allCases.map(\.rawValue).joined(separator: ", ")), got '\(text)'")
+            if text == flatScenarioName {
+                pick(name, .flatData)
+            } else if let named = FixtureScenario(rawValue: text) {
+                pick(name, .scenario(named))
+            } else {
+                let names = FixtureScenario.allCases.map(\.rawValue) + [flatScenarioName]
+                throw UsageError(message: "--scenario expects one of \(names.joined(separator: ", ")), got '\(text)'")
             }
-            scenario = named
         default:
             if argument.hasPrefix("-") && argument != "-" { throw UsageError(message: "unknown option '\(argument)'") }
             guard output == nil else { throw UsageError(message: "more than one output directory given ('\(output!)', '\(argument)')") }
@@ -84,21 +130,30 @@ func parse(_ arguments: [String]) throws -> (FixtureOptions, next: Bool, scenari
         index += 1
     }
     guard let output else { throw UsageError(message: "missing OUTPUT_DIR") }
-    if next && scenario != nil { throw UsageError(message: "--next and --scenario cannot be combined") }
-    return (options, next, scenario, output)
+    if modes.count > 1 {
+        throw UsageError(message: "\(modes.map(\.0).joined(separator: " and ")) cannot be combined (--next, --scenario and --flat-base each pick a tree)")
+    }
+    let mode = modes.first?.1 ?? .base
+    if layoutGiven {
+        switch mode {
+        case .flatBase, .flatData: break
+        default: throw UsageError(message: "--flat-members and --flat-plugins only apply to --flat-base and --scenario flat-data")
+        }
+    }
+    return (options, layout, mode, output)
 }
 
 do {
-    guard let (options, next, scenario, output) = try parse(Array(CommandLine.arguments.dropFirst())) else {
+    guard let (options, layout, mode, output) = try parse(Array(CommandLine.arguments.dropFirst())) else {
         print(usage)
         exit(0)
     }
-    let summary = if let scenario {
-        try FixtureGenerator.writeScenario(scenario, options, to: output)
-    } else if next {
-        try FixtureGenerator.writeNext(options, to: output)
-    } else {
-        try FixtureGenerator.writeBase(options, to: output)
+    let summary = switch mode {
+    case .base: try FixtureGenerator.writeBase(options, to: output)
+    case .next: try FixtureGenerator.writeNext(options, to: output)
+    case .scenario(let scenario): try FixtureGenerator.writeScenario(scenario, options, to: output)
+    case .flatBase: try FixtureGenerator.writeFlatData(options, layout: layout, edited: false, to: output)
+    case .flatData: try FixtureGenerator.writeFlatData(options, layout: layout, edited: true, to: output)
     }
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

@@ -11,7 +11,7 @@ struct ContentListArchiveTests {
 
     static func write(_ path: String, bytes: Int, seed: UInt64) throws {
         var g = SplitMix64(seed: seed)
-        let data = Data((0..<bytes).map { _ in UInt8.random(in: 0...255, using: &g) })
+        let data = Data(g.bytes(bytes))
         try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try data.write(to: URL(fileURLWithPath: path))
     }

@@ -248,3 +248,31 @@ struct ChunkerParametersTests {
         #expect(cdc.parameters == p)
     }
 }
+
+@Suite("Forced cuts")
+struct ForcedCutTests {
+    @Test func chunksNeverCrossForcedCutsAndStreamingCutsMatchWholeBufferCuts() throws {
+        let cdc = try FastCDC(parameters: ChunkerParameters(minSize: 2 << 10, averageSize: 8 << 10, maxSize: 32 << 10), gear: Inputs.gearA)
+        let input = Array(Inputs.random16MiB[0..<(1 << 20)])
+        let cuts: [Int64] = [100, 5000, 5001, 70_000, 300_000, 300_010, 1_000_000]
+        let whole = input.withUnsafeBytes { cdc.chunkRanges($0, cuts: cuts) }
+        #expect(whole.first?.lowerBound == 0 && whole.last?.upperBound == input.count)
+        for (a, b) in zip(whole, whole.dropFirst()) { #expect(a.upperBound == b.lowerBound) }
+        let ends = Set(whole.map { Int64($0.upperBound) })
+        for cut in cuts { #expect(ends.contains(cut), "no chunk ends at forced cut \(cut)") }
+        // Cutting front to back through windows of maxSize bytes (as a reader that refills does)
+        // gives the same chunks as cutting the whole buffer.
+        var forced = ForcedCuts(cuts)
+        var streamed: [Range<Int>] = []
+        var offset = 0
+        input.withUnsafeBytes { raw in
+            while offset < raw.count {
+                let window = UnsafeRawBufferPointer(rebasing: raw[offset..<min(raw.count, offset + (32 << 10))])
+                let n = cdc.cut(window, at: Int64(offset), within: &forced)
+                streamed.append(offset..<(offset + n))
+                offset += n
+            }
+        }
+        #expect(streamed == whole)
+    }
+}
