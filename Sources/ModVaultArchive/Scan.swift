@@ -103,7 +103,7 @@ struct Scan {
                    old.ctimeNanos == status.ctimeNanos, old.inode == status.inode {
                     node.content = old.content
                     summary.filesUnchanged += 1
-                } else if !forceRead, old?.inode != status.inode, let moved = try movedFile(status) {
+                } else if !forceRead, old?.inode != status.inode, let moved = movedFile(status) {
                     // Renamed or moved since the parent: same inode, size and mtime. A rename sets the
                     // ctime, so it cannot be compared here; an inode still at its old path was edited
                     // in place and is read again.
@@ -131,18 +131,15 @@ struct Scan {
     }
 
     /// The parent's file with this file's device, inode, size and mtime, if there is one.
-    private mutating func movedFile(_ status: FileStatus) throws -> TreeNode? {
+    private mutating func movedFile(_ status: FileStatus) -> TreeNode? {
         guard let parentRoot, status.inode != 0 else { return nil }
         if parentByInode == nil {
             var map: [InodeKey: TreeNode] = [:]
-            var seen = Set<ObjectID>()
-            var pending = [parentRoot]
-            while let tree = pending.popLast() {
-                guard seen.insert(tree).inserted, let loaded = try? repository.loadTree(tree) else { continue }
-                for node in loaded.nodes {
-                    if node.type == .directory, let sub = node.subtree { pending.append(sub) }
-                    if node.type == .regular, node.inode != 0 { map[InodeKey(device: node.device, inode: node.inode)] = node }
-                }
+            // Only an optimisation: a parent tree that cannot be read just finds fewer moved files.
+            try? TreeWalker(repository: repository).walk(parentRoot, validate: false) { entry in
+                let node = entry.node
+                if node.type == .regular, node.inode != 0 { map[InodeKey(device: node.device, inode: node.inode)] = node }
+                return true
             }
             parentByInode = map
         }

@@ -158,16 +158,11 @@ enum StreamStorer {
     /// The share of a stream's content already stored above which `.auto` stores it decompressed.
     static let worthwhileShare = 0.25
 
-    /// Cuts `bytes` (never across `cuts`, offsets relative to its start) into chunks.
-    static func chunkRanges(_ bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC) -> [Range<Int>] {
-        chunker.chunkRanges(bytes, cuts: cuts)
-    }
-
     /// One chunk of a buffer: where it lies and its content ID.
     typealias Chunk = (range: Range<Int>, id: ObjectID)
 
     private static func chunks(of bytes: UnsafeRawBufferPointer, cuts: [Int64], chunker: FastCDC, mac: ContentMAC) -> [Chunk] {
-        chunkRanges(bytes, cuts: cuts, chunker: chunker).map { r in (r, mac.id(UnsafeRawBufferPointer(rebasing: bytes[r]))) }
+        chunker.chunkRanges(bytes, cuts: cuts).map { r in (r, mac.id(UnsafeRawBufferPointer(rebasing: bytes[r]))) }
     }
 
     private static func storeChunks(_ chunks: [Chunk], of bytes: UnsafeRawBufferPointer, context c: StreamContext,

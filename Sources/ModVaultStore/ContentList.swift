@@ -244,23 +244,13 @@ public struct ContentListWalk: Sendable {
         }
     }
 
-    /// Expands `content` with a synchronous loader (the local repository).
+    /// Expands `content`, loading one list at a time with `load` (callers that can batch a level's
+    /// reads, as mirror does, drive `pending` and `advance` themselves).
     public static func expand(_ content: FileContent, size: Int64, load: (ObjectID) throws -> ContentList) throws -> [BlobHandle] {
         var walk = try ContentListWalk(content, size: size)
         while !walk.pending.isEmpty {
             var loaded: [ObjectID: ContentList] = [:]
             for id in walk.pending where loaded[id] == nil { loaded[id] = try load(id) }
-            try walk.advance(loaded)
-        }
-        return walk.handles
-    }
-
-    /// Expands `content` with an asynchronous loader (a remote).
-    public static func expand(_ content: FileContent, size: Int64, load: (ObjectID) async throws -> ContentList) async throws -> [BlobHandle] {
-        var walk = try ContentListWalk(content, size: size)
-        while !walk.pending.isEmpty {
-            var loaded: [ObjectID: ContentList] = [:]
-            for id in walk.pending where loaded[id] == nil { loaded[id] = try await load(id) }
             try walk.advance(loaded)
         }
         return walk.handles
