@@ -60,9 +60,13 @@ stage_build() {
     swift build --build-tests
 }
 
+UNIT_LOG=.build/unit-test.log
+
 stage_unit() {
+    mkdir -p .build
     # shellcheck disable=SC2086 # SWIFT_TEST_ARGS is a word list on purpose
-    swift test ${SWIFT_TEST_ARGS:-}
+    swift test ${SWIFT_TEST_ARGS:-} 2>&1 | tee "$UNIT_LOG"
+    return "${PIPESTATUS[0]}"
 }
 
 stage_fuzz() {
@@ -78,6 +82,8 @@ stage_bench() {
 # ---- driver ----------------------------------------------------------------------------
 
 first_failure=0
+unit_failed=0
+rm -f "$UNIT_LOG"
 summary=()
 start_all=$SECONDS
 for stage in "${stages[@]}"; do
@@ -94,10 +100,17 @@ for stage in "${stages[@]}"; do
     summary+=("$stage: $([[ $rc -eq 0 ]] && echo ok || echo "FAILED (exit $rc)") in $((SECONDS - start))s")
     if ((rc != 0)); then
         ((first_failure != 0)) || first_failure=$rc
+        [[ $stage == unit ]] && unit_failed=1
         # Nothing after setup or build can run without them.
         [[ $stage == setup || $stage == build ]] && break
     fi
 done
+
+# A long log is often seen only from its end, so the failures are repeated there.
+if ((unit_failed)) && grep -q -E '^✘|error:|Fatal error|Test .* failed' "$UNIT_LOG"; then
+    section "unit test failures (from $UNIT_LOG)"
+    grep -E '^✘|error:|Fatal error|Test .* failed' "$UNIT_LOG" | head -60
+fi
 
 section "summary ($((SECONDS - start_all))s)"
 printf '%s\n' "${summary[@]}"

@@ -1,3 +1,5 @@
+internal import Dispatch
+internal import Synchronization
 public import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -129,12 +131,7 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         urlRequest.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
         for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
         do {
-            let (data, response): (Data, URLResponse)
-            if let body = request.body {
-                (data, response) = try await session.upload(for: urlRequest, from: Data(body))
-            } else {
-                (data, response) = try await session.data(for: urlRequest)
-            }
+            let (data, response) = try await perform(urlRequest, body: request.body.map { Data($0) })
             guard let http = response as? HTTPURLResponse else {
                 throw HTTPTransportError(.other, "not an HTTP response")
             }
@@ -148,7 +145,46 @@ public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
         } catch is CancellationError {
             throw CancellationError()
         } catch {
+            if Task.isCancelled { throw CancellationError() }
             throw Self.classify(error)
+        }
+    }
+
+    /// Runs one request through the completion-handler API.
+    ///
+    /// Not `URLSession.data(for:)`: on Linux its cancellation handler calls `URLSessionTask.cancel()`,
+    /// which waits synchronously on the session's queue while the Swift task's status lock is held,
+    /// and that queue may at the same moment be resuming the task, which needs the same lock. A
+    /// task group cancelling a transfer then hangs the process. Here cancellation only schedules
+    /// `cancel()` on another queue, so no lock is held while it waits.
+    private func perform(_ request: URLRequest, body: Data?) async throws -> (Data, URLResponse) {
+        let box = Mutex<(task: URLSessionTask?, cancelled: Bool)>((nil, false))
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
+                let completion: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
+                    if let error {
+                        continuation.resume(throwing: error)
+                    } else if let response {
+                        continuation.resume(returning: (data ?? Data(), response))
+                    } else {
+                        continuation.resume(throwing: HTTPTransportError(.other, "no response"))
+                    }
+                }
+                let task = body.map { session.uploadTask(with: request, from: $0, completionHandler: completion) }
+                    ?? session.dataTask(with: request, completionHandler: completion)
+                let cancelled = box.withLock { state in
+                    state.task = task
+                    return state.cancelled
+                }
+                task.resume()
+                if cancelled { DispatchQueue.global().async { task.cancel() } }
+            }
+        } onCancel: {
+            let task = box.withLock { state in
+                state.cancelled = true
+                return state.task
+            }
+            if let task { DispatchQueue.global().async { task.cancel() } }
         }
     }
 
