@@ -85,7 +85,12 @@ public struct Archiver: Sendable {
             writer: writer, mac: repository.contentMAC, ledger: ledger,
             lookUp: try repository.index.hasBlobs(ofType: .stream),
             normalizeNew: options.normalize == .all || (options.normalize == .auto && parent != nil),
-            alwaysNormalize: options.normalize == .all)
+            alwaysNormalize: options.normalize == .all,
+            link: options.normalize != .none,
+            sources: ObjectPool { [repository] in StreamRebuilder(repository: repository) })
+        // Streams noted by this run become candidates only once their packs are written and indexed.
+        var committed = false
+        defer { if !committed { repository.streamKeys.discardPending() } }
         let contentStats = try await storeContents(scan: &scan, writer: writer, streams: streamContext, options: options, start: start)
         let treeID = try writeTrees(root, writer: writer)
         try writer.flush()
@@ -102,6 +107,8 @@ public struct Archiver: Sendable {
                                 paths: [source], tags: options.tags, parents: parent.map { [$0.id] } ?? [],
                                 tree: treeID, summary: summary)
         let id = try repository.saveSnapshot(snapshot)
+        repository.streamKeys.commit()
+        committed = true
         return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings, streams: streamStatistics)
     }
 
@@ -113,6 +120,22 @@ public struct Archiver: Sendable {
         var file: Int
         var chunk: Int
         var handles: [BlobHandle]
+        /// The content key of the stream this chunk starts, when chunked in line.
+        var key: ObjectID? = nil
+    }
+
+    /// A stream chunked in line: its chunks' indices in the file, for noting it once they are stored.
+    private struct InlineStream {
+        var span: StreamSpan
+        var first: Int
+        var last: Int?
+    }
+
+    /// What a task reads whole before storing it.
+    private enum WholeSpan {
+        case stream(StreamSpan)
+        /// The surfaces of a loose texture, from `start` to the end of the file.
+        case surfaces(start: Int64, boundaries: [Int])
     }
 
     private func storeContents(scan: inout Scan, writer: BlobWriter, streams: StreamContext, options: SnapshotOptions,
@@ -132,6 +155,8 @@ public struct Archiver: Sendable {
         var chunkCounts = [Int](repeating: -1, count: files.count)
         var received = [Int](repeating: 0, count: files.count)
         var contents = [[[BlobHandle]]](repeating: [], count: files.count)
+        var inlineStreams = [[InlineStream]](repeating: [], count: files.count)
+        var inlineKeys: [Int: [Int: ObjectID]] = [:]
 
         // Reading and chunking happen here; MAC, compression and encryption run in child tasks.
         let reader = ChunkReader(chunker: chunker)
@@ -145,6 +170,7 @@ public struct Archiver: Sendable {
             func collect(_ r: ChunkResult) {
                 inFlight -= 1
                 contents[r.file][r.chunk] = r.handles
+                if let key = r.key { inlineKeys[r.file, default: [:]][r.chunk] = key }
                 received[r.file] += 1
                 if received[r.file] == chunkCounts[r.file] { filesDone += 1 }
             }
@@ -165,14 +191,32 @@ public struct Archiver: Sendable {
                         }
                     }
                     var nextStream = 0
+                    // A loose texture's surfaces are read whole when a stored stream may hold their content.
+                    var surfaces: WholeSpan?
+                    if !streamsInline, streams.link, plan.format == .dds, let first = plan.surfaces.first,
+                       before.size - first <= Int64(FormatCuts.maximumStreamContent), before.size - first >= Int64(StreamKeyCache.prefixLength) {
+                        surfaces = .surfaces(start: first, boundaries: plan.surfaces.map { Int($0 - first) })
+                    }
                     while true {
-                        // A compressed stream is read whole and stored by a task of its own.
                         while nextStream < plan.streams.count && plan.streams[nextStream].offset < reader.position { nextStream += 1 }
-                        if nextStream < plan.streams.count && plan.streams[nextStream].offset == reader.position && !streamsInline {
-                            let span = plan.streams[nextStream]
+                        let startsStream = nextStream < plan.streams.count && plan.streams[nextStream].offset == reader.position
+                        // A compressed stream, or a texture's surfaces, is read whole and stored by a task of its own.
+                        var whole: WholeSpan?
+                        if startsStream && !streamsInline {
+                            whole = .stream(plan.streams[nextStream])
                             nextStream += 1
+                        } else if case .surfaces(let start, _) = surfaces, start == reader.position {
+                            whole = surfaces
+                            surfaces = nil
+                        }
+                        if let whole {
+                            let length: Int
+                            switch whole {
+                            case .stream(let span): length = span.length
+                            case .surfaces(let start, _): length = Int(before.size - start)
+                            }
                             let job = buffers.take()
-                            let complete = try reader.read(exactly: span.length, into: &job.bytes)
+                            let complete = try reader.read(exactly: length, into: &job.bytes)
                             stats.bytesRead += Int64(job.bytes.count)
                             fileBytes += Int64(job.bytes.count)
                             let index = chunkIndex
@@ -181,6 +225,7 @@ public struct Archiver: Sendable {
                             while inFlight >= window, let r = try await group.next() { collect(r) }
                             inFlight += 1
                             let fileChunker = plan.chunker
+                            let cuts = plan.cuts
                             group.addTask {
                                 let sealer = sealers.take()
                                 let denseSealer = denseSealers.take()
@@ -191,18 +236,32 @@ public struct Archiver: Sendable {
                                     engines.give(engine)
                                     buffers.give(job)
                                 }
-                                // A stream cut short by a shrinking file is just bytes; the scan reports the change.
+                                // Bytes cut short by a shrinking file are just bytes; the scan reports the change.
                                 let context = complete ? streams : streams.keepingOnly
-                                let handles = try job.bytes.withUnsafeBytes {
-                                    try StreamStorer.store($0, span: span, chunker: fileChunker, context: context, sealer: sealer,
-                                                          denseSealer: denseSealer, engine: engine)
+                                let handles = try job.bytes.withUnsafeBytes { raw -> [BlobHandle] in
+                                    switch whole {
+                                    case .stream(let span):
+                                        return try StreamStorer.store(raw, span: span, chunker: fileChunker, context: context, sealer: sealer,
+                                                                      denseSealer: denseSealer, engine: engine)
+                                    case .surfaces(let start, let boundaries):
+                                        let relativeCuts = cuts.map { $0 - start }
+                                        return try StreamStorer.storeSurfaces(raw, boundaries: complete ? boundaries : [], cuts: relativeCuts,
+                                                                              chunker: fileChunker, context: context, sealer: sealer, engine: engine)
+                                    }
                                 }
                                 return ChunkResult(file: fileIndex, chunk: index, handles: handles)
                             }
                             reportProgress()
                             continue
                         }
+                        // In line, a stream's chunks are stored like any others; its first chunk gives its content key.
+                        let keySpan = startsStream && streams.link ? plan.streams[nextStream] : nil
+                        if let keySpan { inlineStreams[fileIndex].append(InlineStream(span: keySpan, first: chunkIndex, last: nil)) }
                         guard let chunk = try reader.next() else { break }
+                        if let open = inlineStreams[fileIndex].indices.last, inlineStreams[fileIndex][open].last == nil,
+                           reader.position >= inlineStreams[fileIndex][open].span.offset + Int64(inlineStreams[fileIndex][open].span.length) {
+                            inlineStreams[fileIndex][open].last = chunkIndex
+                        }
                         let job = buffers.take()
                         job.bytes.removeAll(keepingCapacity: true)
                         job.bytes.append(contentsOf: chunk)
@@ -219,12 +278,17 @@ public struct Archiver: Sendable {
                                 sealers.give(sealer)
                                 buffers.give(job)
                             }
-                            let id = try job.bytes.withUnsafeBytes { raw in
+                            return try job.bytes.withUnsafeBytes { raw in
                                 let id = mac.id(raw)
                                 try writer.store(BlobHandle(id: id, type: .data), plaintext: raw, sealer: sealer)
-                                return id
+                                var key: ObjectID?
+                                if let keySpan {
+                                    let engine = engines.take()
+                                    key = streams.prefixKey(compressed: raw, rawSize: keySpan.rawSize, engine: engine)
+                                    engines.give(engine)
+                                }
+                                return ChunkResult(file: fileIndex, chunk: index, handles: [BlobHandle(id: id, type: .data)], key: key)
                             }
-                            return ChunkResult(file: fileIndex, chunk: index, handles: [BlobHandle(id: id, type: .data)])
                         }
                         reportProgress()
                     }
@@ -247,6 +311,12 @@ public struct Archiver: Sendable {
         let listSealer = writer.makeSealer()
         for (i, file) in files.enumerated() where !file.failed {
             file.content = try writer.storeContent(contents[i].flatMap { $0 }, sealer: listSealer)
+            for stream in inlineStreams[i] {
+                guard let last = stream.last, let key = inlineKeys[i]?[stream.first], last < contents[i].count else { continue }
+                repository.streamKeys.note(prefix: key, source: StreamKeyCache.Source(
+                    rawLength: stream.span.rawSize, storedLength: UInt64(stream.span.length),
+                    blobs: contents[i][stream.first...last].flatMap { $0 }.map(\.id)))
+            }
         }
         options.progress?(ProgressSample(files: files.count, totalFiles: files.count, bytes: stats.bytesRead,
                                          totalBytes: totalBytes, elapsed: monotonicSeconds() - start))

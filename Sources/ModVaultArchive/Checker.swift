@@ -237,11 +237,18 @@ private struct ContentProblems {
         var found: String? = nil
         do {
             let stream = try repository.loadStream(handle.id)
-            if case .recipe(let bytes) = stream.form {
+            switch stream.form {
+            case .recipe(let bytes):
                 let recipe = try Recipe(decoding: bytes)
                 if recipe.rawSize != stream.contentLength || recipe.compressedSize != stream.originalLength {
                     found = "stream \(handle.id.short): recipe sizes disagree with the stream blob"
                 }
+            case .inflateThenRecipe(let bytes):
+                if try Recipe(decoding: bytes).compressedSize != stream.originalLength {
+                    found = "stream \(handle.id.short): recipe size disagrees with the stream blob"
+                }
+            case .verbatim, .inflate:
+                break
             }
             if found == nil, let missing = stream.content.first(where: { indexed[BlobHandle(id: $0, type: .data)] == nil }) {
                 found = "blob data/\(missing.short) of stream \(handle.id.short) is not in the index"

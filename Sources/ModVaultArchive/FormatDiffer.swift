@@ -62,9 +62,10 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     /// The content of a stream the file holds decompressed, found without recompressing it.
     public func decompressedStream(offset: UInt64, count: Int, rawSize: UInt64) -> [UInt8]? {
         guard let index = starts.firstIndex(of: offset), content[index].type == .stream,
-              let stream = try? repository.loadStream(content[index].id), case .recipe = stream.form,
-              stream.originalLength == UInt64(count), stream.contentLength == rawSize else { return nil }
-        return try? rebuilder.content(of: stream, id: content[index].id)
+              let stream = try? repository.loadStream(content[index].id), stream.originalLength == UInt64(count),
+              let decompressed = try? rebuilder.decompressedContent(of: stream, id: content[index].id),
+              decompressed.count == Int(rawSize) else { return nil }
+        return decompressed
     }
 
     private func load(_ index: Int) throws -> [UInt8] {

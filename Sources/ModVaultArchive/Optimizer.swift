@@ -58,7 +58,8 @@ public struct Optimizer: Sendable {
         let writer = BlobWriter(repository: repository)
         let ledger = StreamLedger(budget: options.budget)
         let context = StreamContext(writer: writer, mac: repository.contentMAC, ledger: ledger, lookUp: true,
-                                    normalizeNew: true, alwaysNormalize: true)
+                                    normalizeNew: true, alwaysNormalize: true, link: false,
+                                    sources: ObjectPool { [repository] in StreamRebuilder(repository: repository) })
         var rewriter = Rewriter(repository: repository, context: context)
         let tree = try await rewriter.rewrite(tree: record.snapshot.tree)
         try writer.flush()

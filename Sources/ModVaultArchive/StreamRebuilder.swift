@@ -3,12 +3,13 @@ public import ModVaultStore
 public import ModVaultFormats
 public import ModVaultCrypto
 
+// @unchecked Sendable: a rebuilder holds reusable buffers and an open pack, and pools hand it to one task at a time.
 /// Turns a stream blob back into the exact bytes of the stream it names, for one worker at a time.
 ///
 /// The data blobs are concatenated; a recipe then recompresses them with the pinned zlib. The
 /// result is accepted only if its content MAC equals the stream's ID (and, for a recipe, its
 /// SHA-256 equals the recipe's), so a wrong rebuild is an error, never silently different bytes.
-public final class StreamRebuilder {
+public final class StreamRebuilder: @unchecked Sendable {
     private let repository: Repository
     private var engine: RecipeEngine?
     private let plaintext = ScratchBuffer()
@@ -30,29 +31,59 @@ public final class StreamRebuilder {
         return try rebuilt.withUnsafeBytes(body)
     }
 
-    /// The concatenated data blobs of `stream` (its decompressed content when it has a recipe),
-    /// without recompressing anything.
+    /// The concatenated data blobs of `stream` (its decompressed content when it has a recipe form,
+    /// a zlib stream for the inflate forms), without recompressing anything.
     public func content(of stream: StreamBlob, id: ObjectID) throws -> [UInt8] {
         try gatherContent(of: stream, id: id)
         return content
     }
 
+    /// The decompressed content of a stream stored with a recipe (either recipe form), found without
+    /// recompressing anything; nil for a stream stored without one.
+    public func decompressedContent(of stream: StreamBlob, id: ObjectID) throws -> [UInt8]? {
+        switch stream.form {
+        case .recipe:
+            return try content(of: stream, id: id)
+        case .inflateThenRecipe(let encoded):
+            guard let recipe = try? Recipe(decoding: encoded), recipe.rawSize <= FormatCuts.maximumStreamContent else { return nil }
+            try gatherContent(of: stream, id: id)
+            let engine = self.engine ?? RecipeEngine()
+            self.engine = engine
+            return try? content.withUnsafeBytes { try engine.inflate($0, rawSize: recipe.rawSize) }
+        case .verbatim, .inflate:
+            return nil
+        }
+    }
+
     private func gatherContent(of stream: StreamBlob, id: ObjectID) throws {
-        let label = "stream \(id.short)"
-        guard stream.contentLength <= FormatCuts.maximumStreamContent, stream.originalLength <= FormatCuts.maximumStreamContent else {
-            throw StoreError.corruptObject(path: label, reason: "claims \(stream.contentLength) bytes of content")
+        try gather(stream.content, length: stream.contentLength, label: "stream \(id.short)")
+        guard stream.originalLength <= FormatCuts.maximumStreamContent else {
+            throw StoreError.corruptObject(path: "stream \(id.short)", reason: "claims \(stream.originalLength) bytes")
+        }
+    }
+
+    /// The data blobs `blobs` concatenated, which must come to exactly `length` bytes: the stored
+    /// bytes of a stream kept as it is, for a snapshot that checks a new stream against it.
+    public func concatenation(of blobs: [ObjectID], length: UInt64) throws -> [UInt8] {
+        try gather(blobs, length: length, label: "stored stream")
+        return content
+    }
+
+    private func gather(_ blobs: [ObjectID], length: UInt64, label: String) throws {
+        guard length <= FormatCuts.maximumStreamContent else {
+            throw StoreError.corruptObject(path: label, reason: "claims \(length) bytes of content")
         }
         content.removeAll(keepingCapacity: true)
-        content.reserveCapacity(Int(stream.contentLength))
-        for blob in stream.content {
+        content.reserveCapacity(Int(length))
+        for blob in blobs {
             try load(BlobHandle(id: blob, type: .data))
-            guard content.count + plaintext.count <= Int(stream.contentLength) else {
-                throw StoreError.corruptObject(path: label, reason: "content is longer than the \(stream.contentLength) bytes it declares")
+            guard content.count + plaintext.count <= Int(length) else {
+                throw StoreError.corruptObject(path: label, reason: "content is longer than the \(length) bytes it declares")
             }
             content.append(contentsOf: plaintext.bytes)
         }
-        guard content.count == Int(stream.contentLength) else {
-            throw StoreError.corruptObject(path: label, reason: "content has \(content.count) bytes, the stream declares \(stream.contentLength)")
+        guard content.count == Int(length) else {
+            throw StoreError.corruptObject(path: label, reason: "content has \(content.count) bytes, the stream declares \(length)")
         }
     }
 
@@ -64,19 +95,36 @@ public final class StreamRebuilder {
         guard content.count == Int(stream.contentLength) else {
             throw StoreError.corruptObject(path: label, reason: "content has \(content.count) bytes, the stream declares \(stream.contentLength)")
         }
+        func recipe(_ encoded: [UInt8]) throws -> Recipe {
+            do { return try Recipe(decoding: encoded) } catch {
+                throw StoreError.corruptObject(path: label, reason: "\(error)")
+            }
+        }
+        func inflated(_ rawSize: UInt64) throws -> [UInt8] {
+            guard rawSize <= FormatCuts.maximumStreamContent else {
+                throw StoreError.corruptObject(path: label, reason: "claims \(rawSize) bytes of inflated content")
+            }
+            do { return try content.withUnsafeBytes { try engine.inflate($0, rawSize: rawSize) } } catch {
+                throw StoreError.corruptObject(path: label, reason: "the stored stream does not inflate: \(error)")
+            }
+        }
+        func recompress(_ recipe: Recipe, _ raw: UnsafeRawBufferPointer) throws {
+            do { try engine.rebuild(recipe, decompressed: raw, into: &output) } catch {
+                throw StoreError.corruptObject(path: label, reason: "cannot rebuild the compressed stream: \(error)")
+            }
+        }
         switch stream.form {
         case .verbatim:
             output = content
         case .recipe(let encoded):
-            let recipe: Recipe
-            do { recipe = try Recipe(decoding: encoded) } catch {
-                throw StoreError.corruptObject(path: label, reason: "\(error)")
-            }
-            do {
-                try content.withUnsafeBytes { try engine.rebuild(recipe, decompressed: $0, into: &output) }
-            } catch {
-                throw StoreError.corruptObject(path: label, reason: "cannot rebuild the compressed stream: \(error)")
-            }
+            let recipe = try recipe(encoded)
+            try content.withUnsafeBytes { try recompress(recipe, $0) }
+        case .inflate:
+            output = try inflated(stream.originalLength)
+        case .inflateThenRecipe(let encoded):
+            let recipe = try recipe(encoded)
+            let raw = try inflated(recipe.rawSize)
+            try raw.withUnsafeBytes { try recompress(recipe, $0) }
         }
         let matches = output.withUnsafeBytes { mac.id($0) == id }
         guard matches, output.count == Int(stream.originalLength) else {

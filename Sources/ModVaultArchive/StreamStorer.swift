@@ -48,10 +48,46 @@ struct StreamContext: Sendable {
     let normalizeNew: Bool
     /// Skip the "already stored as it is" test (`.all`).
     let alwaysNormalize: Bool
+    /// Look for a stored stream with the same content (a repack, a loose copy), and note the streams
+    /// kept as they are so later runs can find them (off for `--normalize none`).
+    let link: Bool
+    /// Readers of stored streams, for checking a candidate byte for byte.
+    let sources: ObjectPool<StreamRebuilder>
 
     /// The same run, storing streams only as they are (for bytes that are not a whole stream).
     var keepingOnly: StreamContext {
-        StreamContext(writer: writer, mac: mac, ledger: ledger, lookUp: false, normalizeNew: false, alwaysNormalize: false)
+        StreamContext(writer: writer, mac: mac, ledger: ledger, lookUp: false, normalizeNew: false, alwaysNormalize: false,
+                      link: false, sources: sources)
+    }
+
+    /// The key a stream is found by: the MAC of the first `StreamKeyCache.prefixLength` bytes of its content.
+    func prefixKey(_ content: UnsafeRawBufferPointer) -> ObjectID? {
+        content.count >= StreamKeyCache.prefixLength
+            ? mac.id(UnsafeRawBufferPointer(rebasing: content[0..<StreamKeyCache.prefixLength])) : nil
+    }
+
+    /// The key of a zlib stream of `rawSize` bytes of content, from a partial inflate of `compressed`.
+    func prefixKey(compressed: UnsafeRawBufferPointer, rawSize: UInt64, engine: RecipeEngine) -> ObjectID? {
+        guard link, rawSize >= UInt64(StreamKeyCache.prefixLength),
+              let prefix = engine.inflatePrefix(compressed, count: StreamKeyCache.prefixLength) else { return nil }
+        return prefix.withUnsafeBytes { prefixKey($0) }
+    }
+
+    /// A stored stream, kept as it is, whose content is exactly `content`: the first of the noted
+    /// candidates that is still complete in the repository and inflates to the same bytes.
+    func storedStream(with content: UnsafeRawBufferPointer, key: ObjectID, engine: RecipeEngine) -> StreamKeyCache.Source? {
+        let repository = writer.repository
+        for source in repository.streamKeys.candidates(prefix: key) where source.rawLength == UInt64(content.count) {
+            // A source from a run that was killed, or pruned since, is just a stale hint.
+            guard (try? source.blobs.allSatisfy({ try repository.index.location(of: BlobHandle(id: $0, type: .data)) != nil })) == true else { continue }
+            let reader = sources.take()
+            defer { sources.give(reader) }
+            guard let stored = try? reader.concatenation(of: source.blobs, length: source.storedLength),
+                  let inflated = try? stored.withUnsafeBytes({ try engine.inflate($0, rawSize: source.rawLength) }),
+                  inflated.withUnsafeBytes({ $0.elementsEqual(content) }) else { continue }
+            return source
+        }
+        return nil
     }
 }
 
@@ -67,12 +103,26 @@ enum StreamStorer {
                       sealer: BlobSealer, denseSealer: BlobSealer, engine: RecipeEngine) throws -> [BlobHandle] {
         // The stream's own chunks, computed once whichever path needs them.
         var own: [Chunk]?
+        // Its content key, once computed.
+        var key: ObjectID??
+        func prefixKey() -> ObjectID? {
+            if let key { return key }
+            let k = c.prefixKey(compressed: bytes, rawSize: span.rawSize, engine: engine)
+            key = .some(k)
+            return k
+        }
         func keep() throws -> [BlobHandle] {
             c.ledger.record {
                 $0.kept += 1
                 $0.keptBytes += Int64(bytes.count)
             }
-            return try storeChunks(own ?? chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac), of: bytes, context: c, sealer: sealer)
+            let handles = try storeChunks(own ?? chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac), of: bytes, context: c, sealer: sealer)
+            // Kept as it is, the stream is what a later repack or loose copy of its content can point to.
+            if let k = prefixKey() {
+                c.writer.repository.streamKeys.note(prefix: k, source: StreamKeyCache.Source(
+                    rawLength: span.rawSize, storedLength: UInt64(bytes.count), blobs: handles.map(\.id)))
+            }
+            return handles
         }
         if !c.lookUp && !c.normalizeNew { return try keep() }
         let handle = BlobHandle(id: c.mac.id(bytes), type: .stream)
@@ -88,6 +138,10 @@ enum StreamStorer {
                 c.ledger.record { $0.reused += 1 }
                 return mine.map { BlobHandle(id: $0.id, type: .data) }
             }
+        }
+        if c.link, c.alwaysNormalize || c.ledger.withinBudget, let linked = try link(bytes, span: span, key: prefixKey(),
+                                                                                     handle: handle, context: c, sealer: sealer, engine: engine) {
+            return linked
         }
         guard c.normalizeNew, c.alwaysNormalize || c.ledger.withinBudget else { return try keep() }
         let started = monotonicSeconds()
@@ -129,6 +183,10 @@ enum StreamStorer {
             }
         case .notReproducible:
             let content = try storeChunks(own ?? chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac), of: bytes, context: c, sealer: sealer)
+            if let k = prefixKey() {
+                c.writer.repository.streamKeys.note(prefix: k, source: StreamKeyCache.Source(
+                    rawLength: span.rawSize, storedLength: UInt64(bytes.count), blobs: content.map(\.id)))
+            }
             stream = StreamBlob(form: .verbatim, originalLength: UInt64(bytes.count), contentLength: UInt64(bytes.count),
                                 content: content.map(\.id))
             c.ledger.record {
@@ -137,6 +195,26 @@ enum StreamStorer {
             }
         }
         try stream.encoded().withUnsafeBytes { try c.writer.store(handle, plaintext: $0, sealer: sealer) }
+        return [handle]
+    }
+
+    /// The stream stored as a reference to a stored stream with the same content, recompressed by a
+    /// recipe (a repack), or nil when no stored stream has its content or no recipe reproduces it.
+    private static func link(_ bytes: UnsafeRawBufferPointer, span: StreamSpan, key: ObjectID?, handle: BlobHandle,
+                             context c: StreamContext, sealer: BlobSealer, engine: RecipeEngine) throws -> [BlobHandle]? {
+        guard let key, !c.writer.repository.streamKeys.candidates(prefix: key).isEmpty else { return nil }
+        let started = monotonicSeconds()
+        defer {
+            let spent = monotonicSeconds() - started
+            c.ledger.record { $0.recipeSeconds += spent }
+        }
+        guard let content = try? engine.inflate(bytes, rawSize: span.rawSize),
+              let source = content.withUnsafeBytes({ c.storedStream(with: $0, key: key, engine: engine) }),
+              case .reproducible(let recipe, _) = engine.search(compressed: bytes, decompressed: content) else { return nil }
+        let stream = StreamBlob(form: .inflateThenRecipe(recipe.encoded()), originalLength: UInt64(bytes.count),
+                                contentLength: source.storedLength, content: source.blobs)
+        try stream.encoded().withUnsafeBytes { try c.writer.store(handle, plaintext: $0, sealer: sealer) }
+        c.ledger.record { $0.linked += 1 }
         return [handle]
     }
 
@@ -153,6 +231,71 @@ enum StreamStorer {
               try stream.content.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0, type: .data)) }) else { return false }
         c.ledger.markVerified(handle.id)
         return true
+    }
+
+    /// Stores the surfaces of a loose texture (`bytes`, starting at a surface): each run that an archived
+    /// stream kept as it is decompresses to becomes a stream blob pointing at that stream, to inflate
+    /// at restore; the rest is chunked as a snapshot always chunks it.
+    ///
+    /// `boundaries` are the surface starts and ends relative to `bytes` (ascending); a run may only
+    /// start and end on one, as an archive's texture chunks do. `cuts` are the file's forced cuts,
+    /// relative to `bytes` too.
+    static func storeSurfaces(_ bytes: UnsafeRawBufferPointer, boundaries: [Int], cuts: [Int64], chunker: FastCDC,
+                              context c: StreamContext, sealer: BlobSealer, engine: RecipeEngine) throws -> [BlobHandle] {
+        // Surfaces already stored as chunks (this file in an earlier snapshot) keep those chunks, so
+        // reading a file again never changes how it is stored.
+        let whole = chunks(of: bytes, cuts: cuts.filter { $0 > 0 && $0 < Int64(bytes.count) }, chunker: chunker, mac: c.mac)
+        if try whole.allSatisfy({ try c.writer.isKnown(BlobHandle(id: $0.id, type: .data)) }) {
+            return whole.map { BlobHandle(id: $0.id, type: .data) }
+        }
+        var handles: [BlobHandle] = []
+        var plainStart = 0
+        // Stores bytes[plainStart..<end] as chunks and moves plainStart to `end`.
+        func storePlain(upTo end: Int) throws {
+            guard end > plainStart else { return }
+            defer { plainStart = end }
+            if plainStart == 0 && end == bytes.count {
+                handles = try storeChunks(whole, of: bytes, context: c, sealer: sealer)
+                return
+            }
+            let run = UnsafeRawBufferPointer(rebasing: bytes[plainStart..<end])
+            let runCuts = cuts.compactMap { cut -> Int64? in
+                let r = cut - Int64(plainStart)
+                return r > 0 && r < Int64(run.count) ? r : nil
+            }
+            handles += try storeChunks(chunks(of: run, cuts: runCuts, chunker: chunker, mac: c.mac), of: run, context: c, sealer: sealer)
+        }
+        let ends = Set(boundaries + [bytes.count])
+        let keys = c.writer.repository.streamKeys
+        var spent = 0.0
+        defer { if spent > 0 { c.ledger.record { $0.recipeSeconds += spent } } }
+        for start in boundaries where start >= plainStart && c.ledger.withinBudget {
+            let rest = UnsafeRawBufferPointer(rebasing: bytes[start...])
+            guard let key = c.prefixKey(rest) else { break }
+            let fitting = keys.candidates(prefix: key).filter { $0.rawLength <= UInt64(rest.count) && ends.contains(start + Int($0.rawLength)) }
+            guard !fitting.isEmpty else { continue }
+            let started = monotonicSeconds()
+            defer { spent += monotonicSeconds() - started }
+            for length in Set(fitting.map { Int($0.rawLength) }).sorted(by: >) {
+                let run = UnsafeRawBufferPointer(rebasing: rest[0..<length])
+                guard let source = c.storedStream(with: run, key: key, engine: engine) else { continue }
+                try storePlain(upTo: start)
+                let handle = BlobHandle(id: c.mac.id(run), type: .stream)
+                if try c.writer.isKnown(handle) {
+                    guard try isComplete(handle, context: c) else { continue }
+                } else {
+                    let stream = StreamBlob(form: .inflate, originalLength: UInt64(length), contentLength: source.storedLength,
+                                            content: source.blobs)
+                    try stream.encoded().withUnsafeBytes { try c.writer.store(handle, plaintext: $0, sealer: sealer) }
+                }
+                handles.append(handle)
+                c.ledger.record { $0.linked += 1 }
+                plainStart = start + length
+                break
+            }
+        }
+        try storePlain(upTo: bytes.count)
+        return handles
     }
 
     /// The share of a stream's content already stored above which `.auto` stores it decompressed.

@@ -229,6 +229,7 @@ struct SnapshotCommand: AsyncParsableCommand {
             let t = result.streams
             if t.total > 0 {
                 var parts = ["\(t.reused) already stored", "\(t.normalized) stored decompressed"]
+                if t.linked > 0 { parts.append("\(t.linked) found in streams already stored (repacked or loose copies)") }
                 if t.verbatim > 0 { parts.append("\(t.verbatim) with no recipe that reproduces them") }
                 if t.kept > 0 { parts.append("\(t.kept) (\(Format.bytes(t.keptBytes))) kept compressed") }
                 print("compressed streams: " + parts.joined(separator: ", "))

@@ -226,7 +226,7 @@ enum JSON {
             "errors": s.errors, "seconds": s.seconds]
         if let t = s.streams {
             obj["streams"] = ["reused": t.reused, "normalized": t.normalized, "verbatim": t.verbatim, "kept": t.kept,
-                              "kept_bytes": t.keptBytes, "recipe_seconds": t.recipeSeconds]
+                              "kept_bytes": t.keptBytes, "linked": t.linked, "recipe_seconds": t.recipeSeconds]
         }
         return obj
     }

@@ -44,7 +44,10 @@ public enum FormatCuts {
             return FormatPlan(format: segmentation.format, chunker: effective)
         }
         var cuts: [Int64]
+        var surfaces: [Int64] = []
         if segmentation.format == .dds, let header = segmentation.segments.first, header.kind == .ddsHeader {
+            let mips = segmentation.segments.filter { $0.kind == .ddsMip }
+            surfaces = mips.map { Int64($0.offset) } + (mips.last.map { [Int64($0.end)] } ?? [])
             // The header always stands alone and the surfaces are cut exactly as a DX10 chunk's
             // decompressed content is, so a loose texture dedupes against the same texture in an archive.
             let surfaces = segmentation.segments.dropFirst().map { (Int64($0.offset) - Int64(header.end), Int64($0.length)) }
@@ -73,7 +76,7 @@ public enum FormatCuts {
             all.remove(Int64(reader.size))
             cuts = all.sorted()
         }
-        return FormatPlan(format: segmentation.format, chunker: effective, cuts: cuts, streams: streams)
+        return FormatPlan(format: segmentation.format, chunker: effective, cuts: cuts, streams: streams, surfaces: surfaces)
     }
 
     /// The chunker for a file of `format`: plugins use one `pluginScale` times smaller.
@@ -151,12 +154,16 @@ public struct FormatPlan: Sendable {
     public var cuts: [Int64]
     /// Compressed streams, in file order.
     public var streams: [StreamSpan]
+    /// For a loose texture, where its surfaces (mips) start and where the last one ends, ascending:
+    /// the places where an archived texture chunk's content may begin and end.
+    public var surfaces: [Int64]
 
     /// Creates a plan.
-    public init(format: FileFormat = .opaque, chunker: FastCDC, cuts: [Int64] = [], streams: [StreamSpan] = []) {
+    public init(format: FileFormat = .opaque, chunker: FastCDC, cuts: [Int64] = [], streams: [StreamSpan] = [], surfaces: [Int64] = []) {
         self.format = format
         self.chunker = chunker
         self.cuts = cuts
         self.streams = streams
+        self.surfaces = surfaces
     }
 }

@@ -376,6 +376,11 @@ public final class RecipeEngine: @unchecked Sendable {
         }
     }
 
+    /// The first `count` bytes a zlib stream decodes to, or nil when it cannot give that many.
+    public func inflatePrefix(_ compressed: UnsafeRawBufferPointer, count: Int) -> [UInt8]? {
+        inflater.inflatePrefix(compressed, count: count)
+    }
+
     private func reproduces(_ p: ZlibParameters, decompressed: [UInt8], original: UnsafeRawBufferPointer) -> Bool {
         guard let deflater = deflater(for: p) else { return false }
         compressionsTried += 1

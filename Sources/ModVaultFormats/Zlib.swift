@@ -43,6 +43,26 @@ final class ZlibInflater {
         stream.initialize(to: z_stream())
     }
 
+    /// A fresh decoding state (reset, or initialised on first use).
+    private func start() -> Bool {
+        if initialised { return inflateReset(stream) == Z_OK }
+        guard inflateInit2_(stream, 15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return false }
+        initialised = true
+        return true
+    }
+
+    /// Runs `body` on a fresh state reading `input`; the pointers into `input` are cleared afterwards.
+    fileprivate func inflateHead<T>(_ input: UnsafeRawBufferPointer, _ body: (UnsafeMutablePointer<z_stream>) -> T) -> T? {
+        guard start() else { return nil }
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
+        stream.pointee.avail_in = uInt(input.count)
+        defer {
+            stream.pointee.next_in = nil
+            stream.pointee.next_out = nil
+        }
+        return body(stream)
+    }
+
     deinit {
         if initialised { inflateEnd(stream) }
         stream.deinitialize(count: 1)
@@ -56,14 +76,7 @@ final class ZlibInflater {
     /// `expectedSize + 1`, so a declared size that lies costs memory only as far as the data backs it.
     func inflate(_ input: UnsafeRawBufferPointer, expectedSize: Int) -> Result<[UInt8], InflateFailure> {
         guard input.count <= Int(UInt32.max), expectedSize >= 0, expectedSize < Int(UInt32.max) else { return .failure(.tooLarge) }
-        if initialised {
-            guard inflateReset(stream) == Z_OK else { return .failure(.corrupt("inflateReset failed")) }
-        } else {
-            guard inflateInit2_(stream, 15, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {
-                return .failure(.corrupt("inflateInit2 failed"))
-            }
-            initialised = true
-        }
+        guard start() else { return .failure(.corrupt("inflateInit2 failed")) }
         // One spare byte of output makes "longer than declared" visible instead of silently cut.
         let limit = expectedSize + 1
         var capacity = min(limit, max(1 << 20, input.count * 8))
@@ -112,6 +125,25 @@ final class ZlibInflater {
                 return .failure(.corrupt(message))
             }
         }
+    }
+}
+
+extension ZlibInflater {
+    /// The first `count` bytes a zlib stream decodes to, or nil when the stream is damaged, needs a
+    /// dictionary or ends first. Stops as soon as `count` bytes are out, so the cost is that of `count`.
+    func inflatePrefix(_ input: UnsafeRawBufferPointer, count: Int) -> [UInt8]? {
+        guard count > 0, input.count <= Int(UInt32.max) else { return nil }
+        return inflateHead(input) { stream in
+            [UInt8](unsafeUninitializedCapacity: count) { out, produced in
+                stream.pointee.next_out = out.baseAddress
+                stream.pointee.avail_out = uInt(count)
+                var rc = Z_OK
+                while rc == Z_OK && stream.pointee.avail_out > 0 && stream.pointee.avail_in > 0 {
+                    rc = CZlib.inflate(stream, Z_NO_FLUSH)
+                }
+                produced = rc == Z_OK || rc == Z_STREAM_END || rc == Z_BUF_ERROR ? count - Int(stream.pointee.avail_out) : 0
+            }
+        }.flatMap { $0.count == count ? $0 : nil }
     }
 }
 

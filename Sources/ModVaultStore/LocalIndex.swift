@@ -21,57 +21,19 @@ public final class LocalIndex: Sendable {
 
     init(path: String) throws(StoreError) {
         self.path = path
-        let db: SQLiteDatabase
-        do {
-            db = try Self.openChecked(path)
-        } catch {
-            // A damaged cache is rebuilt rather than reported: it holds nothing that index files do not.
-            try? FileSystem.remove(path)
-            try? FileSystem.remove(path + "-wal")
-            try? FileSystem.remove(path + "-shm")
-            db = try Self.openChecked(path)
-        }
+        // A damaged cache is rebuilt rather than reported: it holds nothing that index files do not.
+        let db = try SQLiteDatabase.openCache(path, version: Self.schemaVersion, schema: """
+            CREATE TABLE IF NOT EXISTS blobs (id BLOB NOT NULL, type INTEGER NOT NULL, pack BLOB NOT NULL,
+                offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL, codec INTEGER NOT NULL,
+                PRIMARY KEY (id, type)) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS packs (id BLOB PRIMARY KEY) WITHOUT ROWID;
+            """, probe: "SELECT count(*) FROM index_files")
         state = Mutex(State(
             db: db,
             lookup: try db.prepare("SELECT pack, offset, length, raw_length, codec FROM blobs WHERE id = ?1 AND type = ?2"),
             insert: try db.prepare("INSERT OR REPLACE INTO blobs (id, type, pack, offset, length, raw_length, codec) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         ))
-    }
-
-    private static func openChecked(_ path: String) throws(StoreError) -> SQLiteDatabase {
-        let db = try SQLiteDatabase(path: path)
-        try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-        // Read the version in a statement that is finished before anything is written: a read
-        // transaction left open would make the write below fail with "database is locked" as soon
-        // as another process has written in between.
-        let version: Int64
-        do {
-            let check = try db.prepare("PRAGMA user_version")
-            defer { check.reset() }
-            _ = try check.step()
-            version = check.int64(0)
-        }
-        if version != 0 && version != Int64(schemaVersion) {
-            throw .database(path: path, reason: "schema version \(version)")
-        }
-        if version == 0 {
-            try db.execute("""
-                BEGIN IMMEDIATE;
-                CREATE TABLE IF NOT EXISTS blobs (id BLOB NOT NULL, type INTEGER NOT NULL, pack BLOB NOT NULL,
-                    offset INTEGER NOT NULL, length INTEGER NOT NULL, raw_length INTEGER NOT NULL, codec INTEGER NOT NULL,
-                    PRIMARY KEY (id, type)) WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS index_files (name TEXT PRIMARY KEY) WITHOUT ROWID;
-                CREATE TABLE IF NOT EXISTS packs (id BLOB PRIMARY KEY) WITHOUT ROWID;
-                PRAGMA user_version = \(schemaVersion);
-                COMMIT;
-                """)
-        }
-        do {
-            let probe = try db.prepare("SELECT count(*) FROM index_files")
-            defer { probe.reset() }
-            _ = try probe.step()
-        }
-        return db
     }
 
     /// Looks up a blob.

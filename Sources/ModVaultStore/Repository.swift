@@ -35,6 +35,8 @@ public final class Repository: Sendable {
     public let keyID: String
     /// Blob-to-pack lookups.
     public let index: LocalIndex
+    /// Where streams stored as they are can be found by their content (local, a cache).
+    public let streamKeys: StreamKeyCache
     /// The cipher for every encrypted object.
     public let cipher: AEAD
     /// Computes content IDs.
@@ -58,6 +60,7 @@ public final class Repository: Sendable {
         self.codec = codec
         try FileSystem.makeDirectories(path + "/cache")
         index = try LocalIndex(path: path + "/cache/index.sqlite")
+        streamKeys = try StreamKeyCache(path: path + "/cache/streamkeys.sqlite")
     }
 
     /// The folders every repository has.

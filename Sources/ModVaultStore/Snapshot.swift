@@ -96,12 +96,27 @@ public struct StreamStatistics: Codable, Sendable, Equatable {
     public var keptBytes: Int64 = 0
     /// CPU seconds spent searching for recipes.
     public var recipeSeconds = 0.0
+    /// New streams, and runs of a loose texture, whose content repeats a stream already stored as it
+    /// is: stored as a reference to that stream (to inflate, and to recompress for a repack).
+    public var linked = 0
 
     /// Empty statistics.
     public init() {}
 
+    /// Reads statistics written before `linked` existed as well as current ones.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        reused = try c.decode(Int.self, forKey: .reused)
+        normalized = try c.decode(Int.self, forKey: .normalized)
+        verbatim = try c.decode(Int.self, forKey: .verbatim)
+        kept = try c.decode(Int.self, forKey: .kept)
+        keptBytes = try c.decode(Int64.self, forKey: .keptBytes)
+        recipeSeconds = try c.decode(Double.self, forKey: .recipeSeconds)
+        linked = try c.decodeIfPresent(Int.self, forKey: .linked) ?? 0
+    }
+
     /// Streams seen.
-    public var total: Int { reused + normalized + verbatim + kept }
+    public var total: Int { reused + normalized + verbatim + kept + linked }
 }
 
 /// A snapshot together with its ID.

@@ -14,6 +14,30 @@ public struct StreamBlob: Sendable, Equatable {
         /// The data blobs concatenate to the decompressed content; `recipe` (an encoded
         /// `ModVaultFormats.Recipe`) recompresses it into the original bytes.
         case recipe([UInt8])
+        /// The data blobs concatenate to another zlib stream (one stored as it is) that inflates to
+        /// the original bytes: a loose copy of an archived stream's content.
+        case inflate
+        /// The data blobs concatenate to another zlib stream with the same content; `recipe`
+        /// recompresses its inflated content into the original bytes: a stream that was repacked.
+        case inflateThenRecipe([UInt8])
+
+        /// The code written for this form.
+        var code: UInt8 {
+            switch self {
+            case .verbatim: 0
+            case .recipe: 1
+            case .inflate: 2
+            case .inflateThenRecipe: 3
+            }
+        }
+
+        /// True when the data blobs hold a zlib stream to inflate first.
+        public var inflatesStoredBytes: Bool {
+            switch self {
+            case .inflate, .inflateThenRecipe: true
+            case .verbatim, .recipe: false
+            }
+        }
     }
 
     /// Encoding version.
@@ -22,7 +46,7 @@ public struct StreamBlob: Sendable, Equatable {
     public var form: Form
     /// Length of the original stream.
     public var originalLength: UInt64
-    /// Length of the content the data blobs concatenate to.
+    /// Length of the bytes the data blobs concatenate to.
     public var contentLength: UInt64
     /// The data blobs, in order.
     public var content: [ObjectID]
@@ -35,16 +59,16 @@ public struct StreamBlob: Sendable, Equatable {
         self.content = content
     }
 
-    /// `u8 version ‖ u8 form (0 verbatim, 1 recipe) ‖ [varint-length recipe] ‖ varint originalLength ‖
-    /// varint contentLength ‖ varint count ‖ count × 32-byte data blob ID`.
+    /// `u8 version ‖ u8 form (0 verbatim, 1 recipe, 2 inflate, 3 inflate then recipe) ‖ [varint-length
+    /// recipe, forms 1 and 3] ‖ varint originalLength ‖ varint contentLength ‖ varint count ‖ count × 32-byte data blob ID`.
     public func encoded() -> [UInt8] {
         var w = ByteWriter(capacity: 96 + content.count * 32)
         w.u8(Self.version)
+        w.u8(form.code)
         switch form {
-        case .verbatim:
-            w.u8(0)
-        case .recipe(let recipe):
-            w.u8(1)
+        case .verbatim, .inflate:
+            break
+        case .recipe(let recipe), .inflateThenRecipe(let recipe):
             w.varint(UInt64(recipe.count))
             w.raw(recipe)
         }
@@ -64,6 +88,8 @@ public struct StreamBlob: Sendable, Equatable {
             switch try r.u8() {
             case 0: form = .verbatim
             case 1: form = .recipe(Array(try r.raw(try r.count(limit: 4096))))
+            case 2: form = .inflate
+            case 3: form = .inflateThenRecipe(Array(try r.raw(try r.count(limit: 4096))))
             default: throw ByteReader.Malformed(what: "stream blob form")
             }
             let originalLength = try r.varint()

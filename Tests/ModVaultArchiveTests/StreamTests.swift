@@ -88,14 +88,7 @@ struct StreamTests {
         let archiver = Archiver(repository: ws.repository)
         _ = try await archiver.snapshot(source: base, options: Self.options(.all))
         // The same members under another zlib level: new stream IDs, known content.
-        let ba2 = try #require(FileManager.default.subpathsOfDirectory(atPath: base).sorted().first { path in
-            guard path.hasSuffix(".ba2"), let bytes = try? FileSystem.readFile(base + "/" + path) else { return false }
-            return bytes.count > 20_000 && Array(bytes[8..<12]) == Array("GNRL".utf8)
-        })
-        let original = try FileSystem.readFile(base + "/" + ba2)
-        let repacked = try StreamFixture.recompressed(original, path: ba2, settings: ZlibSettings(level: 1, windowBits: 15))
-        #expect(repacked != original)
-        try FileSystem.writeAtomically(base + "/" + ba2, bytes: repacked)
+        let (ba2, repacked) = try StreamFixture.repackFirstGeneralArchive(in: base)
         var auto = Self.options(.auto)
         auto.normalizeBudget = budget
         let second = try await archiver.snapshot(source: base, options: auto)
@@ -145,13 +138,7 @@ struct StreamTests {
         try Self.expectIdentical(base, out)
 
         // The optimised snapshot is the parent now: a repack of an archive stores little.
-        let ba2 = try #require(FileManager.default.subpathsOfDirectory(atPath: base).sorted().first { path in
-            guard path.hasSuffix(".ba2"), let bytes = try? FileSystem.readFile(base + "/" + path) else { return false }
-            return bytes.count > 20_000 && Array(bytes[8..<12]) == Array("GNRL".utf8)
-        })
-        let repacked = try StreamFixture.recompressed(try FileSystem.readFile(base + "/" + ba2), path: ba2,
-                                                      settings: ZlibSettings(level: 1, windowBits: 15))
-        try FileSystem.writeAtomically(base + "/" + ba2, bytes: repacked)
+        let (ba2, repacked) = try StreamFixture.repackFirstGeneralArchive(in: base)
         let after = try await archiver.snapshot(source: base)
         #expect(after.record.snapshot.parents == [replacement])
         #expect(after.streams.normalized > 0, "\(after.streams)")
@@ -176,9 +163,10 @@ struct StreamTests {
         return found
     }
 
-    /// The loose copies of an archive's textures cost little more than their DDS headers once the
-    /// archive's streams are stored decompressed; with them kept compressed, they cost their pixels.
-    @Test(arguments: [NormalizePolicy.all, .auto]) func looseTexturesDedupeAgainstAnOptimizedArchive(base policy: NormalizePolicy) async throws {
+    /// The loose copies of an archive's textures cost little more than their DDS headers, whether the
+    /// archive's streams were stored decompressed (`all`) or kept compressed (`auto`, the default): then
+    /// each surface run is a stream blob that inflates the archived stream.
+    @Test(arguments: [NormalizePolicy.all, .auto]) func looseTexturesDedupeAgainstTheArchive(base policy: NormalizePolicy) async throws {
         let ws = try Workspace()
         let base = try Self.corpus(ws)
         let archiver = Archiver(repository: ws.repository)
@@ -190,11 +178,57 @@ struct StreamTests {
         #expect(loose.count > 2 && looseBytes > 50_000)
         let after = try await archiver.snapshot(source: base)
         let added = try #require(after.record.snapshot.summary).bytesAdded
-        if policy == .all {
-            #expect(added < summary.idealNewBytes + 64 << 10, "added \(added) for \(looseBytes) bytes of loose textures")
-        } else {
-            #expect(added > looseBytes / 2, "added \(added) for \(looseBytes) bytes of loose textures")
+        #expect(added < summary.idealNewBytes + 64 << 10, "added \(added) for \(looseBytes) bytes of loose textures")
+        if policy == .auto {
+            // Textures the archive stores uncompressed dedupe as plain chunks; the others are linked.
+            #expect(after.streams.linked > 0, "\(after.streams)")
+            let files = try Self.contents(ws, after.record.snapshot)
+            let linked = try loose.flatMap { files[$0] ?? [] }.filter { $0.type == .stream }.map { try ws.repository.loadStream($0.id) }
+            #expect(!linked.isEmpty && linked.allSatisfy { $0.form == .inflate })
         }
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(after.record.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+        #expect(try Checker(repository: ws.repository).check(readData: true).isHealthy)
+    }
+
+    /// A repack after a default first snapshot (streams kept compressed) stores each repacked stream as
+    /// a reference to the kept one plus a recipe, restores byte for byte, and is found by ID next time.
+    @Test func aRepackAfterADefaultSnapshotPointsAtTheKeptStreams() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let archiver = Archiver(repository: ws.repository)
+        let first = try await archiver.snapshot(source: base)
+        #expect(first.streams.kept > 20 && first.streams.normalized == 0)
+        let (ba2, repacked) = try StreamFixture.repackFirstGeneralArchive(in: base)
+        let second = try await archiver.snapshot(source: base)
+        #expect(second.streams.linked > 0 && second.streams.normalized == 0, "\(second.streams)")
+        let added = try #require(second.record.snapshot.summary).bytesAdded
+        // A stream blob per repacked stream (its recipe and the kept stream's blobs) and the changed tree.
+        #expect(added < Int64(repacked.count) / 5, "added \(added) for a \(repacked.count)-byte repack")
+        let streams = try (Self.contents(ws, second.record.snapshot)[ba2] ?? []).filter { $0.type == .stream }
+        #expect(try streams.map { try ws.repository.loadStream($0.id).form }.contains { if case .inflateThenRecipe = $0 { true } else { false } })
+
+        let out = ws.root + "/out"
+        _ = try await Restorer(repository: ws.repository).restore(second.record.snapshot, options: RestoreOptions(target: out))
+        try Self.expectIdentical(base, out)
+        #expect(try Checker(repository: ws.repository).check(readData: true).isHealthy)
+
+        // Read again: every stream is found by its ID; nothing is inflated or searched.
+        let third = try await archiver.snapshot(source: base, options: Self.options(.auto, forceRead: true))
+        #expect(third.streams.reused == third.streams.total && third.streams.recipeSeconds == 0, "\(third.streams)")
+        #expect(third.record.snapshot.tree == second.record.snapshot.tree)
+    }
+
+    /// With `--normalize none` nothing is looked up: loose copies of archived textures are stored in full.
+    @Test func normalizeNoneNeverLinks() async throws {
+        let ws = try Workspace()
+        let base = try Self.corpus(ws)
+        let archiver = Archiver(repository: ws.repository)
+        _ = try await archiver.snapshot(source: base)
+        _ = try FixtureGenerator.writeScenario(.looseDDS, FixtureOptions(seed: 11, scaleBytes: 3 << 20), to: base)
+        let after = try await archiver.snapshot(source: base, options: Self.options(.none))
+        #expect(after.streams.linked == 0)
     }
 
     @Test func pruneKeepsTheDataOfStreamsStillReferenced() async throws {
@@ -242,7 +276,7 @@ struct StreamTests {
         try Self.expectIdentical(base, out)
     }
 
-    enum Tamper: String, CaseIterable { case wrongID, wrongRecipe }
+    enum Tamper: String, CaseIterable { case wrongID, wrongRecipe, notAZlibSource }
 
     @Test(arguments: Tamper.allCases) func restoreRefusesAStreamThatDoesNotRebuildToItsID(tamper: Tamper) async throws {
         let ws = try Workspace()
@@ -257,6 +291,8 @@ struct StreamTests {
             recipe.parameters.level = recipe.parameters.level == 1 ? 2 : 1
             stream.form = .recipe(recipe.encoded())
         }
+        // An inflate form over data blobs that hold decompressed content, not a zlib stream.
+        if tamper == .notAZlibSource { stream.form = .inflateThenRecipe(encoded) }
         // Stored under an ID it does not rebuild to: the AEAD accepts it, only the rebuild can tell.
         let fake = BlobHandle(id: ws.repository.contentMAC.id(Array("not this stream".utf8)), type: .stream)
         let writer = BlobWriter(repository: ws.repository)
@@ -272,7 +308,12 @@ struct StreamTests {
             _ = try await Restorer(repository: ws.repository).restore(crafted, options: RestoreOptions(target: out))
         } throws: { error in
             let text = "\(error)"
-            return text.contains("stream \(fake.id.short)") && (tamper == .wrongID ? text.contains("do not match") : text.contains("rebuild"))
+            let cause = switch tamper {
+            case .wrongID: text.contains("do not match")
+            case .wrongRecipe: text.contains("rebuild")
+            case .notAZlibSource: text.contains("does not inflate")
+            }
+            return text.contains("stream \(fake.id.short)") && cause
         }
         #expect(!FileSystem.exists(out + "/member.ba2"))
     }
@@ -280,6 +321,19 @@ struct StreamTests {
 
 /// Test archives derived from fixture ones.
 enum StreamFixture {
+    /// Rewrites the first GNRL archive over 20 KB in `base` with its members recompressed at zlib level 1.
+    static func repackFirstGeneralArchive(in base: String) throws -> (path: String, bytes: [UInt8]) {
+        let ba2 = try #require(FileManager.default.subpathsOfDirectory(atPath: base).sorted().first { path in
+            guard path.hasSuffix(".ba2"), let bytes = try? FileSystem.readFile(base + "/" + path) else { return false }
+            return bytes.count > 20_000 && Array(bytes[8..<12]) == Array("GNRL".utf8)
+        })
+        let original = try FileSystem.readFile(base + "/" + ba2)
+        let repacked = try recompressed(original, path: ba2, settings: ZlibSettings(level: 1, windowBits: 15))
+        #expect(repacked != original)
+        try FileSystem.writeAtomically(base + "/" + ba2, bytes: repacked)
+        return (ba2, repacked)
+    }
+
     /// A GNRL BA2 with the same members in the same order, each compressed member recompressed with `settings`.
     static func recompressed(_ bytes: [UInt8], path: String, settings: ZlibSettings) throws -> [UInt8] {
         let reader = MemoryRangeReader(bytes)

@@ -326,7 +326,24 @@ struct StreamBlobTests {
         StreamBlob(form: .recipe([1, 1, 6, 15, 8, 0, 3, 4]), originalLength: 70_000, contentLength: 1 << 20,
                    content: (0..<5).map { _ in randomID() }),
         StreamBlob(form: .recipe([]), originalLength: 0, contentLength: 0, content: []),
+        StreamBlob(form: .inflate, originalLength: 1 << 20, contentLength: 70_000, content: (0..<3).map { _ in randomID() }),
+        StreamBlob(form: .inflateThenRecipe([1, 1, 9, 15, 8, 0]), originalLength: 68_000, contentLength: 70_000,
+                   content: (0..<2).map { _ in randomID() }),
     ]
+
+    /// The bytes of the two inflate forms, written out by hand from Docs/FORMAT.md §8a.
+    @Test func inflateFormsByteVectors() throws {
+        let id = try #require(ObjectID(bytes: [UInt8](repeating: 0x11, count: 32)))
+        let inflate = StreamBlob(form: .inflate, originalLength: 300, contentLength: 129, content: [id])
+        let expected: [UInt8] = [0x01, 0x02, 0xAC, 0x02, 0x81, 0x01, 0x01] + [UInt8](repeating: 0x11, count: 32)
+        #expect(inflate.encoded() == expected)
+        #expect(try StreamBlob.decode(expected) == inflate)
+        let repack = StreamBlob(form: .inflateThenRecipe([0xAA, 0xBB]), originalLength: 5, contentLength: 7, content: [])
+        let repackBytes: [UInt8] = [0x01, 0x03, 0x02, 0xAA, 0xBB, 0x05, 0x07, 0x00]
+        #expect(repack.encoded() == repackBytes)
+        #expect(try StreamBlob.decode(repackBytes) == repack)
+        #expect(inflate.form.inflatesStoredBytes && repack.form.inflatesStoredBytes)
+    }
 
     @Test(arguments: samples) func encodeDecodeRoundTrip(stream: StreamBlob) throws {
         #expect(try StreamBlob.decode(stream.encoded()) == stream)
@@ -337,7 +354,7 @@ struct StreamBlobTests {
         var badVersion = good
         badVersion[0] = 7
         var badForm = good
-        badForm[1] = 5
+        badForm[1] = 4
         let truncated = Array(good.dropLast())
         let trailing = good + [0]
         // A verbatim stream's content is the stream itself, so the two lengths must agree.
@@ -354,7 +371,7 @@ struct StreamBlobTests {
         }
         var rng = SplitMix64(seed: 11)
         for length in [2, 3, 10, 40, 100, 1000] {
-            for form in [UInt8(0), 1] {
+            for form in [UInt8(0), 1, 2, 3] {
                 var bytes = rng.bytes(length)
                 bytes[0] = StreamBlob.version
                 bytes[1] = form
