@@ -33,7 +33,7 @@ public enum ArchiveError: ModVaultFailure {
         case .unsafeEntry(let p, let r): return "refusing unsafe entry '\(p)': \(r)"
         case .includeNotFound(let p): return "--include '\(p)' matches nothing in the snapshot"
         case .pathNotFound(let p): return "no such path in the snapshot: \(p)"
-        case .restoreFailed(let p, let c): return "restoring \(p) failed: \(c)"
+        case .restoreFailed(let p, let c): return "writing \(p) failed: \(c)"
         }
     }
 }

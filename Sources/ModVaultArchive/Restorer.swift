@@ -66,18 +66,14 @@ public struct Restorer: Sendable {
         defer { lock.release() }
         try repository.synchronizeIndex()
         let plan = try makePlan(snapshot.tree, include: options.include.map(Self.normalize))
-        try io { try FileSystem.makeDirectories(target) }
+        let materializer = Materializer(target: target, temporaryPrefix: ".modvault-restore-")
+        // Every link is checked before anything is written, and again as it is created.
+        let linkPaths = Set(plan.links.map(\.path))
+        for link in plan.links { try materializer.checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
+        try materializer.makeDirectories(plan.directories)
 
         var summary = RestoreSummary()
-        for dir in plan.directories {
-            let path = target + "/" + dir.path
-            if let st = try? FileSystem.status(path) {
-                guard st.type == .directory else { throw ArchiveError.unsafeEntry(path: dir.path, reason: "exists and is not a directory") }
-            } else {
-                guard mkdir(path, 0o700) == 0 else { throw ArchiveError.restoreFailed(path: path, cause: String(cString: strerror(errno))) }
-            }
-            summary.directories += 1
-        }
+        summary.directories = plan.directories.count
 
         let totalBytes = plan.files.reduce(Int64(0)) { $0 + $1.node.size }
         let repo = repository
@@ -94,7 +90,7 @@ public struct Restorer: Sendable {
                     filesDone += 1
                 }
                 inFlight += 1
-                group.addTask { try Self.writeFile(file, into: target, repository: repo) }
+                group.addTask { try Self.writeFile(file, with: materializer, repository: repo) }
                 let now = monotonicSeconds()
                 if let progress = options.progress, now - lastReport > 0.2 {
                     lastReport = now
@@ -109,21 +105,9 @@ public struct Restorer: Sendable {
         summary.files = plan.files.count
         summary.bytes = written
 
-        for link in plan.links {
-            let path = target + "/" + link.path
-            if options.overwrite { try? FileSystem.remove(path) }
-            guard symlink(link.node.linkTarget ?? "", path) == 0 else {
-                throw ArchiveError.restoreFailed(path: path, cause: String(cString: strerror(errno)))
-            }
-            FileSystem.setModificationTime(link.node.mtimeNanos, path: path)
-            summary.symlinks += 1
-        }
-        // Deepest first, so setting a parent's mtime is not undone by work inside it.
-        for dir in plan.directories.reversed() {
-            let path = target + "/" + dir.path
-            chmod(path, mode_t(dir.node.mode))
-            FileSystem.setModificationTime(dir.node.mtimeNanos, path: path)
-        }
+        try materializer.makeLinks(plan.links, replace: options.overwrite)
+        summary.symlinks = plan.links.count
+        try materializer.finishDirectories(plan.directories)
         summary.seconds = monotonicSeconds() - start
         options.progress?(ProgressSample(files: plan.files.count, totalFiles: plan.files.count, bytes: written, totalBytes: totalBytes, elapsed: summary.seconds))
         return summary
@@ -166,16 +150,14 @@ public struct Restorer: Sendable {
         return plan
     }
 
-    private static func writeFile(_ entry: SnapshotEntry, into target: String, repository: Repository) throws -> Int64 {
-        let final = target + "/" + entry.path
-        let temp = FileSystem.parentPath(final) + "/.modvault-restore-" + FileSystem.lastComponent(final)
-        try? FileSystem.remove(temp)
+    private static func writeFile(_ entry: SnapshotEntry, with materializer: Materializer, repository: Repository) throws -> Int64 {
+        let final = materializer.path(entry.path)
         let plaintext = ScratchBuffer()
         let scratch = BlobReadScratch()
         var rebuilder: StreamRebuilder?
         var written: Int64 = 0
         do {
-            let out = try OpenFile.create(temp, mode: 0o600)
+            let out = try materializer.create(entry)
             var pack: (id: ObjectID, file: OpenFile)? = nil
             for handle in try repository.contentHandles(entry.node, path: final) {
                 if handle.type == .stream {
@@ -198,14 +180,10 @@ public struct Restorer: Sendable {
                 try out.write(plaintext.bytes)
                 written += Int64(plaintext.count)
             }
-            guard written == entry.node.size else {
-                throw StoreError.corruptObject(path: final, reason: "its content holds \(written) bytes, the snapshot records \(entry.node.size)")
-            }
-            guard fchmod(out.descriptor, mode_t(entry.node.mode)) == 0 else { throw SystemCallError(code: errno, operation: "chmod", path: temp) }
-            try FileSystem.setModificationTime(entry.node.mtimeNanos, of: out)
-            guard rename(temp, final) == 0 else { throw SystemCallError(code: errno, operation: "rename", path: final) }
+            try materializer.finish(out, entry: entry, written: written, durable: false)
+            try materializer.commit(entry)
         } catch {
-            try? FileSystem.remove(temp)
+            materializer.discard(entry)
             if let e = error as? SystemCallError { throw ArchiveError.restoreFailed(path: e.path, cause: e.reason) }
             throw error
         }

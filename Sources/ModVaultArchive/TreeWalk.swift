@@ -7,6 +7,12 @@ public struct SnapshotEntry: Sendable {
     public var path: String
     /// The node.
     public var node: TreeNode
+
+    /// Pairs a path and its node.
+    public init(path: String, node: TreeNode) {
+        self.path = path
+        self.node = node
+    }
 }
 
 /// Path rules for names coming out of a repository, which may have been crafted.

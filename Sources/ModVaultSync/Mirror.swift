@@ -196,18 +196,14 @@ public struct Mirror: Sendable {
 
         // 4. Assemble every file as a temporary, a window of chunks at a time so memory stays bounded:
         //    seeds and the local repository first, one coalesced ranged request per run of the rest.
-        for (path, _) in dirs {
-            // An existing symlink where the snapshot has a folder could lead writes outside the target.
-            let full = target + "/" + path
-            if let st = try? FileSystem.status(full) {
-                guard st.type == .directory else {
-                    throw StoreError.invalidArgument("\(full) exists and is not a folder (a link or a file); refusing to write through it")
-                }
-            } else {
-                try FileSystem.makeDirectories(full)
-            }
-        }
-        var temporaries: [(String, String, TreeNode)] = []
+        let materializer = Materializer(target: target, temporaryPrefix: ".modvault-mirror-")
+        let dirEntries = dirs.map { SnapshotEntry(path: $0.0, node: $0.1) }
+        let linkEntries = links.map { SnapshotEntry(path: $0.0, node: $0.1) }
+        // Every link is checked before anything is written, and again as it is created.
+        let linkPaths = Set(linkEntries.map(\.path))
+        for link in linkEntries { try materializer.checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
+        try materializer.makeDirectories(dirEntries)
+        var finished: [SnapshotEntry] = []
         let plain = ScratchBuffer(), scratch = BlobReadScratch()
         var fetchedIDs = Set<ObjectID>()
         let engine = RecipeEngine()
@@ -265,10 +261,9 @@ public struct Mirror: Sendable {
             }
         }
         for f in files {
-            let final = target + "/" + f.path
-            let temp = FileSystem.parentPath(final) + "/.modvault-mirror-" + FileSystem.lastComponent(final)
-            if FileSystem.exists(temp) { try FileSystem.remove(temp) }
-            let out = try OpenFile.create(temp, mode: 0o600)
+            let entry = SnapshotEntry(path: f.path, node: f.node)
+            // Temporaries stay after a failure: the next run reads them as seeds.
+            let out = try materializer.create(entry)
             var pending: [ObjectID] = []
             for h in f.handles {
                 guard h.type == .stream, let stream = streams[h.id] else {
@@ -289,34 +284,19 @@ public struct Mirror: Sendable {
                 try out.write(rebuilt)
             }
             try await emitData(pending) { try out.write($0) }
-            let written = try out.status().size
-            guard written == f.node.size else {
-                throw StoreError.corruptObject(path: final, reason: "its content holds \(written) bytes, the snapshot records \(f.node.size)")
-            }
-            fchmod(out.descriptor, mode_t(f.node.mode))
-            try FileSystem.setModificationTime(f.node.mtimeNanos, of: out)
-            try out.sync()
-            temporaries.append((temp, final, f.node))
-            options.progress?(TransferSample(objects: temporaries.count, totalObjects: files.count, bytes: report.bytesDownloaded + report.bytesReused,
+            try materializer.finish(out, entry: entry, written: try out.status().size, durable: true)
+            finished.append(entry)
+            options.progress?(TransferSample(objects: finished.count, totalObjects: files.count, bytes: report.bytesDownloaded + report.bytesReused,
                                              totalBytes: 0, elapsed: monotonicSeconds() - start0))
         }
-        for (temp, final, _) in temporaries {
-            if FileSystem.isDirectory(final) { throw StoreError.invalidArgument("\(final) is a folder in the target but a file in the snapshot") }
-            guard rename(temp, final) == 0 else { throw SystemCallError(code: errno, operation: "rename", path: final) }
-        }
-        for (path, node) in links {
-            let full = target + "/" + path
-            try? FileSystem.remove(full)
-            guard symlink(node.linkTarget ?? "", full) == 0 else { throw SystemCallError(code: errno, operation: "symlink", path: full) }
-        }
+        for entry in finished { try materializer.commit(entry) }
+        try materializer.makeLinks(linkEntries, replace: true)
         for path in setAside { try? FileSystem.remove(path) }
         if options.deleteExtraneous {
             let keep = Set(files.map(\.path) + dirs.map(\.0) + links.map(\.0))
             try removeExtraneous(target, relative: "", keep: keep)
         }
-        for (path, node) in dirs.reversed() {
-            chmod(target + "/" + path, mode_t(node.mode))
-        }
+        try materializer.finishDirectories(dirEntries)
         report.objectsSkipped = needed.count - fetchedIDs.count
         report.seconds = monotonicSeconds() - start0
         options.progress?(TransferSample(objects: files.count, totalObjects: files.count, bytes: report.bytesDownloaded,

@@ -101,6 +101,50 @@ struct ArchiveTests {
         }
     }
 
+    /// Links that each look harmless can escape together: `self -> .` makes `self/self/..` climb one
+    /// level per `..` while the depth count only saw it go down and up. Snapshotted from a real folder,
+    /// as a user (or a hostile teammate) would, and restored four folders deep.
+    @Test(arguments: [
+        [("self", "."), ("esc", "self/self/self/self/../../../..")],
+        [("d", "sub"), ("x", "d/../..")],
+        [("a", "b"), ("b", "."), ("x", "a/a/a/../../../..")],
+    ])
+    func linkChainsThatEscapeAreRefused(links: [(String, String)]) async throws {
+        let ws = try Workspace()
+        let source = ws.root + "/source"
+        try FileManager.default.createDirectory(atPath: source + "/sub", withIntermediateDirectories: true)
+        try FileSystem.writeAtomically(source + "/sub/fine.txt", bytes: Array("fine".utf8))
+        for (name, target) in links { try FileManager.default.createSymbolicLink(atPath: source + "/" + name, withDestinationPath: target) }
+        let snapshot = try await Archiver(repository: ws.repository).snapshot(source: source).record.snapshot
+        let target = ws.root + "/a/b/c/d/t"
+        do {
+            _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: target))
+            Issue.record("restore accepted \(links)")
+        } catch let error as ArchiveError {
+            #expect(error.kind == .unsafePath, "\(error)")
+            #expect(error.description.contains("passes through the link") || error.description.contains("escapes"), "\(error)")
+        }
+        // Refused before anything was written.
+        #expect(!FileSystem.exists(target + "/sub/fine.txt"))
+        for (name, _) in links { #expect(!FileSystem.exists(target + "/" + name)) }
+    }
+
+    /// A link to a link, and links into real folders, stay allowed.
+    @Test func linksToLinksInsideTheTargetAreRestored() async throws {
+        let ws = try Workspace()
+        let source = ws.root + "/source"
+        try FileManager.default.createDirectory(atPath: source + "/real/lib", withIntermediateDirectories: true)
+        try FileSystem.writeAtomically(source + "/real/lib/file.txt", bytes: Array("content".utf8))
+        try FileManager.default.createSymbolicLink(atPath: source + "/lib", withDestinationPath: "real/lib")
+        try FileManager.default.createSymbolicLink(atPath: source + "/alias", withDestinationPath: "lib")
+        try FileManager.default.createSymbolicLink(atPath: source + "/real/up", withDestinationPath: "../real/lib/file.txt")
+        let snapshot = try await Archiver(repository: ws.repository).snapshot(source: source).record.snapshot
+        let target = ws.root + "/t"
+        _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: target))
+        #expect(try String(contentsOfFile: target + "/alias/file.txt", encoding: .utf8) == "content")
+        #expect(try String(contentsOfFile: target + "/real/up", encoding: .utf8) == "content")
+    }
+
     @Test func innocentLinksInsideTheTargetAreRestored() async throws {
         let ws = try Workspace()
         let link = TreeNode(name: "link", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 0, linkTarget: "sub/../fine.txt")

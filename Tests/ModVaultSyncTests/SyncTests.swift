@@ -159,6 +159,38 @@ struct SyncTests {
         #expect(update.bytesReused >= 2_400_000)
         #expect(update.bytesDownloaded < 1_000_000)
     }
+
+    /// Mirror writes through the same materialiser as restore: a chain of links that escapes is refused
+    /// before any file is written, and folder modes and times are applied as restore applies them.
+    @Test func mirrorRefusesEscapingLinkChainsAndKeepsFolderTimes() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        let source = w.root + "/src"
+        try w.writeFiles(source + "/sub", count: 2, size: 10_000, seed: 3)
+        try FileManager.default.createSymbolicLink(atPath: source + "/self", withDestinationPath: ".")
+        try FileManager.default.createSymbolicLink(atPath: source + "/esc", withDestinationPath: "self/self/self/../../..")
+        _ = try await Archiver(repository: a).snapshot(source: source)
+        _ = try await Syncer(local: a, remote: remote).push()
+        let access = try await RemoteRepositoryAccess(remote: remote, password: w.password)
+        let target = w.root + "/x/y/mirror"
+        await #expect { _ = try await Mirror(access: access).mirror("latest", options: MirrorOptions(target: target)) } throws: { error in
+            "\(error)".contains("passes through the link 'self'")
+        }
+        #expect(!FileSystem.exists(target + "/sub/file0.bin") && !FileSystem.exists(target + "/esc"))
+
+        try FileManager.default.removeItem(atPath: source + "/esc")
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: 1_000_000_000), .posixPermissions: 0o750],
+                                              ofItemAtPath: source + "/sub")
+        _ = try await Archiver(repository: a).snapshot(source: source)
+        _ = try await Syncer(local: a, remote: remote).push()
+        _ = try await Mirror(access: try await RemoteRepositoryAccess(remote: remote, password: w.password))
+            .mirror("latest", options: MirrorOptions(target: target))
+        let attributes = try FileManager.default.attributesOfItem(atPath: target + "/sub")
+        #expect((attributes[.modificationDate] as? Date)?.timeIntervalSince1970 == 1_000_000_000)
+        #expect((attributes[.posixPermissions] as? Int) == 0o750)
+        #expect(try w.contents(target + "/sub") == w.contents(source + "/sub"))
+    }
 }
 
 @Suite("compressed streams across machines")
