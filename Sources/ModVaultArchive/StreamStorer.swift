@@ -60,17 +60,19 @@ struct StreamContext: Sendable {
                       link: false, sources: sources)
     }
 
-    /// The key a stream is found by: the MAC of the first `StreamKeyCache.prefixLength` bytes of its content.
+    /// The key of content that starts `content` and is at least `StreamKeyCache.prefixLength` long:
+    /// the MAC of its first `prefixLength` bytes.
     func prefixKey(_ content: UnsafeRawBufferPointer) -> ObjectID? {
         content.count >= StreamKeyCache.prefixLength
             ? mac.id(UnsafeRawBufferPointer(rebasing: content[0..<StreamKeyCache.prefixLength])) : nil
     }
 
-    /// The key of a zlib stream of `rawSize` bytes of content, from a partial inflate of `compressed`.
+    /// The key of a zlib stream of `rawSize` bytes of content, from a partial inflate of `compressed`:
+    /// the MAC of its first `prefixLength` bytes, or of all of them when it is shorter.
     func prefixKey(compressed: UnsafeRawBufferPointer, rawSize: UInt64, engine: RecipeEngine) -> ObjectID? {
-        guard link, rawSize >= UInt64(StreamKeyCache.prefixLength),
-              let prefix = engine.inflatePrefix(compressed, count: StreamKeyCache.prefixLength) else { return nil }
-        return prefix.withUnsafeBytes { prefixKey($0) }
+        let count = Int(min(rawSize, UInt64(StreamKeyCache.prefixLength)))
+        guard link, count > 0, let prefix = engine.inflatePrefix(compressed, count: count) else { return nil }
+        return prefix.withUnsafeBytes { mac.id($0) }
     }
 
     /// A stored stream, kept as it is, whose content is exactly `content`: the first of the noted

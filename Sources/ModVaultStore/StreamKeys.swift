@@ -4,8 +4,9 @@ public import ModVaultCore
 /// Where to find, among streams stored as they are, one whose content a new stream or a loose file
 /// repeats: a local cache from a stream's content key to the data blobs holding its compressed bytes.
 ///
-/// The key is the content MAC of the first `prefixLength` bytes the stream inflates to, with its
-/// inflated length beside it, so finding a candidate costs a partial inflate, not a whole one. A
+/// The key is the content MAC of the first `prefixLength` bytes the stream inflates to (all of them
+/// for a shorter stream), with its inflated length beside it, so finding a candidate costs a partial
+/// inflate, not a whole one. A
 /// candidate is only a hint: the caller inflates it and compares every byte before relying on it.
 /// Like the blob index it lives under `cache/`, is never copied, and losing it only costs dedup.
 public final class StreamKeyCache: Sendable {
@@ -26,7 +27,7 @@ public final class StreamKeyCache: Sendable {
         }
     }
 
-    /// Bytes of inflated content the key covers; shorter streams are not keyed.
+    /// Bytes of inflated content the key covers; a shorter stream is keyed by all of its content.
     public static let prefixLength = 4096
     /// Candidates returned per key at most (equal prefixes beyond this are not worth verifying).
     public static let candidateLimit = 4
