@@ -144,9 +144,16 @@ struct RemoteInit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
         abstract: "Prepare a remote: create a PocketBase collection, or a folder.",
-        discussion: "PocketBase: needs POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD once; daily use then signs in as a user.")
+        discussion: """
+            PocketBase: needs POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD once; daily use
+            then signs in as a user. Only the accounts named with --member (by default the one in
+            POCKETBASE_EMAIL) may list, read, write or delete anything in the collection.
+            """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Name of a saved remote, or a URL.") var remote: String
+    @Option(name: .customLong("member"), help: ArgumentHelp("PocketBase: email of an account allowed to use the collection (repeatable).",
+                                                            valueName: "email"))
+    var members: [String] = []
 
     func run() async throws {
         let url = try RemoteFactory.url(for: remote, repo: try? global.repositoryPath())
@@ -157,8 +164,9 @@ struct RemoteInit: AsyncParsableCommand {
                 throw CLIError("set POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD to create the collection")
             }
             let credentials = (try? PocketBaseCredentials.fromEnvironment(env, location: address.location)) ?? .token("")
-            try await PocketBaseRemote(address: address, credentials: credentials).createCollection(superuserEmail: email, password: password)
-            print("created collection on \(address.location)")
+            try await PocketBaseRemote(address: address, credentials: credentials)
+                .createCollection(superuserEmail: email, password: password, members: members.isEmpty ? nil : members)
+            print("created collection on \(address.location), open to \(members.isEmpty ? (env["POCKETBASE_EMAIL"] ?? "") : members.joined(separator: ", ")) only")
         case .disk(let path):
             try DiskRemote(path: path).createFolder()
             print("prepared folder \(path)")
@@ -209,6 +217,7 @@ struct Pull: AsyncParsableCommand {
         let report = try await syncer.pull(snapshots: snapshots.isEmpty ? nil : snapshots, progress: progress)
         finishProgressLine(progress)
         printReport(report, verb: "pulled from \(source.location)", json: json, quiet: global.quiet)
+        if !report.refused.isEmpty { throw ExitWith(status: .partial) }
     }
 }
 
@@ -230,6 +239,7 @@ struct Clone: AsyncParsableCommand {
         registry.remotes["origin"] = parsed.description
         try registry.save(repo.path)
         printReport(report, verb: "cloned \(parsed.location) into \(repo.path)", json: json, quiet: global.quiet)
+        if !report.refused.isEmpty { throw ExitWith(status: .partial) }
     }
 }
 
@@ -270,11 +280,17 @@ struct MirrorCommand: AsyncParsableCommand {
     }
 }
 
+/// Prints a transfer's outcome; refused remote files are warnings on stderr whatever the format
+/// (the command then exits 3: everything else was transferred).
 func printReport(_ r: TransferReport, verb: String, json: Bool, quiet: Bool) {
+    for refused in r.refused {
+        Terminal.warn("left on the remote, not stored: \(refused) (written there by someone without the repository key, or damaged)")
+    }
     if json {
         print(JSON.line(["bytes_uploaded": r.bytesUploaded, "bytes_downloaded": r.bytesDownloaded, "bytes_reused": r.bytesReused,
                          "objects_uploaded": r.objectsUploaded, "objects_downloaded": r.objectsDownloaded,
-                         "objects_skipped": r.objectsSkipped, "seconds": r.seconds]))
+                         "objects_skipped": r.objectsSkipped, "seconds": r.seconds,
+                         "refused": r.refused.map { ["object": $0.object, "reason": $0.reason] }]))
     } else if !quiet {
         var parts: [String] = []
         if r.bytesUploaded > 0 || r.objectsUploaded > 0 { parts.append("uploaded \(r.objectsUploaded) objects (\(Format.bytes(r.bytesUploaded)))") }

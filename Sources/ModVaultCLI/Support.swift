@@ -78,7 +78,9 @@ struct RepositoryOptionsGroup: ParsableArguments {
     }
 
     func open() throws -> Repository {
-        try Repository.open(at: try repositoryPath(), password: try password())
+        let repository = try Repository.open(at: try repositoryPath(), password: try password())
+        for slot in repository.skippedKeySlots { Terminal.warn("\(slot) (\(repository.path)/keys/\(slot.name))") }
+        return repository
     }
 }
 

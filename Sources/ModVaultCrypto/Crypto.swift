@@ -268,10 +268,25 @@ public struct ScryptParameters: Codable, Sendable, Equatable {
     /// Memory the derivation needs, in bytes.
     public var memory: UInt64 { 128 * r * n * p + 128 * r * 256 }
 
-    /// Derives a 32-byte key from `password` and `salt`.
-    public func deriveKey(password: [UInt8], salt: [UInt8]) throws(CryptoError) -> SecretKey {
+    /// Most memory a derivation may use (1 GiB): parameters come from key slots anyone with write
+    /// access may have planted, so each limit alone is not enough (2^24 · 64 · 16 passes them all).
+    public static let maximumMemory: UInt64 = 1 << 30
+    /// Most work a derivation may cost, as N · r · p (2^26: 256 times the default, some seconds).
+    public static let maximumWork: UInt64 = 1 << 26
+
+    /// Throws unless the parameters are well formed and their combined memory and work within bounds.
+    public func validate() throws(CryptoError) {
         guard n >= 2, n.nonzeroBitCount == 1, n <= 1 << 24 else { throw .invalidKDFParameters("N=\(n) must be a power of two up to 2^24") }
         guard (1...64).contains(r), (1...16).contains(p) else { throw .invalidKDFParameters("r=\(r) p=\(p) out of range") }
+        guard memory <= Self.maximumMemory else {
+            throw .invalidKDFParameters("N=\(n) r=\(r) p=\(p) needs \(memory >> 20) MiB, more than \(Self.maximumMemory >> 20) MiB")
+        }
+        guard n * r * p <= Self.maximumWork else { throw .invalidKDFParameters("N=\(n) r=\(r) p=\(p) costs more work than allowed") }
+    }
+
+    /// Derives a 32-byte key from `password` and `salt`.
+    public func deriveKey(password: [UInt8], salt: [UInt8]) throws(CryptoError) -> SecretKey {
+        try validate()
         var key = [UInt8](repeating: 0, count: 32)
         let maxMemory = memory + (1 << 20)
         let rc = password.withUnsafeBufferPointer { pw in

@@ -97,12 +97,22 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     // MARK: Collection set-up
 
-    /// Creates the collection (fields, unique index, API rules admitting users of `options.authCollection`,
-    /// protected file field of `options.maxFileSize`) signing in as a superuser for this one request.
-    /// Throws `.alreadyExists` when a collection of that name exists.
-    public func createCollection(superuserEmail: String, password: String) async throws {
+    /// Creates the collection (fields, unique index, protected file field of `options.maxFileSize`)
+    /// signing in as a superuser for this one request. Its API rules admit only the accounts of
+    /// `options.authCollection` named by `members` (emails; by default the account this remote signs
+    /// in with): any other account, even one that signed itself up, can neither list, read, create,
+    /// update nor delete anything. Throws `.alreadyExists` when a collection of that name exists.
+    public func createCollection(superuserEmail: String, password: String, members: [String]? = nil) async throws {
         let token = try await signIn(collection: "_superusers", email: superuserEmail, password: password, what: "superuser")
-        let body = try JSONSerialization.data(withJSONObject: collectionDefinition(), options: [.sortedKeys])
+        var emails = members ?? []
+        if members == nil, case .password(let email, _) = credentials { emails = [email] }
+        guard !emails.isEmpty else {
+            throw RemoteError(.invalidConfiguration, location: location,
+                              detail: "name the accounts that may use the collection (members), or sign in with POCKETBASE_EMAIL")
+        }
+        var ids: [String] = []
+        for email in emails { ids.append(try await userID(email: email, superuserToken: token)) }
+        let body = try JSONSerialization.data(withJSONObject: collectionDefinition(memberIDs: ids), options: [.sortedKeys])
         let response = try await send("POST", path: "/api/collections", headers: [("Authorization", token), ("Content-Type", "application/json")],
                                       body: [UInt8](body), object: nil)
         if response.status == 200 { return }
@@ -113,10 +123,32 @@ public final class PocketBaseRemote: Remote, Sendable {
         throw failure
     }
 
-    /// The collection definition `createCollection` posts (PocketBase v0.23+ JSON: `fields`, `indexes`, rules).
-    public func collectionDefinition() -> [String: any Sendable] {
+    /// The record ID of the account with `email` in `options.authCollection`, looked up as superuser.
+    private func userID(email: String, superuserToken token: String) async throws -> String {
+        let quoted = email.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
+        let response = try await send("GET", path: "/api/collections/\(HTTPSupport.percentEncode(options.authCollection))/records",
+                                      query: [("filter", "email='\(quoted)'"), ("perPage", "2"), ("fields", "id")],
+                                      headers: [("Authorization", token)], object: nil)
+        guard response.status == 200 else { throw failure(response, object: nil) }
+        let items = ((try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        guard items.count == 1, let id = items[0]["id"] as? String, Self.isRecordID(id) else {
+            throw RemoteError(.invalidConfiguration, location: location,
+                              detail: "no single account \(email) in '\(options.authCollection)' to admit to the collection")
+        }
+        return id
+    }
+
+    /// PocketBase record IDs are short runs of letters and digits; anything else is not put in a rule.
+    static func isRecordID(_ id: String) -> Bool {
+        !id.isEmpty && id.count <= 64 && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) }
+    }
+
+    /// The collection definition `createCollection` posts (PocketBase v0.23+ JSON: `fields`, `indexes`,
+    /// rules admitting exactly the accounts `memberIDs` of `options.authCollection`).
+    public func collectionDefinition(memberIDs: [String]) -> [String: any Sendable] {
         let c = address.collection
-        let rule = "@request.auth.collectionName = '\(options.authCollection)'"
+        let members = memberIDs.filter(Self.isRecordID).map { "@request.auth.id = '\($0)'" }.joined(separator: " || ")
+        let rule = "@request.auth.collectionName = '\(options.authCollection)' && (\(members.isEmpty ? "false" : members))"
         return [
             "name": c,
             "type": "base",

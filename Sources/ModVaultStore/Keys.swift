@@ -54,14 +54,87 @@ public struct KeySlot: Codable, Sendable {
                        scrypt: parameters, salt: Base64.encode(salt), data: Base64.encode(box))
     }
 
+    /// Why the slot cannot be tried at all (an unknown KDF, parameters out of bounds, damaged fields), or nil.
+    public var unusableReason: String? {
+        guard kdf == "scrypt" else { return "unknown key derivation '\(kdf)'" }
+        do { try scrypt.validate() } catch { return "\(error)" }
+        guard Base64.decode(salt) != nil, Base64.decode(data) != nil else { return "salt or sealed key is not base64" }
+        return nil
+    }
+
     /// Opens the slot with `password`; nil if the password is wrong.
     public func open(password: [UInt8]) throws -> MasterKey? {
-        guard kdf == "scrypt", let saltBytes = Base64.decode(salt), let box = Base64.decode(data) else {
+        if let reason = unusableReason { throw StoreError.corruptObject(path: "keys", reason: "unusable key slot: \(reason)") }
+        guard let saltBytes = Base64.decode(salt), let box = Base64.decode(data) else {
             throw StoreError.corruptObject(path: "keys", reason: "unreadable key slot")
         }
         let wrapping = try scrypt.deriveKey(password: password, salt: saltBytes)
         guard let plaintext = try? AEAD(key: wrapping).open(box, associatedData: Self.associatedData) else { return nil }
         return try JSONDecoder().decode(MasterKey.self, from: Data(plaintext))
+    }
+
+    /// Parses a slot file.
+    public static func decode(_ bytes: [UInt8]) throws -> KeySlot {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return try decoder.decode(KeySlot.self, from: Data(bytes))
+    }
+}
+
+/// A key slot left out because it cannot be tried, with the reason.
+public struct SkippedKeySlot: Sendable, Equatable, CustomStringConvertible {
+    /// The slot's file name.
+    public var name: String
+    /// Why it was left out.
+    public var reason: String
+
+    /// "key slot NAME skipped: REASON".
+    public var description: String { "key slot \(name.prefix(8)) skipped: \(reason)" }
+}
+
+/// Trying a password against a set of key slots: the one place local and remote repositories unlock.
+public enum KeySlots {
+    /// What trying a password found: the master key and the slot that opened it (nil when none
+    /// did), the usable slots, and those skipped.
+    public struct Outcome: Sendable {
+        /// The master key, if a slot opened.
+        public var master: MasterKey?
+        /// The name of the slot that opened.
+        public var name: String?
+        /// Slots that parse and can be tried, by name (what a clone copies).
+        public var usable: [String]
+        /// Slots that were left out, and why.
+        public var skipped: [SkippedKeySlot]
+    }
+
+    /// Tries `password` against each slot in turn. A slot that does not parse, names an unknown
+    /// KDF or asks for more memory or work than allowed is skipped, never fatal, so one bad slot
+    /// (planted or damaged) cannot lock out the others.
+    public static func unlock(_ slots: [(name: String, bytes: [UInt8])], password: [UInt8]) -> Outcome {
+        var outcome = Outcome(master: nil, name: nil, usable: [], skipped: [])
+        for (name, bytes) in slots {
+            let slot: KeySlot
+            do { slot = try KeySlot.decode(bytes) } catch {
+                outcome.skipped.append(SkippedKeySlot(name: name, reason: "not a key slot"))
+                continue
+            }
+            if let reason = slot.unusableReason {
+                outcome.skipped.append(SkippedKeySlot(name: name, reason: reason))
+                continue
+            }
+            outcome.usable.append(name)
+            guard outcome.master == nil else { continue }
+            do {
+                if let master = try slot.open(password: password) {
+                    outcome.master = master
+                    outcome.name = name
+                }
+            } catch {
+                outcome.usable.removeLast()
+                outcome.skipped.append(SkippedKeySlot(name: name, reason: "\(error)"))
+            }
+        }
+        return outcome
     }
 }
 

@@ -33,6 +33,8 @@ public final class Repository: Sendable {
     public let masterKey: MasterKey
     /// The key slot that opened the repository.
     public let keyID: String
+    /// Key slots that could not be tried when the repository was opened (the CLI warns about them).
+    public let skippedKeySlots: [SkippedKeySlot]
     /// Blob-to-pack lookups.
     public let index: LocalIndex
     /// Where streams stored as they are can be found by their content (local, a cache).
@@ -46,8 +48,9 @@ public final class Repository: Sendable {
     /// The configured codec.
     public let codec: Codec
 
-    private init(path: String, config: RepositoryConfig, masterKey: MasterKey, keyID: String) throws {
+    private init(path: String, config: RepositoryConfig, masterKey: MasterKey, keyID: String, skippedKeySlots: [SkippedKeySlot] = []) throws {
         self.path = path
+        self.skippedKeySlots = skippedKeySlots
         self.config = config
         self.masterKey = masterKey
         self.keyID = keyID
@@ -102,7 +105,7 @@ public final class Repository: Sendable {
     public static func open(at rawPath: String, password: [UInt8]) throws -> Repository {
         let path = FileSystem.absolute(rawPath)
         guard FileSystem.exists(path + "/config") else { throw StoreError.repositoryMissing(path: path) }
-        let (master, keyID) = try unlock(path: path, password: password)
+        let (master, keyID, skipped) = try unlock(path: path, password: password)
         let sealed = try storeIO { try FileSystem.readFile(path + "/config") }
         guard let plain = try? AEAD(key: master.encryption).open(sealed, associatedData: Array("config".utf8)) else {
             throw StoreError.corruptObject(path: path + "/config", reason: "authentication failed")
@@ -114,27 +117,25 @@ public final class Repository: Sendable {
         guard RepositoryConfig.readableVersions.contains(config.version) else {
             throw StoreError.unsupportedVersion(path: path + "/config", version: config.version)
         }
-        let repo = try Repository(path: path, config: config, masterKey: master, keyID: keyID)
+        let repo = try Repository(path: path, config: config, masterKey: master, keyID: keyID, skippedKeySlots: skipped)
         try repo.synchronizeIndex()
         return repo
     }
 
-    private static func unlock(path: String, password: [UInt8]) throws -> (MasterKey, String) {
+    private static func unlock(path: String, password: [UInt8]) throws -> (MasterKey, String, [SkippedKeySlot]) {
         let names = try storeIO { try FileSystem.list(path + "/keys").filter { !$0.hasPrefix(".") } }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        var unreadable: [String] = []
+        var slots: [(name: String, bytes: [UInt8])] = []
+        var skipped: [SkippedKeySlot] = []
         for name in names {
-            let file = "\(path)/keys/\(name)"
-            guard let bytes = try? FileSystem.readFile(file),
-                  let slot = try? decoder.decode(KeySlot.self, from: Data(bytes)) else {
-                unreadable.append(file)
-                continue
+            do { slots.append((name, try FileSystem.readFile("\(path)/keys/\(name)"))) } catch {
+                skipped.append(SkippedKeySlot(name: name, reason: "\(error)"))
             }
-            if let master = try slot.open(password: password) { return (master, name) }
         }
-        if unreadable.count == names.count, let first = unreadable.first {
-            throw StoreError.corruptObject(path: first, reason: "no readable key slot in \(path)/keys")
+        let outcome = KeySlots.unlock(slots, password: password)
+        skipped += outcome.skipped
+        if let master = outcome.master, let name = outcome.name { return (master, name, skipped) }
+        if outcome.usable.isEmpty, let first = skipped.first {
+            throw StoreError.corruptObject(path: "\(path)/keys/\(first.name)", reason: "no usable key slot in \(path)/keys (\(first.reason))")
         }
         throw StoreError.wrongPassword(path: path)
     }
@@ -173,6 +174,37 @@ public final class Repository: Sendable {
         }
         do { return try cipher.open(sealed, associatedData: Array(kind.rawValue.utf8)) } catch {
             throw StoreError.corruptObject(path: file, reason: "\(error)")
+        }
+    }
+
+    /// Checks that a file fetched from elsewhere (a remote) is one a holder of this repository's key
+    /// wrote, before it is stored: its bytes match its name, and it opens with the key (every blob of
+    /// a pack, its header, an index file or a snapshot). Anyone can write to a shared remote; only a
+    /// key holder can make files that pass, so nothing planted enters the repository.
+    public func verifyFetched(_ name: ObjectName, bytes: [UInt8]) throws {
+        let label = name.relativePath
+        guard let id = ObjectID(hex: name.name), SHA256Digest.hash(bytes) == id else {
+            throw StoreError.corruptObject(path: label, reason: "contents do not match the name")
+        }
+        switch name.kind {
+        case .index, .snapshot:
+            do { _ = try cipher.open(bytes, associatedData: Array(name.kind.rawValue.utf8)) } catch {
+                throw StoreError.corruptObject(path: label, reason: "does not open with the repository key")
+            }
+        case .pack:
+            let entries = try PackFormat.readHeader(packSize: Int64(bytes.count), cipher: cipher, path: label) { offset, count in
+                Array(bytes[Int(offset)..<Int(offset) + count])
+            }
+            let plaintext = ScratchBuffer(), scratch = BlobReadScratch()
+            try bytes.withUnsafeBytes { raw in
+                for e in entries {
+                    let location = BlobLocation(pack: id, offset: e.offset, length: e.length, rawLength: e.rawLength, codec: e.codec)
+                    try openBlob(e.handle, sealed: UnsafeRawBufferPointer(rebasing: raw[Int(e.offset)..<Int(e.offset + e.length)]),
+                                 location: location, packPath: label, into: plaintext, scratch: scratch)
+                }
+            }
+        default:
+            throw StoreError.corruptObject(path: label, reason: "not a kind of file that is fetched")
         }
     }
 

@@ -11,13 +11,15 @@ extension Syncer {
         if FileSystem.exists(path), !(try FileSystem.list(path)).isEmpty { throw SyncError.targetExists(path: path) }
         guard try await remote.stat(.config) != nil else { throw SyncError.notARepository(remote: remote.location) }
         let keys = try await RemoteKeys.slots(of: remote)
-        // Check the password before creating anything locally.
-        _ = try RemoteKeys.unlock(keys, password: password, remote: remote.location)
+        // Check the password before creating anything locally. Only slots that can be tried are copied:
+        // a planted slot with an unknown KDF or absurd parameters stays on the remote.
+        let (_, outcome) = try RemoteKeys.unlock(keys, password: password, remote: remote.location)
+        let usable = Set(outcome.usable)
         let config = try await remote.load(.config, range: nil)
         try FileSystem.makeDirectories(path)
         for folder in ["keys", "data", "index", "snapshots", "locks"] { try FileSystem.makeDirectories("\(path)/\(folder)") }
         for i in 0..<256 { try FileSystem.makeDirectories("\(path)/data/\(Hex.encode([UInt8(i)]))") }
-        for (name, bytes) in keys { try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes) }
+        for (name, bytes) in keys where usable.contains(name) { try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes) }
         try FileSystem.writeAtomically(path + "/config", bytes: config)
         let repository = try Repository.open(at: path, password: password)
         let report = try await Syncer(local: repository, remote: remote).pull(progress: progress)

@@ -45,7 +45,7 @@ public struct RemoteRepositoryAccess: Sendable {
     /// Opens the remote with a password, trying each of its key slots.
     public init(remote: any Remote, password: [UInt8]) async throws {
         guard try await remote.stat(.config) != nil else { throw SyncError.notARepository(remote: remote.location) }
-        let master = try RemoteKeys.unlock(try await RemoteKeys.slots(of: remote), password: password, remote: remote.location)
+        let (master, _) = try RemoteKeys.unlock(try await RemoteKeys.slots(of: remote), password: password, remote: remote.location)
         let sealed = try await remote.load(.config, range: nil)
         guard let plain = try? AEAD(key: master.encryption).open(sealed, associatedData: Array("config".utf8)),
               let config = try? JSONDecoder().decode(RepositoryConfig.self, from: Data(plain)) else {

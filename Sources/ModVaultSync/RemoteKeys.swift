@@ -19,13 +19,10 @@ enum RemoteKeys {
         return keys
     }
 
-    /// The master key from the first slot `password` opens.
-    static func unlock(_ slots: [(name: String, bytes: [UInt8])], password: [UInt8], remote: String) throws -> MasterKey {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
-        for (_, bytes) in slots {
-            if let slot = try? decoder.decode(KeySlot.self, from: Data(bytes)), let key = try? slot.open(password: password) { return key }
-        }
-        throw SyncError.wrongPassword(remote: remote)
+    /// The master key from the first slot `password` opens, with the slots worth copying and those skipped.
+    static func unlock(_ slots: [(name: String, bytes: [UInt8])], password: [UInt8], remote: String) throws -> (MasterKey, KeySlots.Outcome) {
+        let outcome = KeySlots.unlock(slots, password: password)
+        guard let master = outcome.master else { throw SyncError.wrongPassword(remote: remote) }
+        return (master, outcome)
     }
 }

@@ -55,9 +55,29 @@ public struct TransferReport: Sendable, Codable {
     public var bytesReused: Int64 = 0
     /// Seconds taken.
     public var seconds = 0.0
+    /// Files the remote offered that failed verification and were left there, with the reason
+    /// (pull and clone): planted or damaged, they never enter the local repository.
+    public var refused: [RefusedObject] = []
 
     /// An empty report.
     public init() {}
+}
+
+/// A remote file that was not stored locally, and why.
+public struct RefusedObject: Sendable, Codable, Equatable, CustomStringConvertible {
+    /// Its path on the remote, e.g. `snapshots/<id>`.
+    public var object: String
+    /// Why it was refused.
+    public var reason: String
+
+    /// Creates a record.
+    public init(object: String, reason: String) {
+        self.object = object
+        self.reason = reason
+    }
+
+    /// "OBJECT: REASON".
+    public var description: String { "\(object): \(reason)" }
 }
 
 /// A progress sample for transfers.

@@ -170,10 +170,10 @@ public struct Syncer: Sendable {
         snapshotNames = snapshotNames.filter { !localSnapshots.contains($0) }.sorted()
 
         let counter = Counter(totalObjects: packNames.count + indexNames.count + snapshotNames.count, totalBytes: 0, start: start, progress: progress)
-        try await download(packNames.map { ObjectName(kind: .pack, name: $0) }, counter: counter)
+        report.refused += try await download(packNames.map { ObjectName(kind: .pack, name: $0) }, counter: counter)
         if let extraIndex { try local.writeIndex(extraIndex) }
-        try await download(indexNames.map { ObjectName(kind: .index, name: $0) }, counter: counter)
-        try await download(snapshotNames.map { ObjectName(kind: .snapshot, name: $0) }, counter: counter)
+        report.refused += try await download(indexNames.map { ObjectName(kind: .index, name: $0) }, counter: counter)
+        report.refused += try await download(snapshotNames.map { ObjectName(kind: .snapshot, name: $0) }, counter: counter)
         try local.synchronizeIndex()
         let totals = counter.totals
         report.objectsDownloaded = totals.objects
@@ -182,19 +182,25 @@ public struct Syncer: Sendable {
         return report
     }
 
-    private func download(_ names: [ObjectName], counter: Counter) async throws {
+    /// Downloads `names`, storing each only once it opens with the key; the others are returned.
+    private func download(_ names: [ObjectName], counter: Counter) async throws -> [RefusedObject] {
         let local = self.local, remote = self.remote
+        let refused = Mutex<[RefusedObject]>([])
         try await forEachBounded(names, limit: concurrency) { name in
             let bytes = try await remote.load(name, range: nil)
-            // Every file is named by the SHA-256 of its bytes: verify before it enters the repository.
-            guard let id = ObjectID(hex: name.name), SHA256Digest.hash(bytes) == id else {
-                throw SyncError.corruptDownload(remote: remote.location, object: name.relativePath, reason: "contents do not match the name")
+            do { try local.verifyFetched(name, bytes: bytes) } catch let e as StoreError {
+                // Planted by someone without the key, or damaged: left on the remote, never stored.
+                let reason: String
+                if case .corruptObject(_, let why) = e { reason = why } else { reason = e.description }
+                refused.withLock { $0.append(RefusedObject(object: name.relativePath, reason: reason)) }
+                return
             }
             let path = local.filePath(name)
             try FileSystem.makeDirectories(FileSystem.parentPath(path))
             try FileSystem.writeAtomically(path, bytes: bytes)
             counter.add(objects: 1, bytes: Int64(bytes.count))
         }
+        return refused.withLock { $0 }.sorted { $0.object < $1.object }
     }
 }
 

@@ -95,6 +95,46 @@ extension LiveRemoteTests {
             #expect(try await byPassword.load(.config, range: nil) == [4, 5, 6])
         }
 
+        /// Any account of `users` could once read every object, key slots included, and delete them.
+        /// Now only the members named at creation can; a self-registered stranger is refused everything.
+        @Test("a PocketBase collection admits only its members")
+        func pocketBaseAdmitsOnlyMembers() async throws {
+            let servers = try TestServers.required()
+            let address = PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "m\(Fixture.uniqueName())")
+            let member = PocketBaseRemote(address: address, credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword))
+            try await member.createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
+            try await member.save(ObjectName(kind: .key, name: String(repeating: "a", count: 64)), data: [1, 2, 3], ifAbsent: true)
+
+            let strangerEmail = "stranger-\(Fixture.uniqueName())@modvault.test"
+            try await PocketBaseAdmin(baseURL: servers.pocketBaseURL).createUser(email: strangerEmail, password: "stranger-pass-123")
+            let stranger = PocketBaseRemote(address: address, credentials: .password(email: strangerEmail, password: "stranger-pass-123"))
+            let keyName = ObjectName(kind: .key, name: String(repeating: "a", count: 64))
+            // PocketBase answers a list outside the rule with nothing, and a read or write with an error.
+            #expect(try await stranger.list(.key, after: nil, limit: 10).isEmpty)
+            #expect(await Fixture.remoteError { _ = try await stranger.load(keyName, range: nil) } != nil)
+            #expect(await Fixture.remoteError { try await stranger.save(.config, data: [9], ifAbsent: true) } != nil)
+            try? await stranger.remove(keyName)
+            #expect(try await member.load(keyName, range: nil) == [1, 2, 3])
+            #expect(try await member.stat(.config) == nil)
+
+            // A second member named at creation has the same access as the first.
+            let other = PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "m\(Fixture.uniqueName())")
+            try await PocketBaseRemote(address: other, credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword))
+                .createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword,
+                                  members: [TestServers.userEmail, strangerEmail])
+            let admitted = PocketBaseRemote(address: other, credentials: .password(email: strangerEmail, password: "stranger-pass-123"))
+            try await admitted.save(.config, data: [7], ifAbsent: true)
+            #expect(try await admitted.load(.config, range: nil) == [7])
+            // An email with no account is refused at creation, naming it.
+            let missing = await Fixture.remoteError {
+                try await PocketBaseRemote(address: PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "m\(Fixture.uniqueName())"),
+                                           credentials: .token("x"))
+                    .createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword,
+                                      members: ["nobody@modvault.test"])
+            }
+            #expect(missing?.description.contains("nobody@modvault.test") == true)
+        }
+
         @Test("an unreachable host fails after bounded retries with an error naming it",
               arguments: [RemoteKind.s3Rclone, .pocketBase, .http])
         func unreachableHost(_ kind: RemoteKind) async throws {

@@ -92,6 +92,45 @@ struct RepositoryLifecycleTests {
         #expect(path.hasPrefix(repo.path + "/keys/"))
     }
 
+    enum BadSlot: String, CaseIterable { case unknownKDF, hugeScrypt, notJSON, badBase64 }
+
+    /// A slot that cannot be tried, planted before the good one in listing order, is skipped with a
+    /// reason; the good slot still opens the repository.
+    @Test(arguments: BadSlot.allCases) func anUnusableKeySlotIsSkipped(bad: BadSlot) throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        var slot = try KeySlot.seal(repo.masterKey, password: Array("other".utf8), parameters: Fixture.options.scrypt)
+        switch bad {
+        case .unknownKDF: slot.kdf = "argon9"
+        case .hugeScrypt: slot.scrypt = ScryptParameters(n: 1 << 24, r: 64, p: 16)
+        case .badBase64: slot.salt = "***"
+        case .notJSON: break
+        }
+        let name = String(repeating: "0", count: 64)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let bytes = bad == .notJSON ? Array("{ not json".utf8) : Array(try encoder.encode(slot))
+        try FileSystem.writeAtomically("\(repo.path)/keys/\(name)", bytes: bytes)
+        let opened = try Repository.open(at: repo.path, password: Fixture.password)
+        #expect(opened.keyID == repo.keyID)
+        #expect(opened.skippedKeySlots.map(\.name) == [name])
+        // With only the bad slot left, the error names it instead of blaming the password.
+        try FileSystem.remove("\(repo.path)/keys/\(repo.keyID)")
+        let error = #expect(throws: StoreError.self) { try Repository.open(at: repo.path, password: Fixture.password) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains(name))
+    }
+
+    /// Each scrypt limit alone would let 2^24 · 64 · 16 (128 GiB) through; the combined bound refuses it
+    /// before any memory is taken, and the default stays well inside.
+    @Test func scryptMemoryAndWorkAreBoundedTogether() throws {
+        #expect(throws: CryptoError.self) { try ScryptParameters(n: 1 << 24, r: 64, p: 16).validate() }
+        #expect(throws: CryptoError.self) { try ScryptParameters(n: 1 << 20, r: 16, p: 1).validate() }
+        #expect(throws: CryptoError.self) { try ScryptParameters(n: 1 << 16, r: 64, p: 16).validate() }
+        try ScryptParameters.default.validate()
+        try ScryptParameters(n: 1 << 19, r: 8, p: 1).validate()
+    }
+
     @Test func tamperedConfigIsCorrupt() throws {
         let dir = try TemporaryFolder()
         defer { dir.remove() }

@@ -103,6 +103,58 @@ struct SyncTests {
         await #expect(throws: SyncError.self) { try await Syncer(local: other, remote: remote).pull() }
     }
 
+    /// A slot planted on the remote by someone without the password (an unknown KDF, or scrypt
+    /// parameters that would take 128 GiB) neither stops the clone nor is copied into it.
+    @Test func cloneSkipsAndLeavesBehindUnusableKeySlots() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        _ = try await Syncer(local: a, remote: remote).push()
+        var planted = try KeySlot.seal(a.masterKey, password: Array("x".utf8), parameters: w.options.scrypt)
+        planted.scrypt = ScryptParameters(n: 1 << 24, r: 64, p: 16)
+        var unknown = planted
+        unknown.kdf = "argon9"
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        let names = [String(repeating: "0", count: 64), String(repeating: "1", count: 64)]
+        for (name, slot) in zip(names, [planted, unknown]) {
+            try await remote.save(ObjectName(kind: .key, name: name), data: Array(try encoder.encode(slot)), ifAbsent: true)
+        }
+        let (b, _) = try await Syncer.clone(from: remote, to: w.root + "/b", password: w.password)
+        #expect(b.masterKey == a.masterKey)
+        #expect(try FileSystem.list(w.root + "/b/keys").sorted() == [a.keyID])
+    }
+
+    /// Files planted on the remote by someone without the key, each named by its own SHA-256 so the
+    /// old name check passed them, are refused by clone and pull: nothing of them is stored, every
+    /// later command works, and the report names each with the reason.
+    @Test func plantedFilesAreRefusedByCloneAndPull() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/src", count: 3, size: 50_000, seed: 9)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        _ = try await Syncer(local: a, remote: remote).push()
+        var rng = SplitMix64(seed: 99)
+        var planted: [ObjectName] = []
+        for kind in [FileKind.snapshot, .index, .pack] {
+            let bytes = rng.bytes(4096)
+            let name = ObjectName(kind: kind, id: SHA256Digest.hash(bytes))
+            try await remote.save(name, data: bytes, ifAbsent: true)
+            planted.append(name)
+        }
+        let (b, cloned) = try await Syncer.clone(from: remote, to: w.root + "/b", password: w.password)
+        #expect(Set(cloned.refused.map(\.object)) == Set(planted.map(\.relativePath)))
+        for name in planted { #expect(!FileSystem.exists(b.filePath(name))) }
+        #expect(try b.snapshots().count == 1)
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+
+        // A pull into the original repository refuses them the same way.
+        let pulled = try await Syncer(local: a, remote: remote).pull()
+        #expect(pulled.refused.count == 3)
+        #expect(try a.snapshots().count == 1)
+    }
+
     @Test func wrongPasswordOnCloneCreatesNothing() async throws {
         let w = try SyncWorld()
         let remote = try w.remote()
