@@ -104,12 +104,25 @@ struct LifecycleTests {
                 args = ["snapshot", src]
                 kind = "snapshot"
             case 1:
-                // Rewritten with the same bytes: read again, and its streams decompressed with recipes.
-                let archive = src + "/Mods/" + archives[(trial / 4) % archives.count]
-                try Data(contentsOf: URL(fileURLWithPath: archive)).write(to: URL(fileURLWithPath: archive))
+                // In turn: an archive rewritten with the same bytes, read again with its streams decompressed
+                // by recipes; every archive repacked at another zlib level, stored as references to the
+                // streams kept compressed (inflate, then recipe); textures extracted as loose DDS files,
+                // stored as references that inflate the archived streams. Kills land in all three.
+                let options = FixtureOptions(seed: seed, scaleBytes: 2 << 20)
+                switch (trial / 4) % 3 {
+                case 0:
+                    let archive = src + "/Mods/" + archives[(trial / 4) % archives.count]
+                    try Data(contentsOf: URL(fileURLWithPath: archive)).write(to: URL(fileURLWithPath: archive))
+                    args = ["snapshot", src, "--normalize", "all"]
+                case 1:
+                    _ = try FixtureGenerator.writeScenario(.repack, options, to: src + "/Mods")
+                    args = ["snapshot", src]
+                default:
+                    _ = try FixtureGenerator.writeScenario(.looseDDS, options, to: src + "/Mods")
+                    args = ["snapshot", src]
+                }
                 try mutateCorpus(src, rng: &rng, step: 100 + trial)
                 before = try describeTree(src)
-                args = ["snapshot", src, "--normalize", "all"]
                 kind = "snapshot"
             case 2:
                 args = ["forget", "--keep-last", "3", "--prune", "--max-unused", "5%"]
