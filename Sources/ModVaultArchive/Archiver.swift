@@ -194,7 +194,7 @@ public struct Archiver: Sendable {
                     // A loose texture's surfaces are read whole when a stored stream may hold their content.
                     var surfaces: WholeSpan?
                     if !streamsInline, streams.link, plan.format == .dds, let first = plan.surfaces.first,
-                       before.size - first <= Int64(FormatCuts.maximumStreamContent), before.size - first >= Int64(StreamKeyCache.prefixLength) {
+                       before.size - first <= Int64(StreamStorer.maximumSurfaceBytes), before.size - first >= Int64(StreamKeyCache.prefixLength) {
                         surfaces = .surfaces(start: first, boundaries: plan.surfaces.map { Int($0 - first) })
                     }
                     while true {
@@ -255,7 +255,9 @@ public struct Archiver: Sendable {
                             continue
                         }
                         // In line, a stream's chunks are stored like any others; its first chunk gives its content key.
-                        let keySpan = startsStream && streams.link ? plan.streams[nextStream] : nil
+                        let keySpan = startsStream && streams.link
+                            && StreamStorer.worthKeying(length: plan.streams[nextStream].length, rawSize: plan.streams[nextStream].rawSize)
+                            ? plan.streams[nextStream] : nil
                         if let keySpan { inlineStreams[fileIndex].append(InlineStream(span: keySpan, first: chunkIndex, last: nil)) }
                         guard let chunk = try reader.next() else { break }
                         if let open = inlineStreams[fileIndex].indices.last, inlineStreams[fileIndex][open].last == nil,
@@ -284,7 +286,7 @@ public struct Archiver: Sendable {
                                 var key: ObjectID?
                                 if let keySpan {
                                     let engine = engines.take()
-                                    key = streams.prefixKey(compressed: raw, rawSize: keySpan.rawSize, engine: engine)
+                                    key = streams.prefixKey(compressed: raw, length: keySpan.length, rawSize: keySpan.rawSize, engine: engine)
                                     engines.give(engine)
                                 }
                                 return ChunkResult(file: fileIndex, chunk: index, handles: [BlobHandle(id: id, type: .data)], key: key)

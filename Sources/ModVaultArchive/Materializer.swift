@@ -59,7 +59,7 @@ public struct Materializer: Sendable {
             throw StoreError.corruptObject(path: path(entry.path), reason: "its content holds \(written) bytes, the snapshot records \(entry.node.size)")
         }
         try io {
-            guard fchmod(file.descriptor, mode_t(entry.node.mode & 0o7777)) == 0 else {
+            guard fchmod(file.descriptor, mode_t(Self.safeMode(entry.node.mode))) == 0 else {
                 throw SystemCallError(code: errno, operation: "chmod", path: file.path)
             }
             try FileSystem.setModificationTime(entry.node.mtimeNanos, of: file)
@@ -99,12 +99,17 @@ public struct Materializer: Sendable {
     public func finishDirectories(_ directories: [SnapshotEntry]) throws {
         for dir in directories.reversed() {
             let full = path(dir.path)
-            guard chmod(full, mode_t(dir.node.mode & 0o7777)) == 0 else {
+            guard chmod(full, mode_t(Self.safeMode(dir.node.mode))) == 0 else {
                 throw ArchiveError.restoreFailed(path: full, cause: "chmod: " + String(cString: strerror(errno)))
             }
             FileSystem.setModificationTime(dir.node.mtimeNanos, path: full)
         }
     }
+
+    /// The mode a recorded one is written as: permission bits only (a tree from elsewhere must not make
+    /// setuid, setgid or sticky files), narrowed by the umask as any newly created file is, so a mode
+    /// the user's umask forbids (world-writable, usually) is not applied either.
+    public static func safeMode(_ recorded: UInt32) -> UInt32 { recorded & 0o777 & ~FileSystem.creationMask }
 
     /// Throws unless a link at `relative` to `linkTarget` resolves inside the target.
     ///

@@ -75,7 +75,12 @@ public struct Restorer: Sendable {
         var summary = RestoreSummary()
         summary.directories = plan.directories.count
 
-        let totalBytes = plan.files.reduce(Int64(0)) { $0 + $1.node.size }
+        // Sizes come from the tree, which may lie: a sum that overflows saturates instead of trapping,
+        // and each file's bytes are checked against its size as it is written.
+        let totalBytes = plan.files.reduce(Int64(0)) { total, file in
+            let (sum, overflow) = total.addingReportingOverflow(max(0, file.node.size))
+            return overflow ? .max : sum
+        }
         let repo = repository
         let window = max(1, options.workers)
         var written: Int64 = 0

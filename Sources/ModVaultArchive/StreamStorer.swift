@@ -67,11 +67,13 @@ struct StreamContext: Sendable {
             ? mac.id(UnsafeRawBufferPointer(rebasing: content[0..<StreamKeyCache.prefixLength])) : nil
     }
 
-    /// The key of a zlib stream of `rawSize` bytes of content, from a partial inflate of `compressed`:
-    /// the MAC of its first `prefixLength` bytes, or of all of them when it is shorter.
-    func prefixKey(compressed: UnsafeRawBufferPointer, rawSize: UInt64, engine: RecipeEngine) -> ObjectID? {
+    /// The key of a zlib stream of `length` compressed bytes and `rawSize` bytes of content, from a
+    /// partial inflate of `compressed`: the MAC of its first `prefixLength` bytes, or of all of them
+    /// when it is shorter. Nil for a stream too small to be worth finding again.
+    func prefixKey(compressed: UnsafeRawBufferPointer, length: Int, rawSize: UInt64, engine: RecipeEngine) -> ObjectID? {
+        guard link, StreamStorer.worthKeying(length: length, rawSize: rawSize) else { return nil }
         let count = Int(min(rawSize, UInt64(StreamKeyCache.prefixLength)))
-        guard link, count > 0, let prefix = engine.inflatePrefix(compressed, count: count) else { return nil }
+        guard let prefix = engine.inflatePrefix(compressed, count: count) else { return nil }
         return prefix.withUnsafeBytes { mac.id($0) }
     }
 
@@ -109,7 +111,7 @@ enum StreamStorer {
         var key: ObjectID??
         func prefixKey() -> ObjectID? {
             if let key { return key }
-            let k = c.prefixKey(compressed: bytes, rawSize: span.rawSize, engine: engine)
+            let k = c.prefixKey(compressed: bytes, length: bytes.count, rawSize: span.rawSize, engine: engine)
             key = .some(k)
             return k
         }
@@ -299,6 +301,17 @@ enum StreamStorer {
         try storePlain(upTo: bytes.count)
         return handles
     }
+
+    /// Whether a stream is keyed: a repacked stream stored as a reference costs about 0.4 KiB, and
+    /// keying costs a partial inflate (some 20 µs) for every stream stored, so streams under 2 KiB
+    /// compressed with under 4 KiB of content (the 100,000 small members of a game's archives) are not.
+    static func worthKeying(length: Int, rawSize: UInt64) -> Bool {
+        length >= 2048 || rawSize >= UInt64(StreamKeyCache.prefixLength)
+    }
+
+    /// Textures whose surfaces are larger than this are chunked in line, never linked: each task in
+    /// flight may hold one, and the snapshot's memory must stay bounded (an 8K BC7 texture is 85 MiB).
+    static let maximumSurfaceBytes = 64 << 20
 
     /// The share of a stream's content already stored above which `.auto` stores it decompressed.
     static let worthwhileShare = 0.25

@@ -212,9 +212,17 @@ public enum FileSystem {
         guard fsync(fd) == 0 else { throw SystemCallError(code: errno, operation: "fsync directory", path: path) }
     }
 
+    /// The process's file-creation mask, read once at start (reading it means setting it, briefly).
+    public static let creationMask: UInt32 = {
+        let mask = umask(0o022)
+        umask(mask)
+        return UInt32(mask)
+    }()
+
     /// Writes `bytes` to `path` atomically: temporary file, fsync, rename, fsync of the folder.
     ///
     /// Readers see the old state or the complete new file, never a partial one, even after a crash.
+    /// `mode` is narrowed by the process's umask, as `open` and `mkdir` would.
     public static func writeAtomically(_ path: String, bytes: [UInt8], mode: UInt32 = 0o444) throws {
         try bytes.withUnsafeBytes { (b) throws in try writeAtomically(path, parts: [b], mode: mode) }
     }
@@ -227,7 +235,7 @@ public enum FileSystem {
             let file = try OpenFile.create(temp, mode: 0o600)
             for part in parts { try file.write(part) }
             try file.sync()
-            guard fchmod(file.descriptor, mode_t(mode)) == 0 else {
+            guard fchmod(file.descriptor, mode_t(mode & ~creationMask & 0o777)) == 0 else {
                 throw SystemCallError(code: errno, operation: "chmod", path: temp)
             }
         } catch {

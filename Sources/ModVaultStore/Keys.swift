@@ -43,6 +43,8 @@ public struct KeySlot: Codable, Sendable {
     public var data: String
 
     static let associatedData = Array("modvault-key".utf8)
+    /// Key slot files are readable by their owner only: with one, a password can be attacked offline.
+    public static let fileMode: UInt32 = 0o400
 
     /// Seals `master` under `password`.
     public static func seal(_ master: MasterKey, password: [UInt8], parameters: ScryptParameters = .default) throws -> KeySlot {

@@ -61,7 +61,7 @@ public final class Repository: Sendable {
             throw StoreError.corruptObject(path: path + "/config", reason: "unknown compression '\(config.compression)'")
         }
         self.codec = codec
-        try FileSystem.makeDirectories(path + "/cache")
+        try FileSystem.makeDirectories(path + "/cache", mode: 0o700)
         index = try LocalIndex(path: path + "/cache/index.sqlite")
         streamKeys = try StreamKeyCache(path: path + "/cache/streamkeys.sqlite")
     }
@@ -85,8 +85,9 @@ public final class Repository: Sendable {
             throw StoreError.invalidArgument("pack size must be between 1 MiB and 1 GiB")
         }
         try storeIO {
-            try FileSystem.makeDirectories(path)
-            for folder in folders { try FileSystem.makeDirectories("\(path)/\(folder)") }
+            // Owner only: the key slots are plain files anyone who can read them may attack offline.
+            try FileSystem.makeDirectories(path, mode: 0o700)
+            for folder in folders { try FileSystem.makeDirectories("\(path)/\(folder)", mode: folder == "keys" ? 0o700 : 0o755) }
             for i in 0..<256 { try FileSystem.makeDirectories("\(path)/data/\(Hex.encode([UInt8(i)]))") }
         }
         let master = MasterKey.random()
@@ -148,7 +149,7 @@ public final class Repository: Sendable {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
         let bytes = Array(try encoder.encode(slot))
-        try storeIO { try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes) }
+        try storeIO { try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes, mode: KeySlot.fileMode) }
         return name
     }
 

@@ -16,10 +16,12 @@ extension Syncer {
         let (_, outcome) = try RemoteKeys.unlock(keys, password: password, remote: remote.location)
         let usable = Set(outcome.usable)
         let config = try await remote.load(.config, range: nil)
-        try FileSystem.makeDirectories(path)
-        for folder in ["keys", "data", "index", "snapshots", "locks"] { try FileSystem.makeDirectories("\(path)/\(folder)") }
+        try FileSystem.makeDirectories(path, mode: 0o700)
+        for folder in ["keys", "data", "index", "snapshots", "locks"] { try FileSystem.makeDirectories("\(path)/\(folder)", mode: folder == "keys" ? 0o700 : 0o755) }
         for i in 0..<256 { try FileSystem.makeDirectories("\(path)/data/\(Hex.encode([UInt8(i)]))") }
-        for (name, bytes) in keys where usable.contains(name) { try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes) }
+        for (name, bytes) in keys where usable.contains(name) {
+            try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes, mode: KeySlot.fileMode)
+        }
         try FileSystem.writeAtomically(path + "/config", bytes: config)
         let repository = try Repository.open(at: path, password: password)
         let report = try await Syncer(local: repository, remote: remote).pull(progress: progress)

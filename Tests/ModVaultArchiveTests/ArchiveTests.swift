@@ -145,6 +145,45 @@ struct ArchiveTests {
         #expect(try String(contentsOfFile: target + "/real/up", encoding: .utf8) == "content")
     }
 
+    /// A tree from elsewhere asks for setuid, setgid and world-writable files; restore writes the
+    /// permission bits only, narrowed by the umask.
+    @Test func setuidAndWorldWritableModesAreNotApplied() async throws {
+        let ws = try Workspace()
+        var suid = Self.file("suid")
+        suid.mode = 0o4777
+        var sgid = Self.file("sgid")
+        sgid.mode = 0o2666
+        let snapshot = try ws.craftSnapshot([suid, sgid])
+        let target = ws.root + "/t"
+        _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: target))
+        let mask = FileSystem.creationMask
+        #expect(try FileSystem.status(target + "/suid").mode & 0o7777 == 0o777 & ~mask)
+        #expect(try FileSystem.status(target + "/sgid").mode & 0o7777 == 0o666 & ~mask)
+        #expect(Materializer.safeMode(0o4777) & 0o7000 == 0)
+        #expect(Materializer.safeMode(0o777) & 0o002 == 0 || mask & 0o002 == 0)
+    }
+
+    /// Three files each claiming 2^62 bytes once overflowed the restore's byte total and crashed it;
+    /// now the first file's real size gives a clear error naming it.
+    @Test func filesClaimingHugeSizesFailCleanly() async throws {
+        let ws = try Workspace()
+        let snapshot = try ws.craftSnapshot([Self.file("a"), Self.file("b"), Self.file("c")])
+        var tree = try ws.repository.loadTree(snapshot.tree)
+        for i in tree.nodes.indices { tree.nodes[i].size = Int64.max >> 1 }
+        let bytes = tree.encoded()
+        let treeID = ws.repository.contentMAC.id(bytes)
+        let writer = BlobWriter(repository: ws.repository)
+        try bytes.withUnsafeBytes { _ = try writer.store(BlobHandle(id: treeID, type: .tree), plaintext: $0, sealer: writer.makeSealer()) }
+        try writer.flush()
+        var lying = snapshot
+        lying.tree = treeID
+        let target = ws.root + "/t"
+        await #expect { _ = try await Restorer(repository: ws.repository).restore(lying, options: RestoreOptions(target: target)) } throws: { error in
+            "\(error)".contains("the snapshot records \(Int64.max >> 1)")
+        }
+        #expect(try FileSystem.list(target).isEmpty)
+    }
+
     @Test func innocentLinksInsideTheTargetAreRestored() async throws {
         let ws = try Workspace()
         let link = TreeNode(name: "link", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 0, linkTarget: "sub/../fine.txt")

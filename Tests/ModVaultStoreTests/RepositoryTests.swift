@@ -92,6 +92,22 @@ struct RepositoryLifecycleTests {
         #expect(path.hasPrefix(repo.path + "/keys/"))
     }
 
+    /// Key slots can be attacked offline, so they, their folder, the repository folder and the cache
+    /// are the owner's alone, whatever the umask.
+    @Test func keySlotsAndCacheAreTheOwnersOnly() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        try Repository.writeKeySlot(try KeySlot.seal(repo.masterKey, password: Array("second".utf8), parameters: Fixture.options.scrypt),
+                                    repository: repo.path)
+        for folder in [repo.path, repo.path + "/keys", repo.path + "/cache"] {
+            #expect(try FileSystem.status(folder).mode & 0o077 == 0, "\(folder)")
+        }
+        let slots = try FileSystem.list(repo.path + "/keys")
+        #expect(slots.count == 2)
+        for slot in slots { #expect(try FileSystem.status(repo.path + "/keys/" + slot).mode & 0o777 == 0o400, "\(slot)") }
+    }
+
     enum BadSlot: String, CaseIterable { case unknownKDF, hugeScrypt, notJSON, badBase64 }
 
     /// A slot that cannot be tried, planted before the good one in listing order, is skipped with a
