@@ -19,13 +19,23 @@ struct RemoteRegistry: Codable {
     static func load(_ repo: String) throws -> RemoteRegistry {
         let file = path(repo)
         guard FileSystem.exists(file) else { return RemoteRegistry() }
+        // Names decide where credentials from the environment are sent: a list someone else wrote
+        // (a repository folder copied from them, or shared) must not redirect them.
+        var st = stat()
+        guard lstat(file, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+            throw CLIError("\(file) is not a regular file; refusing to take remote names from it")
+        }
+        guard st.st_uid == geteuid() else {
+            throw CLIError("\(file) belongs to user \(st.st_uid), not to you; refusing to take remote names from it "
+                           + "(give the remote's URL instead, or take the file over with chown if you trust it)")
+        }
         return try JSONDecoder().decode(RemoteRegistry.self, from: Data(try FileSystem.readFile(file)))
     }
 
     func save(_ repo: String) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try FileSystem.writeAtomically(Self.path(repo), bytes: Array(try encoder.encode(self)), mode: 0o644)
+        try FileSystem.writeAtomically(Self.path(repo), bytes: Array(try encoder.encode(self)), mode: 0o600)
     }
 }
 
@@ -50,7 +60,10 @@ enum RemoteFactory {
             base = try S3Remote(address: address, credentials: try AWSCredentials.resolve(environment: env, location: address.location),
                                 region: AWSCredentials.region(environment: env, location: address.location))
         case .pocketBase(let address):
-            base = PocketBaseRemote(address: address, credentials: try PocketBaseCredentials.fromEnvironment(env, location: address.location))
+            var options = PocketBaseOptions()
+            options.allowInsecureHTTP = env["MODVAULT_ALLOW_INSECURE_HTTP"] == "1"
+            base = PocketBaseRemote(address: address, credentials: try PocketBaseCredentials.fromEnvironment(env, location: address.location),
+                                    options: options)
         case .http(let baseURL): base = HTTPRemote(baseURL: baseURL)
         }
         return RetryingRemote(base)
@@ -164,7 +177,9 @@ struct RemoteInit: AsyncParsableCommand {
                 throw CLIError("set POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD to create the collection")
             }
             let credentials = (try? PocketBaseCredentials.fromEnvironment(env, location: address.location)) ?? .token("")
-            try await PocketBaseRemote(address: address, credentials: credentials)
+            var options = PocketBaseOptions()
+            options.allowInsecureHTTP = env["MODVAULT_ALLOW_INSECURE_HTTP"] == "1"
+            try await PocketBaseRemote(address: address, credentials: credentials, options: options)
                 .createCollection(superuserEmail: email, password: password, members: members.isEmpty ? nil : members)
             print("created collection on \(address.location), open to \(members.isEmpty ? (env["POCKETBASE_EMAIL"] ?? "") : members.joined(separator: ", ")) only")
         case .disk(let path):

@@ -35,6 +35,8 @@ public struct PocketBaseOptions: Sendable, Equatable {
     public var maxFileSize: Int64
     /// How long a file token is reused before a new one is fetched (PocketBase issues them for minutes).
     public var fileTokenLifetime: Duration
+    /// Send passwords over plain `http://` to a host that is not this machine (`MODVAULT_ALLOW_INSECURE_HTTP=1`).
+    public var allowInsecureHTTP = false
 
     /// Creates options.
     public init(listPageSize: Int = 500, requestTimeout: TimeInterval = 60, authCollection: String = "users",
@@ -136,6 +138,15 @@ public final class PocketBaseRemote: Remote, Sendable {
                               detail: "no single account \(email) in '\(options.authCollection)' to admit to the collection")
         }
         return id
+    }
+
+    /// True for names and addresses of this machine.
+    public static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased().trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if h == "localhost" || h == "::1" { return true }
+        // 127.0.0.0/8 as an address, not a name that merely starts with "127.".
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
     }
 
     /// PocketBase record IDs are short runs of letters and digits; anything else is not put in a rule.
@@ -352,6 +363,12 @@ public final class PocketBaseRemote: Remote, Sendable {
     // MARK: Authentication
 
     private func signIn(collection: String, email: String, password: String, what: String) async throws -> String {
+        // Anyone on the path could read a password sent in the clear; only this machine is exempt.
+        if !options.allowInsecureHTTP, let url = URLComponents(string: address.baseURL), url.scheme == "http",
+           !Self.isLoopback(url.host ?? "") {
+            throw RemoteError(.invalidConfiguration, location: location,
+                              detail: "refusing to send the \(what) password over plain http to \(url.host ?? ""); use https, or set MODVAULT_ALLOW_INSECURE_HTTP=1")
+        }
         let body = try JSONSerialization.data(withJSONObject: ["identity": email, "password": password])
         let response = try await send("POST", path: "/api/collections/\(HTTPSupport.percentEncode(collection))/auth-with-password",
                                       headers: [("Content-Type", "application/json")], body: [UInt8](body), object: nil)

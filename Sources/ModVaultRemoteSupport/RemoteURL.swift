@@ -72,15 +72,21 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
     /// Parses `text`. For S3, `endpoint` and `region` default to `AWS_ENDPOINT_URL` and
     /// `AWS_REGION` (or `AWS_DEFAULT_REGION`) from `environment`; query parameters win.
     public static func parse(_ text: String, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RemoteURL {
+        // Never echo a password someone put in the URL: messages show it with the user part masked.
         func invalid(_ why: String) -> RemoteError {
-            RemoteError(.invalidConfiguration, location: text, detail: why)
+            RemoteError(.invalidConfiguration, location: redactingUserInfo(text), detail: why)
         }
+        let noCredentials = "credentials do not belong in the URL (they would be saved in remotes.json and shown in messages)"
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw invalid("empty remote URL") }
         guard let schemeEnd = trimmed.range(of: "://") else {
             return .disk(path: FileSystem.absolute(trimmed))
         }
         let scheme = trimmed[..<schemeEnd.lowerBound].lowercased()
+        if let url = URLComponents(string: scheme.hasPrefix("pocketbase+") ? String(trimmed.dropFirst("pocketbase+".count)) : trimmed),
+           url.user != nil || url.password != nil {
+            throw invalid(noCredentials)
+        }
         switch scheme {
         case "file":
             guard let url = URLComponents(string: trimmed), url.host == nil || url.host == "" || url.host == "localhost" else {
@@ -115,7 +121,12 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
             let endpoint = query["endpoint"] ?? environment["AWS_ENDPOINT_URL_S3"] ?? environment["AWS_ENDPOINT_URL"]
             if let endpoint {
                 guard let e = URLComponents(string: endpoint), e.scheme == "http" || e.scheme == "https", e.host != nil else {
-                    throw invalid("endpoint must be an http(s) URL, got '\(endpoint)'")
+                    throw invalid("endpoint must be an http(s) URL, got '\(redactingUserInfo(endpoint))'")
+                }
+                guard e.user == nil, e.password == nil else {
+                    // The endpoint may sit percent-encoded in the query: leave the whole query out of the message.
+                    let shown = trimmed.split(separator: "?", maxSplits: 1).first.map(String.init) ?? ""
+                    throw RemoteError(.invalidConfiguration, location: redactingUserInfo(shown), detail: "endpoint: " + noCredentials)
                 }
             }
             let region = query["region"] ?? environment["AWS_REGION"] ?? environment["AWS_DEFAULT_REGION"]
@@ -154,6 +165,15 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
         default:
             throw invalid("unknown scheme '\(scheme)' (use a path, file://, s3://, pocketbase+http(s)://, or http(s)://)")
         }
+    }
+
+    /// `text` with any `user:password@` part of a URL replaced by `***@`, for messages.
+    public static func redactingUserInfo(_ text: String) -> String {
+        guard let schemeEnd = text.range(of: "://") else { return text }
+        let rest = text[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        guard let at = rest[..<authorityEnd].lastIndex(of: "@") else { return text }
+        return String(text[..<schemeEnd.upperBound]) + "***" + String(rest[at...])
     }
 
     /// The remote as shown in messages: the `location` its remote reports.

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import ModVaultFixtures
+import ModVaultCore
 
 @Suite("modvault command line", .serialized)
 struct CLITests {
@@ -255,6 +256,33 @@ struct CLITests {
         #expect(bad.status == 2)
         let unknown = try h.modvault(["frobnicate"])
         #expect(unknown.status == 2)
+    }
+}
+
+/// Saved remotes decide where credentials from the environment go, so they hold no secrets, are the
+/// user's own, and are refused when someone else wrote them.
+@Suite("saved remotes")
+struct RemoteRegistryTests {
+    @Test func urlsWithCredentialsAreRefusedAndTheListIsPrivate() throws {
+        let h = try CLIHarness()
+        #expect(try h.modvault(["init"]).status == 0)
+        let refused = try h.modvault(["remote", "add", "team", "https://alice:hunter2@example.com/repo"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("credentials do not belong in the URL") && !refused.stderr.contains("hunter2"), "\(refused.stderr)")
+        #expect(try h.modvault(["remote", "add", "backup", h.root + "/backup"]).status == 0)
+        #expect(try FileSystem.status(h.repo + "/remotes.json").mode & 0o077 == 0)
+    }
+
+    @Test(.enabled(if: geteuid() == 0, "needs root to give the file to another user"))
+    func aListWrittenBySomeoneElseIsNotUsed() throws {
+        let h = try CLIHarness()
+        #expect(try h.modvault(["init"]).status == 0)
+        #expect(try h.modvault(["remote", "add", "backup", h.root + "/backup"]).status == 0)
+        _ = try CLIHarness.run(["/bin/chown", "65534", h.repo + "/remotes.json"], environment: [:])
+        let r = try h.modvault(["push", "backup"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("belongs to user 65534"), "\(r.stderr)")
+        #expect(!FileSystem.exists(h.root + "/backup/config"))
     }
 }
 

@@ -95,6 +95,19 @@ extension LiveRemoteTests {
             #expect(try await byPassword.load(.config, range: nil) == [4, 5, 6])
         }
 
+        /// A password is never sent over plain http to another machine unless the user says so.
+        @Test("a PocketBase password is not sent over plain http to another host")
+        func pocketBasePasswordNeedsTLSOffThisMachine() async throws {
+            let address = PocketBaseAddress(baseURL: "http://192.0.2.10:8090", collection: "mods")
+            let remote = PocketBaseRemote(address: address, credentials: .password(email: "a@b.test", password: "secret-pass"))
+            let error = await Fixture.remoteError { try await remote.authenticate() }
+            #expect(error?.reason == .invalidConfiguration)
+            #expect(error?.description.contains("plain http") == true && error?.description.contains("secret-pass") == false)
+            #expect(PocketBaseRemote.isLoopback("127.0.0.1") && PocketBaseRemote.isLoopback("localhost") && PocketBaseRemote.isLoopback("[::1]"))
+            #expect(!PocketBaseRemote.isLoopback("192.0.2.10"))
+            #expect(!PocketBaseRemote.isLoopback("127.example.com"))
+        }
+
         /// Any account of `users` could once read every object, key slots included, and delete them.
         /// Now only the members named at creation can; a self-registered stranger is refused everything.
         @Test("a PocketBase collection admits only its members")

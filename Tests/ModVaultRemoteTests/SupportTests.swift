@@ -8,6 +8,24 @@ import ModVaultRemotePocketBase
 
 @Suite("Remote URLs")
 struct RemoteURLTests {
+    /// A password in a URL would be saved in remotes.json and printed in errors: every kind refuses
+    /// user information, and the message masks it.
+    @Test(arguments: ["https://alice:hunter2@example.com/repo", "http://alice:hunter2@127.0.0.1:8080/r",
+                      "s3://alice:hunter2@bucket/prefix", "pocketbase+https://alice:hunter2@pb.example.com/mods",
+                      "file://alice:hunter2@localhost/srv/repo", "s3://bucket/p?endpoint=https%3A%2F%2Falice%3Ahunter2%40minio.local"])
+    func credentialsInURLsAreRefusedAndNeverShown(url: String) throws {
+        let error = #expect(throws: RemoteError.self) { try RemoteURL.parse(url, environment: [:]) }
+        let text = error.map { "\($0)" } ?? ""
+        #expect(text.contains("credentials do not belong in the URL"), "\(text)")
+        #expect(!text.contains("hunter2"), "\(text)")
+    }
+
+    @Test func redactionMasksOnlyTheUserPart() {
+        #expect(RemoteURL.redactingUserInfo("https://a:b@host/x@y") == "https://***@host/x@y")
+        #expect(RemoteURL.redactingUserInfo("https://host/x@y") == "https://host/x@y")
+        #expect(RemoteURL.redactingUserInfo("/plain/path") == "/plain/path")
+    }
+
     @Test func diskPathsAndFileURLs() throws {
         #expect(try RemoteURL.parse("/mnt/nas/repo", environment: [:]) == .disk(path: "/mnt/nas/repo"))
         #expect(try RemoteURL.parse("file:///mnt/nas/my%20repo/", environment: [:]) == .disk(path: "/mnt/nas/my repo"))
