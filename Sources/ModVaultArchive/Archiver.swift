@@ -106,6 +106,8 @@ public struct Archiver: Sendable {
         let snapshot = Snapshot(time: startDate, host: Host.name, username: Host.user, device: DeviceID.current(),
                                 paths: [source], tags: options.tags, parents: parent.map { [$0.id] } ?? [],
                                 tree: treeID, summary: summary)
+        // The snapshot makes its packs reachable; if the lock was lost, a prune may have removed some.
+        try lock.ensureHeld()
         let id = try repository.saveSnapshot(snapshot)
         repository.streamKeys.commit()
         committed = true

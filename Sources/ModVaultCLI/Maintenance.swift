@@ -107,6 +107,7 @@ struct Prune: AsyncParsableCommand {
         guard let percent = Double(text), (0...100).contains(percent) else { throw ValidationError("invalid --max-unused '\(maxUnused)'") }
         let lock = try RepositoryLock.acquire(repo, exclusive: true, operation: "prune", wait: global.retryLock)
         defer { lock.release() }
+        try lock.ensureHeld()
         let r = try Pruner(repository: repo).prune(maxUnused: percent / 100, dryRun: dryRun)
         if json {
             print(JSON.line(["packs_deleted": r.packsDeleted, "packs_repacked": r.packsRepacked, "packs_written": r.packsWritten,

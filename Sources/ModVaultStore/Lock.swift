@@ -21,6 +21,16 @@ public struct LockInfo: Codable, Sendable {
     public var time: Date
     /// What the holder is doing, e.g. "snapshot".
     public var operation: String
+
+    /// Creates lock contents.
+    public init(exclusive: Bool, host: String, pid: Int32, username: String, time: Date, operation: String) {
+        self.exclusive = exclusive
+        self.host = host
+        self.pid = pid
+        self.username = username
+        self.time = time
+        self.operation = operation
+    }
 }
 
 /// A held lock; call `release()` when done. Refreshes itself while held.
@@ -30,16 +40,41 @@ public final class RepositoryLock: @unchecked Sendable {
     static let refreshEvery: TimeInterval = 5 * 60
 
     let repository: Repository
-    private(set) var file: String
     let info: LockInfo
     private var refresher: Thread?
+    // `stop` guards everything below: the refresh thread and the holder both use them.
     private let stop = NSCondition()
     private var released = false
+    private var currentFile: String
+    private var lastRefresh: Date
+    private var refreshFailure: String?
 
     private init(repository: Repository, file: String, info: LockInfo) {
         self.repository = repository
-        self.file = file
+        self.currentFile = file
         self.info = info
+        self.lastRefresh = info.time
+    }
+
+    /// The lock file as it is now (a refresh replaces it).
+    var file: String {
+        stop.lock()
+        defer { stop.unlock() }
+        return currentFile
+    }
+
+    /// Throws `.lockLost` unless the lock is still in place and fresh enough that no other host can
+    /// have taken it for stale: call it before doing what the lock protects (saving a snapshot,
+    /// deleting packs). A refresh that failed is reported here rather than ignored.
+    public func ensureHeld(now: Date = Date()) throws {
+        stop.lock()
+        defer { stop.unlock() }
+        guard FileSystem.exists(currentFile) else { throw StoreError.lockLost(path: currentFile, reason: "its file was removed") }
+        let age = now.timeIntervalSince(lastRefresh)
+        if age > Self.staleAfter - Self.refreshEvery {
+            throw StoreError.lockLost(path: currentFile, reason: (refreshFailure.map { "refresh failed: \($0)" } ?? "not refreshed")
+                                      + " for \(Int(age)) s")
+        }
     }
 
     /// Takes a lock, retrying for up to `wait` seconds while another process holds a conflicting one.
@@ -99,11 +134,14 @@ public final class RepositoryLock: @unchecked Sendable {
         try all(repository).filter { !$0.stale }.map { ($0.path, $0.info) }
     }
 
-    /// True when the holder is provably gone or silent for too long.
-    public static func isStale(_ info: LockInfo) -> Bool {
-        if Date().timeIntervalSince(info.time) > staleAfter { return true }
-        if info.host == Host.name && kill(info.pid, 0) != 0 && errno == ESRCH { return true }
-        return false
+    /// True when the holder is provably gone or silent for too long. On this host the process is
+    /// asked directly: a live holder is never stale, however old its file (a suspended snapshot must
+    /// not lose its packs to a prune); a lock from another host is stale after `staleAfter`.
+    public static func isStale(_ info: LockInfo, now: Date = Date()) -> Bool {
+        if info.host == Host.name {
+            return kill(info.pid, 0) != 0 && errno == ESRCH
+        }
+        return now.timeIntervalSince(info.time) > staleAfter
     }
 
     /// Removes stale locks (or all locks with `all`); returns the paths removed.
@@ -133,12 +171,21 @@ public final class RepositoryLock: @unchecked Sendable {
     }
 
     // A fresh file with a new time replaces the old one, so the lock never looks stale while held.
+    // Under `stop`, so a release in between cannot leave the new file behind.
     private func refresh() {
+        stop.lock()
+        defer { stop.unlock() }
+        guard !released else { return }
         var fresh = info
         fresh.time = Date()
-        if let newFile = try? Self.write(fresh, repository: repository) {
-            try? FileSystem.remove(file)
-            file = newFile
+        do {
+            let newFile = try Self.write(fresh, repository: repository)
+            try? FileSystem.remove(currentFile)
+            currentFile = newFile
+            lastRefresh = fresh.time
+            refreshFailure = nil
+        } catch {
+            refreshFailure = "\(error)"
         }
     }
 
@@ -147,7 +194,8 @@ public final class RepositoryLock: @unchecked Sendable {
         stop.lock()
         released = true
         stop.broadcast()
+        let last = currentFile
         stop.unlock()
-        try? FileSystem.remove(file)
+        try? FileSystem.remove(last)
     }
 }

@@ -30,6 +30,9 @@ public enum StoreError: ModVaultFailure {
     case invalidArgument(String)
     /// Another process holds a conflicting lock.
     case locked(path: String, holder: LockInfo)
+    /// A lock this process held can no longer be relied on (its file is gone, or it could not be
+    /// refreshed in time), so another process may have treated it as stale.
+    case lockLost(path: String, reason: String)
 
     /// The broad cause, for exit codes.
     public var kind: FailureKind {
@@ -42,7 +45,7 @@ public enum StoreError: ModVaultFailure {
         case .system(let e): return e.kind
         case .database: return .io
         case .invalidArgument: return .invalidInput
-        case .locked: return .locked
+        case .locked, .lockLost: return .locked
         }
     }
 
@@ -65,6 +68,8 @@ public enum StoreError: ModVaultFailure {
         case .locked(let p, let h):
             let kind = h.exclusive ? "exclusive" : "shared"
             return "repository is locked by \(h.operation) (\(kind) lock, PID \(h.pid) on \(h.host) by \(h.username), since \(Timestamp.format(h.time))): \(p); if that process is gone, run 'modvault unlock'"
+        case .lockLost(let p, let r):
+            return "lost the repository lock \(p) (\(r)); stopped before changing anything that depends on it"
         }
     }
 }

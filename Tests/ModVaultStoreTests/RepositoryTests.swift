@@ -265,3 +265,40 @@ struct RepositoryLifecycleTests {
         if case .missingObject? = missing {} else { Issue.record("expected missingObject, got \(String(describing: missing))") }
     }
 }
+
+@Suite("Repository locks")
+struct RepositoryLockTests {
+    /// A snapshot suspended for hours keeps its lock: on this host a live process is asked, not its
+    /// file's age. A lock from another host still goes stale after 30 minutes.
+    @Test func aLiveLocalHolderIsNeverStaleAndOldForeignLocksAre() {
+        let old = Date().addingTimeInterval(-2 * 3600)
+        let mine = LockInfo(exclusive: false, host: Host.name, pid: getpid(), username: "u", time: old, operation: "snapshot")
+        #expect(!RepositoryLock.isStale(mine))
+        var foreign = mine
+        foreign.host = "another-machine-\(UUID().uuidString)"
+        #expect(RepositoryLock.isStale(foreign))
+        foreign.time = Date()
+        #expect(!RepositoryLock.isStale(foreign))
+        var gone = mine
+        gone.pid = Int32.max - 1
+        gone.time = Date()
+        #expect(RepositoryLock.isStale(gone))
+    }
+
+    /// A holder learns that its lock is gone or too old before it relies on it, instead of going on.
+    @Test func aLostLockIsReportedBeforeItIsReliedOn() throws {
+        let dir = try TemporaryFolder()
+        defer { dir.remove() }
+        let repo = try Fixture.makeRepository(in: dir)
+        let lock = try RepositoryLock.acquire(repo, exclusive: false, operation: "snapshot")
+        defer { lock.release() }
+        try lock.ensureHeld()
+        // Not refreshed for 26 minutes (a refresh that kept failing): no longer safe against other hosts.
+        #expect(throws: StoreError.self) { try lock.ensureHeld(now: Date().addingTimeInterval(26 * 60)) }
+        // Removed by `unlock --remove-all` from elsewhere.
+        _ = try RepositoryLock.removeStale(repo, all: true)
+        let error = #expect(throws: StoreError.self) { try lock.ensureHeld() }
+        #expect(error?.kind == .locked)
+        #expect("\(error.map { "\($0)" } ?? "")".contains("was removed"))
+    }
+}
