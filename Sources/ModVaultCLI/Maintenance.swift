@@ -209,7 +209,7 @@ struct KeyRemove: AsyncParsableCommand {
             throw CLIError(matches.isEmpty ? "no key matches '\(id)'" : "key prefix '\(id)' is ambiguous", kind: .notFound)
         }
         try repo.removeKey(match.id)
-        print("removed key \(match.id.prefix(8))")
+        print("removed key \(match.id.prefix(8)); each remote loses it at its next 'modvault push'")
     }
 }
 
@@ -222,7 +222,7 @@ struct KeyPasswd: AsyncParsableCommand {
     func run() async throws {
         let repo = try global.open()
         let id = try repo.changePassword(to: try newPassword(file: newPasswordFile), parameters: scryptForNewKeys())
-        print("password changed; new key \(id.prefix(8)) replaces \(repo.keyID.prefix(8))")
+        print("password changed; new key \(id.prefix(8)) replaces \(repo.keyID.prefix(8)); remotes change at their next 'modvault push', until then the old password still opens them")
     }
 }
 

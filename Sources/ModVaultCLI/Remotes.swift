@@ -305,12 +305,15 @@ func printReport(_ r: TransferReport, verb: String, json: Bool, quiet: Bool) {
         print(JSON.line(["bytes_uploaded": r.bytesUploaded, "bytes_downloaded": r.bytesDownloaded, "bytes_reused": r.bytesReused,
                          "objects_uploaded": r.objectsUploaded, "objects_downloaded": r.objectsDownloaded,
                          "objects_skipped": r.objectsSkipped, "seconds": r.seconds,
+                         "keys_added": r.keysAdded, "keys_removed": r.keysRemoved,
                          "refused": r.refused.map { ["object": $0.object, "reason": $0.reason] }]))
     } else if !quiet {
         var parts: [String] = []
         if r.bytesUploaded > 0 || r.objectsUploaded > 0 { parts.append("uploaded \(r.objectsUploaded) objects (\(Format.bytes(r.bytesUploaded)))") }
         if r.bytesDownloaded > 0 || r.objectsDownloaded > 0 { parts.append("downloaded \(Format.bytes(r.bytesDownloaded))") }
         if r.bytesReused > 0 { parts.append("reused \(Format.bytes(r.bytesReused))") }
+        if r.keysAdded > 0 { parts.append("\(r.keysAdded) key slot\(r.keysAdded == 1 ? "" : "s") added") }
+        if r.keysRemoved > 0 { parts.append("\(r.keysRemoved) removed key slot\(r.keysRemoved == 1 ? "" : "s") revoked there too") }
         if parts.isEmpty { parts.append("nothing to transfer") }
         print("\(verb): \(parts.joined(separator: ", ")) in \(String(format: "%.2f", r.seconds)) s")
     }

@@ -100,6 +100,7 @@ extension Repository {
         guard slots.contains(where: { $0.id == id }) else { throw StoreError.invalidArgument("no key \(id) in \(path)/keys") }
         guard slots.count > 1 else { throw StoreError.invalidArgument("refusing to remove the last key: the repository would become unreadable") }
         guard id != keyID else { throw StoreError.invalidArgument("refusing to remove the key in use; open the repository with another password first") }
+        try recordRemovedKey(id)
         try storeIO { try FileSystem.remove(path + "/keys/" + id) }
         try storeIO { try FileSystem.syncDirectory(path + "/keys") }
     }
@@ -107,8 +108,29 @@ extension Repository {
     /// Replaces the current key slot by one for `newPassword`: the new slot is written before the old one is removed.
     public func changePassword(to newPassword: [UInt8], parameters: ScryptParameters) throws -> String {
         let newID = try addKey(password: newPassword, parameters: parameters)
+        try recordRemovedKey(keyID)
         try storeIO { try FileSystem.remove(path + "/keys/" + keyID) }
         try storeIO { try FileSystem.syncDirectory(path + "/keys") }
         return newID
+    }
+
+    /// Where removed key slots are remembered (`keys/.removed`, one name per line, local only): every
+    /// push removes them from its remote too, so a revoked password stops working everywhere, while
+    /// slots the remote has and this repository never had (a teammate's) are left alone.
+    var removedKeysPath: String { path + "/keys/.removed" }
+
+    /// The key slots removed here, by name.
+    public func removedKeys() throws -> Set<String> {
+        guard FileSystem.exists(removedKeysPath) else { return [] }
+        let text = String(decoding: try storeIO { try FileSystem.readFile(removedKeysPath) }, as: UTF8.self)
+        return Set(text.split(separator: "\n").map(String.init).filter { ObjectID(hex: $0) != nil })
+    }
+
+    /// Remembers that slot `id` was removed, before its file goes, so a crash never forgets it.
+    func recordRemovedKey(_ id: String) throws {
+        var names = try removedKeys()
+        names.insert(id)
+        let text = names.sorted().joined(separator: "\n") + "\n"
+        try storeIO { try FileSystem.writeAtomically(removedKeysPath, bytes: Array(text.utf8), mode: 0o600) }
     }
 }

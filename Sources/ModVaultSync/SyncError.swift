@@ -55,6 +55,10 @@ public struct TransferReport: Sendable, Codable {
     public var bytesReused: Int64 = 0
     /// Seconds taken.
     public var seconds = 0.0
+    /// Key slots uploaded (push): passwords added here since the last push.
+    public var keysAdded = 0
+    /// Key slots removed from the remote (push): passwords removed or changed here, which stop working there too.
+    public var keysRemoved = 0
     /// Files the remote offered that failed verification and were left there, with the reason
     /// (pull and clone): planted or damaged, they never enter the local repository.
     public var refused: [RefusedObject] = []

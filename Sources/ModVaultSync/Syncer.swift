@@ -55,14 +55,20 @@ public struct Syncer: Sendable {
         defer { lock.release() }
         try local.synchronizeIndex()
         let exists = try await remoteMatches()
-        if !exists {
-            // First push: keys first, config last, so a half-initialised remote has no config and is ignored.
-            for name in try FileSystem.list(local.path + "/keys") where !name.hasPrefix(".") {
-                let bytes = try FileSystem.readFile(local.path + "/keys/" + name)
-                try await remote.save(ObjectName(kind: .key, name: name), data: bytes, ifAbsent: false)
-                report.objectsUploaded += 1
-                report.bytesUploaded += Int64(bytes.count)
-            }
+        // Key slots first (config comes last on a first push, so a half-initialised remote has no
+        // config and is ignored): slots added here are uploaded, then slots removed here are removed
+        // from the remote, in that order so the remote always keeps a slot that works.
+        let remoteKeys = try await reads.names(.key)
+        for name in try FileSystem.list(local.path + "/keys") where ObjectID(hex: name) != nil && !remoteKeys.contains(name) {
+            let bytes = try FileSystem.readFile(local.path + "/keys/" + name)
+            try await remote.save(ObjectName(kind: .key, name: name), data: bytes, ifAbsent: false)
+            report.objectsUploaded += 1
+            report.bytesUploaded += Int64(bytes.count)
+            report.keysAdded += 1
+        }
+        for name in try local.removedKeys().intersection(remoteKeys).sorted() {
+            try await remote.remove(ObjectName(kind: .key, name: name))
+            report.keysRemoved += 1
         }
         let remotePacks = try await reads.names(.pack)
         let remoteIndex = try await reads.names(.index)

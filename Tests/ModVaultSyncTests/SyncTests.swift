@@ -155,6 +155,32 @@ struct SyncTests {
         #expect(try a.snapshots().count == 1)
     }
 
+    /// A password removed or changed here stops working on the remote at the next push; a slot only
+    /// the remote has (a teammate's) stays.
+    @Test func keyChangesReachTheRemoteAtTheNextPush() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        _ = try await Syncer(local: a, remote: remote).push()
+        // A teammate's slot, added on the remote only.
+        let teammate = Array("teammate".utf8)
+        let theirs = try KeySlot.seal(a.masterKey, password: teammate, parameters: w.options.scrypt)
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        try await remote.save(ObjectName(kind: .key, name: String(repeating: "7", count: 64)), data: Array(try encoder.encode(theirs)), ifAbsent: true)
+
+        let newPassword = Array("new password".utf8)
+        _ = try a.changePassword(to: newPassword, parameters: w.options.scrypt)
+        let pushed = try await Syncer(local: a, remote: remote).push()
+        #expect(pushed.keysAdded == 1 && pushed.keysRemoved == 1)
+        await #expect(throws: SyncError.self) { try await Syncer.clone(from: remote, to: w.root + "/old", password: w.password) }
+        _ = try await Syncer.clone(from: remote, to: w.root + "/new", password: newPassword)
+        _ = try await Syncer.clone(from: remote, to: w.root + "/theirs", password: teammate)
+        // Pushing again changes nothing.
+        let again = try await Syncer(local: try Repository.open(at: w.root + "/a", password: newPassword), remote: remote).push()
+        #expect(again.keysAdded == 0 && again.keysRemoved == 0)
+    }
+
     @Test func wrongPasswordOnCloneCreatesNothing() async throws {
         let w = try SyncWorld()
         let remote = try w.remote()
