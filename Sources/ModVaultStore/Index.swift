@@ -77,8 +77,9 @@ public struct IndexFile: Sendable, Equatable {
                     let blob = try r.id()
                     guard let codec = Codec(rawValue: try r.u8()) else { throw ByteReader.Malformed(what: "codec") }
                     let offset = Int64(try r.count(limit: Int(Int64.max >> 1)))
-                    let length = Int64(try r.count(limit: Int(UInt32.max)))
-                    let rawLength = Int64(try r.count(limit: Int(UInt32.max)))
+                    // Sizes from a file anyone may have written are bounded before anything trusts them.
+                    let length = Int64(try r.count(limit: PackFormat.maximumBlobLength))
+                    let rawLength = Int64(try r.count(limit: PackFormat.maximumBlobLength))
                     entries.append(PackEntry(handle: BlobHandle(id: blob, type: type), codec: codec, length: length, rawLength: rawLength, offset: offset))
                 }
                 packs.append(IndexedPack(id: id, entries: entries))

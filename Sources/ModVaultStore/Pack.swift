@@ -1,6 +1,7 @@
 public import ModVaultCore
 public import ModVaultCodecs
 public import ModVaultCrypto
+internal import ModVaultChunking
 
 /// Where one blob lives and how to decode it.
 public struct BlobLocation: Sendable, Equatable {
@@ -81,6 +82,11 @@ public enum PackFormat {
         return out
     }
 
+    /// The largest blob, sealed or opened, any structure may claim: four times the largest chunk
+    /// (a tree or list of a huge folder or file), so a claim from a hostile index or pack header can
+    /// never make a reader allocate gigabytes.
+    public static let maximumBlobLength = 4 * ChunkerParameters.maximumAllowedSize + 4096
+
     /// Reads and verifies the header of a pack of `packSize` bytes, given a way to read ranges of it.
     public static func readHeader(packSize: Int64, cipher: AEAD, path: String,
                                   read: (Int64, Int) throws -> [UInt8]) throws -> [PackEntry] {
@@ -112,8 +118,8 @@ public enum PackFormat {
                 guard let type = BlobType(rawValue: try r.u8()) else { throw ByteReader.Malformed(what: "blob type") }
                 let id = try r.id()
                 guard let codec = Codec(rawValue: try r.u8()) else { throw ByteReader.Malformed(what: "codec") }
-                let length = Int64(try r.count(limit: Int(dataEnd)))
-                let rawLength = Int64(try r.count(limit: Int(UInt32.max)))
+                let length = Int64(try r.count(limit: min(Int(dataEnd), maximumBlobLength)))
+                let rawLength = Int64(try r.count(limit: maximumBlobLength))
                 guard offset + length <= dataEnd else { throw ByteReader.Malformed(what: "blob runs past the header") }
                 entries.append(PackEntry(handle: BlobHandle(id: id, type: type), codec: codec, length: length, rawLength: rawLength, offset: offset))
                 offset += length

@@ -277,9 +277,19 @@ public struct Mirror: Sendable {
                     report.bytesReused += Int64(bytes.count)
                     continue
                 }
+                // A stream blob from the remote may lie about its size: check the claim first, then every piece.
+                guard stream.contentLength <= FormatCuts.maximumStreamContent, stream.originalLength <= FormatCuts.maximumStreamContent else {
+                    throw StoreError.corruptObject(path: "\(remote.location) stream \(h.id.short)", reason: "claims \(stream.contentLength) bytes of content")
+                }
                 var content: [UInt8] = []
-                content.reserveCapacity(Int(min(stream.contentLength, FormatCuts.maximumStreamContent)))
-                try await emitData(stream.content) { content.append(contentsOf: $0) }
+                content.reserveCapacity(Int(stream.contentLength))
+                try await emitData(stream.content) { piece in
+                    guard content.count + piece.count <= Int(stream.contentLength) else {
+                        throw StoreError.corruptObject(path: "\(remote.location) stream \(h.id.short)",
+                                                       reason: "content is longer than the \(stream.contentLength) bytes it declares")
+                    }
+                    content.append(contentsOf: piece)
+                }
                 try StreamRebuilder.rebuild(stream, id: h.id, content: content, into: &rebuilt, engine: engine, mac: access.opener.contentMAC)
                 try out.write(rebuilt)
             }

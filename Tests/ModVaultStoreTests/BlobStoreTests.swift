@@ -444,3 +444,17 @@ struct IndexFileTests {
         #expect(version == 2)
     }
 }
+
+@Suite("Index entry bounds")
+struct IndexEntryBoundsTests {
+    /// An index entry once could claim a 4 GiB blob, and a reader would try to read and allocate it.
+    @Test(arguments: [(Int64(4) << 30, Int64(10)), (Int64(10), Int64(4) << 30)])
+    func entriesClaimingHugeBlobsAreRefused(sizes: (length: Int64, rawLength: Int64)) throws {
+        let id = try #require(ObjectID(bytes: [UInt8](repeating: 1, count: 32)))
+        let entry = PackEntry(handle: BlobHandle(id: id, type: .data), codec: .zstd, length: sizes.length, rawLength: sizes.rawLength, offset: 0)
+        let bytes = IndexFile(packs: [IndexedPack(id: id, entries: [entry])]).encoded()
+        #expect(throws: StoreError.self) { try IndexFile.decode(bytes, path: "index/x") }
+        let fine = PackEntry(handle: BlobHandle(id: id, type: .data), codec: .zstd, length: 1 << 20, rawLength: 2 << 20, offset: 0)
+        #expect(try IndexFile.decode(IndexFile(packs: [IndexedPack(id: id, entries: [fine])]).encoded(), path: "index/x").packs.count == 1)
+    }
+}
