@@ -352,10 +352,10 @@ struct IndexFileTests {
             #expect(bytes.first == IndexFile.version)
             #expect(try IndexFile.decode(bytes, path: "index/x") == file)
         }
-        // Large values survive the varints.
+        // The largest values allowed survive the varints.
         let big = IndexFile(packs: [IndexedPack(id: randomID(), entries: [
             PackEntry(handle: BlobHandle(id: randomID(), type: .data), codec: .zstd,
-                      length: Int64(UInt32.max), rawLength: Int64(UInt32.max), offset: 1 << 40),
+                      length: Int64(PackFormat.maximumBlobLength), rawLength: Int64(PackFormat.maximumBlobLength), offset: 1 << 40),
         ])])
         #expect(try IndexFile.decode(big.encoded(), path: "p") == big)
     }
