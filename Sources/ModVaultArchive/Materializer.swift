@@ -1,6 +1,7 @@
 import Foundation
 public import ModVaultCore
 public import ModVaultStore
+import ModVaultCrypto
 
 /// Writes a snapshot's entries into a target folder: the one place that creates folders, files and
 /// links from a tree, for restore and mirror alike.
@@ -39,10 +40,31 @@ public struct Materializer: Sendable {
         }
     }
 
-    /// The temporary a file is assembled in before `commit` renames it.
+    /// The temporary a file is assembled in before `commit` renames it: the prefix and 16 hex digits
+    /// of the SHA-256 of the final name. Its length never depends on the name (a 250-byte name still
+    /// has a temporary that fits), and the same file always gets the same one, so an interrupted
+    /// mirror finds its temporaries again.
     public func temporary(for relative: String) -> String {
         let final = path(relative)
-        return FileSystem.parentPath(final) + "/" + temporaryPrefix + FileSystem.lastComponent(final)
+        return FileSystem.parentPath(final) + "/" + temporaryName(of: FileSystem.lastComponent(final))
+    }
+
+    /// The name of the temporary for a file named `name`.
+    public func temporaryName(of name: String) -> String {
+        temporaryPrefix + Hex.encode(Array(SHA256Digest.hash(Array(name.utf8)).bytes.prefix(8)))
+    }
+
+    /// Throws if a file's temporary would be another entry of the tree (only a crafted tree does
+    /// that): assembling one would overwrite the other.
+    public func checkTemporaries(files: [SnapshotEntry], all paths: Set<String>) throws {
+        for file in files {
+            let parent = file.path.split(separator: "/").dropLast().joined(separator: "/")
+            let temp = temporaryName(of: String(file.path.split(separator: "/").last ?? ""))
+            let relative = parent.isEmpty ? temp : parent + "/" + temp
+            if paths.contains(relative) {
+                throw ArchiveError.unsafeEntry(path: relative, reason: "is the name of the temporary for '\(file.path)'")
+            }
+        }
     }
 
     /// Creates the temporary for `entry`, replacing one left by an earlier run.

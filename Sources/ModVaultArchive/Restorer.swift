@@ -70,6 +70,7 @@ public struct Restorer: Sendable {
         // Every link is checked before anything is written, and again as it is created.
         let linkPaths = Set(plan.links.map(\.path))
         for link in plan.links { try materializer.checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
+        try materializer.checkTemporaries(files: plan.files, all: Set((plan.files + plan.directories + plan.links).map(\.path)))
         try materializer.makeDirectories(plan.directories)
 
         var summary = RestoreSummary()

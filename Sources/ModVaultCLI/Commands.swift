@@ -309,8 +309,8 @@ struct List: AsyncParsableCommand {
                     if let t = n.linkTarget { row["link_target"] = t }
                     rows.append(row)
                 } else {
-                    let link = n.linkTarget.map { " -> \($0)" } ?? ""
-                    print("\(Format.mode(n.type, n.mode)) \(String(format: "%12lld", n.size)) \(Format.time(Date(timeIntervalSince1970: Double(n.mtimeNanos) / 1e9))) \(entry.path)\(link)")
+                    let link = n.linkTarget.map { " -> \(Format.printable($0))" } ?? ""
+                    print("\(Format.mode(n.type, n.mode)) \(String(format: "%12lld", n.size)) \(Format.time(Date(timeIntervalSince1970: Double(n.mtimeNanos) / 1e9))) \(Format.printable(entry.path))\(link)")
                 }
             }
             return inside || above
@@ -378,7 +378,7 @@ struct Diff: AsyncParsableCommand {
         }
         for c in changes {
             let mark = c.kind == .added ? "+" : c.kind == .removed ? "-" : c.kind == .modified ? "M" : "U"
-            print("\(mark) \(c.path)")
+            print("\(mark) \(Format.printable(c.path))")
             if let f = inside[c.path] { for line in Self.describe(f) { print("    " + line) } }
         }
         let sign = delta >= 0 ? "+" : "-"

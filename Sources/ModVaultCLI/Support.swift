@@ -156,6 +156,11 @@ final class ProgressLine: @unchecked Sendable {
     }
 }
 
+extension String {
+    /// The string with leading zeros up to `width` characters.
+    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
+}
+
 enum Format {
     static func bytes(_ n: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
@@ -178,6 +183,25 @@ enum Format {
         f.dateFormat = "yyyy-MM-dd HH:mm:ss"
         f.timeZone = TimeZone.current
         return f.string(from: date)
+    }
+
+    /// `text` safe for a terminal: control characters (C0, DEL, C1), which a name from a hostile
+    /// tree could use to rewrite the screen or the terminal's title, become `\xNN`; a backslash
+    /// becomes `\\` so the output stays unambiguous. JSON output is escaped by the encoder instead.
+    static func printable(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            let v = scalar.value
+            if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) {
+                out += "\\x" + String(v, radix: 16, uppercase: false).leftPadded(to: 2)
+            } else if scalar == "\\" {
+                out += "\\\\"
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
     }
 
     static func mode(_ type: FileType, _ mode: UInt32) -> String {

@@ -202,6 +202,8 @@ public struct Mirror: Sendable {
         // Every link is checked before anything is written, and again as it is created.
         let linkPaths = Set(linkEntries.map(\.path))
         for link in linkEntries { try materializer.checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
+        try materializer.checkTemporaries(files: files.map { SnapshotEntry(path: $0.path, node: $0.node) },
+                                          all: Set(files.map(\.path) + dirs.map(\.0) + links.map(\.0)))
         try materializer.makeDirectories(dirEntries)
         var finished: [SnapshotEntry] = []
         let plain = ScratchBuffer(), scratch = BlobReadScratch()
@@ -367,6 +369,14 @@ public struct Mirror: Sendable {
     }
 
     /// Renames every `.modvault-mirror-*` left in `dir` by an interrupted run to `.modvault-seed-*`.
+    /// Exactly a temporary's shape (the prefix and 16 lowercase hex digits), so a user's own file
+    /// that merely starts with the prefix is never taken for one and deleted.
+    static func isTemporary(_ name: String, prefix: String) -> Bool {
+        guard name.hasPrefix(prefix) else { return false }
+        let rest = name.utf8.dropFirst(prefix.utf8.count)
+        return rest.count == 16 && rest.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 102) }
+    }
+
     private func setAsideTemporaries(_ dir: String) throws -> [String] {
         var moved: [String] = []
         for name in (try? FileSystem.list(dir)) ?? [] {
@@ -374,10 +384,10 @@ public struct Mirror: Sendable {
             guard let st = try? FileSystem.status(path) else { continue }
             if st.type == .directory {
                 moved += try setAsideTemporaries(path)
-            } else if name.hasPrefix(".modvault-mirror-") {
+            } else if Self.isTemporary(name, prefix: ".modvault-mirror-") {
                 let seed = dir + "/.modvault-seed-" + name.dropFirst(".modvault-mirror-".count)
                 if rename(path, seed) == 0 { moved.append(seed) }
-            } else if name.hasPrefix(".modvault-seed-") {
+            } else if Self.isTemporary(name, prefix: ".modvault-seed-") {
                 moved.append(path)
             }
         }

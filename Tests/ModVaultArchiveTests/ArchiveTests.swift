@@ -184,6 +184,31 @@ struct ArchiveTests {
         #expect(try FileSystem.list(target).isEmpty)
     }
 
+    /// A 250-byte name (legal on Linux) once failed half-way through a restore, because its
+    /// temporary name was longer than 255 bytes.
+    @Test func aLongNameIsRestored() async throws {
+        let ws = try Workspace()
+        let name = String(repeating: "n", count: 246) + ".esp"
+        let snapshot = try ws.craftSnapshot([Self.file(name), Self.file("short.esp")])
+        let target = ws.root + "/t"
+        _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: target))
+        #expect(try String(contentsOfFile: target + "/" + name, encoding: .utf8) == "evil")
+        #expect(try FileSystem.list(target).sorted() == [name, "short.esp"].sorted())
+    }
+
+    /// A crafted tree holding a file and, beside it, an entry named as that file's temporary is
+    /// refused before anything is written: assembling the file would overwrite the other entry.
+    @Test func anEntryNamedAsATemporaryIsRefused() async throws {
+        let ws = try Workspace()
+        let target = ws.root + "/t"
+        let temporary = Materializer(target: target, temporaryPrefix: ".modvault-restore-").temporaryName(of: "A.esp")
+        let snapshot = try ws.craftSnapshot([Self.file("A.esp"), Self.file(temporary)])
+        await #expect { _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: target)) } throws: { error in
+            (error as? ArchiveError)?.kind == .unsafePath && "\(error)".contains("temporary")
+        }
+        #expect(!FileSystem.exists(target + "/A.esp"))
+    }
+
     @Test func innocentLinksInsideTheTargetAreRestored() async throws {
         let ws = try Workspace()
         let link = TreeNode(name: "link", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 0, linkTarget: "sub/../fine.txt")

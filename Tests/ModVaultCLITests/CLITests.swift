@@ -259,6 +259,24 @@ struct CLITests {
     }
 }
 
+/// Names from a snapshot are printed so that a terminal cannot be driven by them.
+@Suite("printing names")
+struct PrintableNameTests {
+    @Test func lsEscapesControlCharacters() throws {
+        let h = try CLIHarness()
+        let src = h.root + "/src"
+        try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
+        let name = "title\u{1b}]0;pwned\u{07}back\\slash.esp"
+        try Data("x".utf8).write(to: URL(fileURLWithPath: src + "/" + name))
+        #expect(try h.modvault(["init"]).status == 0)
+        #expect(try h.modvault(["snapshot", src]).status == 0)
+        let listed = try h.modvault(["ls", "latest"])
+        #expect(listed.status == 0)
+        #expect(!listed.stdout.utf8.contains(0x1B) && !listed.stdout.utf8.contains(0x07))
+        #expect(listed.stdout.contains("title\\x1b]0;pwned\\x07back\\\\slash.esp"), "\(listed.stdout)")
+    }
+}
+
 /// Saved remotes decide where credentials from the environment go, so they hold no secrets, are the
 /// user's own, and are refused when someone else wrote them.
 @Suite("saved remotes")

@@ -71,15 +71,35 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// Waits until `url` answers any HTTP status, or fails naming the server and quoting its log.
-    func waitUntilAnswering(_ url: String, timeout: TimeInterval = 60) async throws {
+    ///
+    /// The port is first probed with a plain TCP connect, which needs no thread of the (possibly busy)
+    /// test process's pools; only then is an HTTP request sent, with a generous timeout, because on a
+    /// loaded 2-core machine a server that listens can still take seconds to answer its first request.
+    func waitUntilAnswering(_ url: String, timeout: TimeInterval = 120) async throws {
         let transport = URLSessionTransport.shared
         let deadline = Date().addingTimeInterval(timeout)
+        let port = URLComponents(string: url)?.port ?? self.port
         while Date() < deadline {
             guard process.isRunning else { break }
-            if (try? await transport.send(HTTPRequest(method: "GET", url: URL(string: url)!, timeout: 2))) != nil { return }
+            if Self.acceptsConnections(port: port),
+               (try? await transport.send(HTTPRequest(method: "GET", url: URL(string: url)!, timeout: 15))) != nil { return }
             try await Task.sleep(for: .milliseconds(100))
         }
         throw TestSetupError("\(name) did not answer at \(url) (running: \(process.isRunning)); log:\n\(logTail())")
+    }
+
+    /// True when something listens on 127.0.0.1:`port`.
+    static func acceptsConnections(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
     }
 }
 
