@@ -41,17 +41,51 @@ public enum EntryName {
     }
 }
 
+/// How often each subtree has been entered in one walk, to stop a tree that reuses one subtree so
+/// often that its paths multiply without bound.
+public struct SubtreeUses: Sendable {
+    /// Times one subtree may appear in one snapshot, by default.
+    public static let limit = 100_000
+    private let limit: Int
+    private var counts: [ObjectID: Int] = [:]
+
+    /// An empty count allowing `limit` uses of each subtree.
+    public init(limit: Int = SubtreeUses.limit) { self.limit = limit }
+
+    /// Counts one more use of `subtree` at `path`; throws when it passes the limit.
+    public mutating func count(_ subtree: ObjectID, at path: String) throws {
+        let n = counts[subtree, default: 0] + 1
+        counts[subtree] = n
+        if n > limit {
+            throw ArchiveError.unsafeEntry(path: path, reason: "subtree \(subtree.short) appears more than \(limit) times: the tree multiplies without bound")
+        }
+    }
+}
+
 /// Depth-first walks over snapshot trees.
 public struct TreeWalker: Sendable {
     /// The repository read from.
     public let repository: Repository
 
+    /// Times one subtree may appear in a walk (see `SubtreeUses`).
+    public var subtreeLimit = SubtreeUses.limit
+
     /// Creates a walker.
     public init(repository: Repository) { self.repository = repository }
 
     /// Visits every entry below `tree` in path order; `visit` returns false to skip a directory's contents.
+    ///
+    /// Identical folders share one subtree, so a tree is a graph: a crafted one can name the same
+    /// subtree twice at each of 40 levels and expand to 2^40 paths. Each subtree may therefore appear
+    /// at most `SubtreeUses.limit` times in one walk, far more than any real folder repeats.
     public func walk(_ tree: ObjectID, prefix: String = "", validate: Bool = true,
                      visit: (SnapshotEntry) throws -> Bool) throws {
+        var uses = SubtreeUses(limit: subtreeLimit)
+        try walk(tree, prefix: prefix, validate: validate, uses: &uses, visit: visit)
+    }
+
+    private func walk(_ tree: ObjectID, prefix: String, validate: Bool, uses: inout SubtreeUses,
+                      visit: (SnapshotEntry) throws -> Bool) throws {
         let loaded = try repository.loadTree(tree)
         var seen = Set<String>()
         for node in loaded.nodes {
@@ -62,7 +96,8 @@ public struct TreeWalker: Sendable {
             }
             let descend = try visit(SnapshotEntry(path: path, node: node))
             if descend, node.type == .directory, let sub = node.subtree {
-                try walk(sub, prefix: path, validate: validate, visit: visit)
+                try uses.count(sub, at: path)
+                try walk(sub, prefix: path, validate: validate, uses: &uses, visit: visit)
             }
         }
     }

@@ -123,6 +123,7 @@ public struct Mirror: Sendable {
         var dirs: [(String, TreeNode)] = []
         var files: [PlannedFile] = []
         var links: [(String, TreeNode)] = []
+        var uses = SubtreeUses()
         func walk(_ tree: ObjectID, prefix: String) async throws {
             let bytes = try await blob(BlobHandle(id: tree, type: .tree), index: index, local: localRepo, report: &report)
             let loaded: Tree
@@ -135,7 +136,10 @@ public struct Mirror: Sendable {
                 switch node.type {
                 case .directory:
                     dirs.append((path, node))
-                    if let sub = node.subtree { try await walk(sub, prefix: path) }
+                    if let sub = node.subtree {
+                        try uses.count(sub, at: path)
+                        try await walk(sub, prefix: path)
+                    }
                 case .regular: files.append(PlannedFile(path: path, node: node))
                 case .symlink: links.append((path, node))
                 case .other: break

@@ -209,6 +209,39 @@ struct ArchiveTests {
         #expect(!FileSystem.exists(target + "/A.esp"))
     }
 
+    /// Twenty levels, each naming the level below twice: 2^20 paths from 21 small trees. The walk that
+    /// restore, mirror and ls use refuses it once one subtree is used past the limit (lowered here, so
+    /// the test stays quick), long before the expansion.
+    @Test func aSubtreeReusedWithoutBoundIsRefused() async throws {
+        let ws = try Workspace()
+        let leaf = try ws.craftSnapshot([Self.file("leaf.txt")]).tree
+        let writer = BlobWriter(repository: ws.repository)
+        let sealer = writer.makeSealer()
+        var below = leaf
+        for _ in 0..<20 {
+            let nodes = ["a", "b"].map { TreeNode(name: $0, type: .directory, mode: 0o755, mtimeNanos: 0, size: 0, subtree: below) }
+            let bytes = Tree(nodes: nodes).encoded()
+            let id = ws.repository.contentMAC.id(bytes)
+            try bytes.withUnsafeBytes { _ = try writer.store(BlobHandle(id: id, type: .tree), plaintext: $0, sealer: sealer) }
+            below = id
+        }
+        try writer.flush()
+        var walker = TreeWalker(repository: ws.repository)
+        walker.subtreeLimit = 1000
+        var visited = 0
+        #expect { try walker.walk(below) { _ in visited += 1; return true } } throws: { error in
+            (error as? ArchiveError)?.kind == .unsafePath && "\(error)".contains("appears more than 1000 times")
+        }
+        #expect(visited < 5000)
+        // A subtree used twice under two names (identical folders) is fine.
+        var twice = 0
+        try walker.walk(below) { entry in
+            twice += 1
+            return entry.path.split(separator: "/").count < 3
+        }
+        #expect(twice == 2 + 4 + 8)
+    }
+
     @Test func innocentLinksInsideTheTargetAreRestored() async throws {
         let ws = try Workspace()
         let link = TreeNode(name: "link", type: .symlink, mode: 0o777, mtimeNanos: 0, size: 0, linkTarget: "sub/../fine.txt")
