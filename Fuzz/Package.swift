@@ -1,5 +1,5 @@
 // swift-tools-version:6.1
-// Fuzz targets for the format layer, built outside the main package's normal build because every
+// Fuzz targets for the format layer and the repository's own structures, built outside the main package's normal build because every
 // module is compiled with -sanitize=fuzzer,address. Run them with scripts/fuzz.sh.
 import PackageDescription
 import Foundation
@@ -18,5 +18,6 @@ let package = Package(
         .executableTarget(name: "fuzz-dds", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "fuzz-plugin", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "fuzz-recipe", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "fuzz-metadata", dependencies: ["FuzzSupport", .product(name: "ModVault", package: parent)]),
     ]
 )

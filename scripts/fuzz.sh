@@ -8,7 +8,8 @@ usage() {
     cat <<'USAGE'
 Usage: scripts/fuzz.sh [--seconds N] [--build-only] [TARGET...]
 
-Targets: ba2 dds plugin recipe (all by default). Each runs for N seconds (default 30), seeded with
+Targets: ba2 dds plugin recipe metadata (all by default; metadata = trees, content lists, stream
+blobs and index files). Each runs for N seconds (default 30), seeded with
 Fuzz/seeds/TARGET and the matching public samples in Fixtures/public. New inputs accumulate in
 Fuzz/work/TARGET/corpus; a crashing input is saved as Fuzz/work/TARGET/artifacts/crash-* (rerun it
 with Fuzz/.build/debug/fuzz-TARGET FILE).
@@ -24,12 +25,12 @@ while (($#)); do
         -h | --help) usage; exit 0 ;;
         --seconds) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --seconds needs a number" >&2; exit 2; }; seconds=$2; shift ;;
         --build-only) build_only=1 ;;
-        ba2 | dds | plugin | recipe) targets+=("$1") ;;
+        ba2 | dds | plugin | recipe | metadata) targets+=("$1") ;;
         *) echo "fuzz.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
-((${#targets[@]})) || targets=(ba2 dds plugin recipe)
+((${#targets[@]})) || targets=(ba2 dds plugin recipe metadata)
 
 cd "$ROOT/Fuzz"
 echo "==== building fuzz targets ===="
@@ -47,6 +48,7 @@ max_len() {
         plugin) echo 8192 ;;
         dds) echo 4096 ;;
         recipe) echo 2048 ;;
+        metadata) echo 4096 ;;
     esac
 }
 
@@ -59,7 +61,7 @@ stage_public() {
         ba2) find "$public" -name '*.ba2' -size -"$limit"c -exec cp {} "$dir/" \; ;;
         dds) for f in "$public"/*/*.dds "$public"/*/*/*.dds; do [[ -f $f ]] && head -c "$limit" "$f" >"$dir/$(basename "$f")"; done ;;
         plugin) find "$public" -name '*.es[pml]' -exec cp {} "$dir/" \; ;;
-        recipe) ;;
+        recipe | metadata) ;;
     esac
 }
 
