@@ -117,12 +117,27 @@ public final class PocketBaseRemote: Remote, Sendable {
         let body = try JSONSerialization.data(withJSONObject: collectionDefinition(memberIDs: ids), options: [.sortedKeys])
         let response = try await send("POST", path: "/api/collections", headers: [("Authorization", token), ("Content-Type", "application/json")],
                                       body: [UInt8](body), object: nil)
-        if response.status == 200 { return }
+        if response.status == 200 {
+            try await waitUntilServed(superuserToken: token)
+            return
+        }
         let failure = failure(response, object: nil)
         if response.status == 400, fieldErrorCodes(response)["name"]?.contains("exists") == true {
             throw RemoteError(.alreadyExists, location: location, detail: "collection \(address.collection) exists")
         }
         throw failure
+    }
+
+    /// Waits (up to 10 s) until the records API knows the new collection: a busy server can answer
+    /// "missing collection" for a moment after creating it, and the first push follows right away.
+    private func waitUntilServed(superuserToken token: String) async throws {
+        let path = "/api/collections/\(HTTPSupport.percentEncode(address.collection))/records"
+        for _ in 0..<100 {
+            let probe = try await send("GET", path: path, query: [("perPage", "1")], headers: [("Authorization", token)], object: nil)
+            if probe.status != 404 { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw RemoteError(.containerMissing, location: location, detail: "collection \(address.collection) was created but is not served")
     }
 
     /// The record ID of the account with `email` in `options.authCollection`, looked up as superuser.
