@@ -31,9 +31,9 @@ public struct ModVaultCommand: AsyncParsableCommand {
 
             Environment: MODVAULT_REPO, MODVAULT_PASSWORD_FILE, MODVAULT_PASSWORD.
 
-            Exit codes: 0 ok, 1 error, 2 usage, 3 snapshot incomplete (unreadable
-            files), 4 damaged data found, 10 no repository, 11 locked, 12 wrong
-            password.
+            Exit codes: 0 ok, 1 error, 2 usage, 3 done with warnings (a snapshot with
+            unreadable files, a pull or clone that refused planted files), 4 damaged data
+            found, 10 no repository, 11 locked, 12 wrong password.
             """,
         version: "0.1.0",
         subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self,
