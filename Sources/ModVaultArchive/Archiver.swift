@@ -317,9 +317,8 @@ public struct Archiver: Sendable {
             file.content = try writer.storeContent(contents[i].flatMap { $0 }, sealer: listSealer)
             for stream in inlineStreams[i] {
                 guard let last = stream.last, let key = inlineKeys[i]?[stream.first], last < contents[i].count else { continue }
-                repository.streamKeys.note(prefix: key, source: StreamKeyCache.Source(
-                    rawLength: stream.span.rawSize, storedLength: UInt64(stream.span.length),
-                    blobs: contents[i][stream.first...last].flatMap { $0 }.map(\.id)))
+                streams.noteKept(key: key, rawSize: stream.span.rawSize, storedLength: stream.span.length,
+                                 blobs: contents[i][stream.first...last].flatMap { $0 }.map(\.id))
             }
         }
         options.progress?(ProgressSample(files: files.count, totalFiles: files.count, bytes: stats.bytesRead,

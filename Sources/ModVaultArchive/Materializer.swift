@@ -54,6 +54,14 @@ public struct Materializer: Sendable {
         temporaryPrefix + Hex.encode(Array(SHA256Digest.hash(Array(name.utf8)).bytes.prefix(8)))
     }
 
+    /// Checks a whole plan before anything is written: every link's target (`checkLink`) and every
+    /// file's temporary name (`checkTemporaries`).
+    public func check(directories: [SnapshotEntry], files: [SnapshotEntry], links: [SnapshotEntry]) throws {
+        let linkPaths = Set(links.map(\.path))
+        for link in links { try checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
+        try checkTemporaries(files: files, all: Set((directories + files + links).map(\.path)))
+    }
+
     /// Throws if a file's temporary would be another entry of the tree (only a crafted tree does
     /// that): assembling one would overwrite the other.
     public func checkTemporaries(files: [SnapshotEntry], all paths: Set<String>) throws {

@@ -68,9 +68,7 @@ public struct Restorer: Sendable {
         let plan = try makePlan(snapshot.tree, include: options.include.map(Self.normalize))
         let materializer = Materializer(target: target, temporaryPrefix: ".modvault-restore-")
         // Every link is checked before anything is written, and again as it is created.
-        let linkPaths = Set(plan.links.map(\.path))
-        for link in plan.links { try materializer.checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
-        try materializer.checkTemporaries(files: plan.files, all: Set((plan.files + plan.directories + plan.links).map(\.path)))
+        try materializer.check(directories: plan.directories, files: plan.files, links: plan.links)
         try materializer.makeDirectories(plan.directories)
 
         var summary = RestoreSummary()

@@ -56,10 +56,24 @@ public final class StreamRebuilder: @unchecked Sendable {
     }
 
     private func gatherContent(of stream: StreamBlob, id: ObjectID) throws {
+        try Self.checkClaims(stream, label: "stream \(id.short)")
         try gather(stream.content, length: stream.contentLength, label: "stream \(id.short)")
-        guard stream.originalLength <= FormatCuts.maximumStreamContent else {
-            throw StoreError.corruptObject(path: "stream \(id.short)", reason: "claims \(stream.originalLength) bytes")
+    }
+
+    /// Throws unless the lengths a stream blob claims are within bounds: a blob from a hostile
+    /// repository or remote may claim anything, and its content is gathered into memory.
+    public static func checkClaims(_ stream: StreamBlob, label: String) throws {
+        guard stream.contentLength <= FormatCuts.maximumStreamContent, stream.originalLength <= FormatCuts.maximumStreamContent else {
+            throw StoreError.corruptObject(path: label, reason: "claims \(max(stream.contentLength, stream.originalLength)) bytes of content")
         }
+    }
+
+    /// Appends one data blob's bytes to content gathered so far, refusing to pass the `declared` length.
+    public static func append(_ piece: UnsafeRawBufferPointer, to content: inout [UInt8], declared: UInt64, label: String) throws {
+        guard content.count + piece.count <= Int(declared) else {
+            throw StoreError.corruptObject(path: label, reason: "content is longer than the \(declared) bytes it declares")
+        }
+        content.append(contentsOf: piece)
     }
 
     /// The data blobs `blobs` concatenated, which must come to exactly `length` bytes: the stored
@@ -77,10 +91,7 @@ public final class StreamRebuilder: @unchecked Sendable {
         content.reserveCapacity(Int(length))
         for blob in blobs {
             try load(BlobHandle(id: blob, type: .data))
-            guard content.count + plaintext.count <= Int(length) else {
-                throw StoreError.corruptObject(path: label, reason: "content is longer than the \(length) bytes it declares")
-            }
-            content.append(contentsOf: plaintext.bytes)
+            try Self.append(plaintext.bytes, to: &content, declared: length, label: label)
         }
         guard content.count == Int(length) else {
             throw StoreError.corruptObject(path: label, reason: "content has \(content.count) bytes, the stream declares \(length)")

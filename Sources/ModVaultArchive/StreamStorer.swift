@@ -77,11 +77,19 @@ struct StreamContext: Sendable {
         return prefix.withUnsafeBytes { mac.id($0) }
     }
 
-    /// A stored stream, kept as it is, whose content is exactly `content`: the first of the noted
-    /// candidates that is still complete in the repository and inflates to the same bytes.
-    func storedStream(with content: UnsafeRawBufferPointer, key: ObjectID, engine: RecipeEngine) -> StreamKeyCache.Source? {
+    /// Notes a stream kept as it is, so a later repack or loose copy of its content can point to it.
+    func noteKept(key: ObjectID, rawSize: UInt64, storedLength: Int, blobs: [ObjectID]) {
+        writer.repository.streamKeys.note(prefix: key, source: StreamKeyCache.Source(
+            rawLength: rawSize, storedLength: UInt64(storedLength), blobs: blobs))
+    }
+
+    /// A stored stream, kept as it is, whose content is exactly `content`: the first of `candidates`
+    /// (what the cache holds under the content's key) that is still complete in the repository and
+    /// inflates to the same bytes.
+    func storedStream(with content: UnsafeRawBufferPointer, among candidates: [StreamKeyCache.Source],
+                      engine: RecipeEngine) -> StreamKeyCache.Source? {
         let repository = writer.repository
-        for source in repository.streamKeys.candidates(prefix: key) where source.rawLength == UInt64(content.count) {
+        for source in candidates where source.rawLength == UInt64(content.count) {
             // A source from a run that was killed, or pruned since, is just a stale hint.
             guard (try? source.blobs.allSatisfy({ try repository.index.location(of: BlobHandle(id: $0, type: .data)) != nil })) == true else { continue }
             let reader = sources.take()
@@ -121,11 +129,7 @@ enum StreamStorer {
                 $0.keptBytes += Int64(bytes.count)
             }
             let handles = try storeChunks(own ?? chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac), of: bytes, context: c, sealer: sealer)
-            // Kept as it is, the stream is what a later repack or loose copy of its content can point to.
-            if let k = prefixKey() {
-                c.writer.repository.streamKeys.note(prefix: k, source: StreamKeyCache.Source(
-                    rawLength: span.rawSize, storedLength: UInt64(bytes.count), blobs: handles.map(\.id)))
-            }
+            if let k = prefixKey() { c.noteKept(key: k, rawSize: span.rawSize, storedLength: bytes.count, blobs: handles.map(\.id)) }
             return handles
         }
         if !c.lookUp && !c.normalizeNew { return try keep() }
@@ -187,10 +191,7 @@ enum StreamStorer {
             }
         case .notReproducible:
             let content = try storeChunks(own ?? chunks(of: bytes, cuts: [], chunker: chunker, mac: c.mac), of: bytes, context: c, sealer: sealer)
-            if let k = prefixKey() {
-                c.writer.repository.streamKeys.note(prefix: k, source: StreamKeyCache.Source(
-                    rawLength: span.rawSize, storedLength: UInt64(bytes.count), blobs: content.map(\.id)))
-            }
+            if let k = prefixKey() { c.noteKept(key: k, rawSize: span.rawSize, storedLength: bytes.count, blobs: content.map(\.id)) }
             stream = StreamBlob(form: .verbatim, originalLength: UInt64(bytes.count), contentLength: UInt64(bytes.count),
                                 content: content.map(\.id))
             c.ledger.record {
@@ -206,14 +207,16 @@ enum StreamStorer {
     /// recipe (a repack), or nil when no stored stream has its content or no recipe reproduces it.
     private static func link(_ bytes: UnsafeRawBufferPointer, span: StreamSpan, key: ObjectID?, handle: BlobHandle,
                              context c: StreamContext, sealer: BlobSealer, engine: RecipeEngine) throws -> [BlobHandle]? {
-        guard let key, !c.writer.repository.streamKeys.candidates(prefix: key).isEmpty else { return nil }
+        guard let key else { return nil }
+        let candidates = c.writer.repository.streamKeys.candidates(prefix: key)
+        guard candidates.contains(where: { $0.rawLength == span.rawSize }) else { return nil }
         let started = monotonicSeconds()
         defer {
             let spent = monotonicSeconds() - started
             c.ledger.record { $0.recipeSeconds += spent }
         }
         guard let content = try? engine.inflate(bytes, rawSize: span.rawSize),
-              let source = content.withUnsafeBytes({ c.storedStream(with: $0, key: key, engine: engine) }),
+              let source = content.withUnsafeBytes({ c.storedStream(with: $0, among: candidates, engine: engine) }),
               case .reproducible(let recipe, _) = engine.search(compressed: bytes, decompressed: content) else { return nil }
         let stream = StreamBlob(form: .inflateThenRecipe(recipe.encoded()), originalLength: UInt64(bytes.count),
                                 contentLength: source.storedLength, content: source.blobs)
@@ -282,7 +285,7 @@ enum StreamStorer {
             defer { spent += monotonicSeconds() - started }
             for length in Set(fitting.map { Int($0.rawLength) }).sorted(by: >) {
                 let run = UnsafeRawBufferPointer(rebasing: rest[0..<length])
-                guard let source = c.storedStream(with: run, key: key, engine: engine) else { continue }
+                guard let source = c.storedStream(with: run, among: fitting, engine: engine) else { continue }
                 try storePlain(upTo: start)
                 let handle = BlobHandle(id: c.mac.id(run), type: .stream)
                 if try c.writer.isKnown(handle) {

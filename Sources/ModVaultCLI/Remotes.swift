@@ -60,13 +60,18 @@ enum RemoteFactory {
             base = try S3Remote(address: address, credentials: try AWSCredentials.resolve(environment: env, location: address.location),
                                 region: AWSCredentials.region(environment: env, location: address.location))
         case .pocketBase(let address):
-            var options = PocketBaseOptions()
-            options.allowInsecureHTTP = env["MODVAULT_ALLOW_INSECURE_HTTP"] == "1"
             base = PocketBaseRemote(address: address, credentials: try PocketBaseCredentials.fromEnvironment(env, location: address.location),
-                                    options: options)
+                                    options: pocketBaseOptions(env))
         case .http(let baseURL): base = HTTPRemote(baseURL: baseURL)
         }
         return RetryingRemote(base)
+    }
+
+    /// PocketBase options from the environment: `MODVAULT_ALLOW_INSECURE_HTTP=1` allows a password over plain http.
+    static func pocketBaseOptions(_ env: [String: String]) -> PocketBaseOptions {
+        var options = PocketBaseOptions()
+        options.allowInsecureHTTP = env["MODVAULT_ALLOW_INSECURE_HTTP"] == "1"
+        return options
     }
 }
 
@@ -177,9 +182,7 @@ struct RemoteInit: AsyncParsableCommand {
                 throw CLIError("set POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD to create the collection")
             }
             let credentials = (try? PocketBaseCredentials.fromEnvironment(env, location: address.location)) ?? .token("")
-            var options = PocketBaseOptions()
-            options.allowInsecureHTTP = env["MODVAULT_ALLOW_INSECURE_HTTP"] == "1"
-            try await PocketBaseRemote(address: address, credentials: credentials, options: options)
+            try await PocketBaseRemote(address: address, credentials: credentials, options: RemoteFactory.pocketBaseOptions(env))
                 .createCollection(superuserEmail: email, password: password, members: members.isEmpty ? nil : members)
             print("created collection on \(address.location), open to \(members.isEmpty ? (env["POCKETBASE_EMAIL"] ?? "") : members.joined(separator: ", ")) only")
         case .disk(let path):

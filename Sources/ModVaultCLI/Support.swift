@@ -156,11 +156,6 @@ final class ProgressLine: @unchecked Sendable {
     }
 }
 
-extension String {
-    /// The string with leading zeros up to `width` characters.
-    fileprivate func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
-}
-
 enum Format {
     static func bytes(_ n: Int64) -> String {
         let units = ["B", "KiB", "MiB", "GiB", "TiB"]
@@ -194,7 +189,7 @@ enum Format {
         for scalar in text.unicodeScalars {
             let v = scalar.value
             if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) {
-                out += "\\x" + String(v, radix: 16, uppercase: false).leftPadded(to: 2)
+                out += String(format: "\\x%02x", v)
             } else if scalar == "\\" {
                 out += "\\\\"
             } else {

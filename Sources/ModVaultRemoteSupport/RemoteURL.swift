@@ -85,7 +85,12 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
         let scheme = trimmed[..<schemeEnd.lowerBound].lowercased()
         if let url = URLComponents(string: scheme.hasPrefix("pocketbase+") ? String(trimmed.dropFirst("pocketbase+".count)) : trimmed),
            url.user != nil || url.password != nil {
-            throw invalid(noCredentials)
+            switch scheme {
+            case "s3": throw invalid(noCredentials + "; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials")
+            case "pocketbase+http", "pocketbase+https":
+                throw invalid(noCredentials + "; use POCKETBASE_EMAIL and POCKETBASE_PASSWORD, or POCKETBASE_TOKEN")
+            default: throw invalid(noCredentials)
+            }
         }
         switch scheme {
         case "file":
@@ -98,9 +103,6 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
         case "s3":
             guard let url = URLComponents(string: trimmed), let bucket = url.host, !bucket.isEmpty else {
                 throw invalid("expected s3://bucket/prefix")
-            }
-            guard url.user == nil, url.password == nil else {
-                throw invalid("credentials do not belong in the URL; use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or ~/.aws/credentials")
             }
             var query: [String: String] = [:]
             for item in url.queryItems ?? [] { query[item.name] = item.value ?? "" }
@@ -138,9 +140,6 @@ public enum RemoteURL: Sendable, Equatable, CustomStringConvertible {
             let inner = String(trimmed.dropFirst("pocketbase+".count))
             guard let url = URLComponents(string: inner), let host = url.host, !host.isEmpty else {
                 throw invalid("expected pocketbase+http(s)://host:port/collection")
-            }
-            guard url.user == nil, url.password == nil else {
-                throw invalid("credentials do not belong in the URL; use POCKETBASE_EMAIL and POCKETBASE_PASSWORD, or POCKETBASE_TOKEN")
             }
             let parts = url.percentEncodedPath.split(separator: "/").map(String.init)
             guard let collection = parts.last, parts.count >= 1 else {

@@ -78,12 +78,9 @@ extension Repository {
 
     /// Every key slot with its ID.
     public func keySlots() throws -> [(id: String, slot: KeySlot)] {
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         var out: [(String, KeySlot)] = []
         for name in try storeIO({ try FileSystem.list(path + "/keys") }) where !name.hasPrefix(".") {
-            guard let bytes = try? FileSystem.readFile(path + "/keys/" + name),
-                  let slot = try? decoder.decode(KeySlot.self, from: Data(bytes)) else { continue }
+            guard let bytes = try? FileSystem.readFile(path + "/keys/" + name), let slot = try? KeySlot.decode(bytes) else { continue }
             out.append((name, slot))
         }
         return out

@@ -69,6 +69,16 @@ public final class Repository: Sendable {
     /// The folders every repository has.
     static let folders = ["keys", "data", "index", "snapshots", "locks"]
 
+    /// Creates a repository's folders at `path` (`init` and `clone`): the repository and `keys/` for
+    /// the owner only, because key slots are plain files anyone who can read them may attack offline.
+    public static func createFolders(at path: String) throws {
+        try storeIO {
+            try FileSystem.makeDirectories(path, mode: 0o700)
+            for folder in folders { try FileSystem.makeDirectories("\(path)/\(folder)", mode: folder == "keys" ? 0o700 : 0o755) }
+            for i in 0..<256 { try FileSystem.makeDirectories("\(path)/data/\(Hex.encode([UInt8(i)]))") }
+        }
+    }
+
     // MARK: Creating and opening
 
     /// Creates a new repository at `path` protected by `password`.
@@ -84,12 +94,7 @@ public final class Repository: Sendable {
         guard (1 << 20)...(1 << 30) ~= options.packSize else {
             throw StoreError.invalidArgument("pack size must be between 1 MiB and 1 GiB")
         }
-        try storeIO {
-            // Owner only: the key slots are plain files anyone who can read them may attack offline.
-            try FileSystem.makeDirectories(path, mode: 0o700)
-            for folder in folders { try FileSystem.makeDirectories("\(path)/\(folder)", mode: folder == "keys" ? 0o700 : 0o755) }
-            for i in 0..<256 { try FileSystem.makeDirectories("\(path)/data/\(Hex.encode([UInt8(i)]))") }
-        }
+        try createFolders(at: path)
         let master = MasterKey.random()
         let config = RepositoryConfig(
             version: RepositoryConfig.currentVersion, id: SecureRandom.objectID(), chunker: options.chunker,
@@ -170,11 +175,17 @@ public final class Repository: Sendable {
     public func loadFile(_ kind: FileKind, id: ObjectID) throws -> [UInt8] {
         let file = filePath(ObjectName(kind: kind, id: id))
         let sealed = try storeIO(missing: file) { try FileSystem.readFile(file) }
+        return try openFile(kind, id: id, sealed: sealed, label: file)
+    }
+
+    /// Opens the sealed bytes of an encrypted file named `id`, checking first that they match the name;
+    /// errors name `label`.
+    func openFile(_ kind: FileKind, id: ObjectID, sealed: [UInt8], label: String) throws -> [UInt8] {
         guard SHA256Digest.hash(sealed) == id else {
-            throw StoreError.corruptObject(path: file, reason: "contents do not match the file name (damaged or truncated)")
+            throw StoreError.corruptObject(path: label, reason: "contents do not match the file name (damaged or truncated)")
         }
         do { return try cipher.open(sealed, associatedData: Array(kind.rawValue.utf8)) } catch {
-            throw StoreError.corruptObject(path: file, reason: "\(error)")
+            throw StoreError.corruptObject(path: label, reason: "does not open with the repository key (\(error))")
         }
     }
 
@@ -184,15 +195,16 @@ public final class Repository: Sendable {
     /// key holder can make files that pass, so nothing planted enters the repository.
     public func verifyFetched(_ name: ObjectName, bytes: [UInt8]) throws {
         let label = name.relativePath
-        guard let id = ObjectID(hex: name.name), SHA256Digest.hash(bytes) == id else {
-            throw StoreError.corruptObject(path: label, reason: "contents do not match the name")
+        guard let id = ObjectID(hex: name.name) else {
+            throw StoreError.corruptObject(path: label, reason: "the name is not an object ID")
         }
         switch name.kind {
         case .index, .snapshot:
-            do { _ = try cipher.open(bytes, associatedData: Array(name.kind.rawValue.utf8)) } catch {
-                throw StoreError.corruptObject(path: label, reason: "does not open with the repository key")
-            }
+            _ = try openFile(name.kind, id: id, sealed: bytes, label: label)
         case .pack:
+            guard SHA256Digest.hash(bytes) == id else {
+                throw StoreError.corruptObject(path: label, reason: "contents do not match the file name (damaged or truncated)")
+            }
             let entries = try PackFormat.readHeader(packSize: Int64(bytes.count), cipher: cipher, path: label) { offset, count in
                 Array(bytes[Int(offset)..<Int(offset) + count])
             }

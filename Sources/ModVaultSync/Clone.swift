@@ -16,9 +16,7 @@ extension Syncer {
         let (_, outcome) = try RemoteKeys.unlock(keys, password: password, remote: remote.location)
         let usable = Set(outcome.usable)
         let config = try await remote.load(.config, range: nil)
-        try FileSystem.makeDirectories(path, mode: 0o700)
-        for folder in ["keys", "data", "index", "snapshots", "locks"] { try FileSystem.makeDirectories("\(path)/\(folder)", mode: folder == "keys" ? 0o700 : 0o755) }
-        for i in 0..<256 { try FileSystem.makeDirectories("\(path)/data/\(Hex.encode([UInt8(i)]))") }
+        try Repository.createFolders(at: path)
         for (name, bytes) in keys where usable.contains(name) {
             try FileSystem.writeAtomically("\(path)/keys/\(name)", bytes: bytes, mode: KeySlot.fileMode)
         }

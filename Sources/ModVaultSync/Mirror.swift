@@ -87,6 +87,8 @@ public struct Mirror: Sendable {
         var node: TreeNode
         /// The content handles, its list expanded.
         var handles: [BlobHandle] = []
+
+        var entry: SnapshotEntry { SnapshotEntry(path: path, node: node) }
     }
 
     /// Mirrors the snapshot named by `reference` (ID, prefix or `latest`) into `options.target`.
@@ -120,9 +122,9 @@ public struct Mirror: Sendable {
 
         // 2. Walk the trees (local copies first, then ranged reads).
         let localRepo = options.localRepository.flatMap { $0.config.id == access.config.id ? $0 : nil }
-        var dirs: [(String, TreeNode)] = []
+        var dirs: [SnapshotEntry] = []
         var files: [PlannedFile] = []
-        var links: [(String, TreeNode)] = []
+        var links: [SnapshotEntry] = []
         var uses = SubtreeUses()
         func walk(_ tree: ObjectID, prefix: String) async throws {
             let bytes = try await blob(BlobHandle(id: tree, type: .tree), index: index, local: localRepo, report: &report)
@@ -135,13 +137,13 @@ public struct Mirror: Sendable {
                 guard seen.insert(node.name).inserted else { throw StoreError.corruptObject(path: path, reason: "duplicate name in tree") }
                 switch node.type {
                 case .directory:
-                    dirs.append((path, node))
+                    dirs.append(SnapshotEntry(path: path, node: node))
                     if let sub = node.subtree {
                         try uses.count(sub, at: path)
                         try await walk(sub, prefix: path)
                     }
                 case .regular: files.append(PlannedFile(path: path, node: node))
-                case .symlink: links.append((path, node))
+                case .symlink: links.append(SnapshotEntry(path: path, node: node))
                 case .other: break
                 }
             }
@@ -201,14 +203,9 @@ public struct Mirror: Sendable {
         // 4. Assemble every file as a temporary, a window of chunks at a time so memory stays bounded:
         //    seeds and the local repository first, one coalesced ranged request per run of the rest.
         let materializer = Materializer(target: target, temporaryPrefix: ".modvault-mirror-")
-        let dirEntries = dirs.map { SnapshotEntry(path: $0.0, node: $0.1) }
-        let linkEntries = links.map { SnapshotEntry(path: $0.0, node: $0.1) }
         // Every link is checked before anything is written, and again as it is created.
-        let linkPaths = Set(linkEntries.map(\.path))
-        for link in linkEntries { try materializer.checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
-        try materializer.checkTemporaries(files: files.map { SnapshotEntry(path: $0.path, node: $0.node) },
-                                          all: Set(files.map(\.path) + dirs.map(\.0) + links.map(\.0)))
-        try materializer.makeDirectories(dirEntries)
+        try materializer.check(directories: dirs, files: files.map(\.entry), links: links)
+        try materializer.makeDirectories(dirs)
         var finished: [SnapshotEntry] = []
         let plain = ScratchBuffer(), scratch = BlobReadScratch()
         var fetchedIDs = Set<ObjectID>()
@@ -267,7 +264,7 @@ public struct Mirror: Sendable {
             }
         }
         for f in files {
-            let entry = SnapshotEntry(path: f.path, node: f.node)
+            let entry = f.entry
             // Temporaries stay after a failure: the next run reads them as seeds.
             let out = try materializer.create(entry)
             var pending: [ObjectID] = []
@@ -284,17 +281,12 @@ public struct Mirror: Sendable {
                     continue
                 }
                 // A stream blob from the remote may lie about its size: check the claim first, then every piece.
-                guard stream.contentLength <= FormatCuts.maximumStreamContent, stream.originalLength <= FormatCuts.maximumStreamContent else {
-                    throw StoreError.corruptObject(path: "\(remote.location) stream \(h.id.short)", reason: "claims \(stream.contentLength) bytes of content")
-                }
+                let label = "\(remote.location) stream \(h.id.short)"
+                try StreamRebuilder.checkClaims(stream, label: label)
                 var content: [UInt8] = []
                 content.reserveCapacity(Int(stream.contentLength))
                 try await emitData(stream.content) { piece in
-                    guard content.count + piece.count <= Int(stream.contentLength) else {
-                        throw StoreError.corruptObject(path: "\(remote.location) stream \(h.id.short)",
-                                                       reason: "content is longer than the \(stream.contentLength) bytes it declares")
-                    }
-                    content.append(contentsOf: piece)
+                    try piece.withUnsafeBytes { try StreamRebuilder.append($0, to: &content, declared: stream.contentLength, label: label) }
                 }
                 try StreamRebuilder.rebuild(stream, id: h.id, content: content, into: &rebuilt, engine: engine, mac: access.opener.contentMAC)
                 try out.write(rebuilt)
@@ -306,13 +298,13 @@ public struct Mirror: Sendable {
                                              totalBytes: 0, elapsed: monotonicSeconds() - start0))
         }
         for entry in finished { try materializer.commit(entry) }
-        try materializer.makeLinks(linkEntries, replace: true)
+        try materializer.makeLinks(links, replace: true)
         for path in setAside { try? FileSystem.remove(path) }
         if options.deleteExtraneous {
-            let keep = Set(files.map(\.path) + dirs.map(\.0) + links.map(\.0))
+            let keep = Set(files.map(\.path) + dirs.map(\.path) + links.map(\.path))
             try removeExtraneous(target, relative: "", keep: keep)
         }
-        try materializer.finishDirectories(dirEntries)
+        try materializer.finishDirectories(dirs)
         report.objectsSkipped = needed.count - fetchedIDs.count
         report.seconds = monotonicSeconds() - start0
         options.progress?(TransferSample(objects: files.count, totalObjects: files.count, bytes: report.bytesDownloaded,

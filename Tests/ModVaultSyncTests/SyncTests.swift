@@ -49,6 +49,13 @@ final class SyncWorld {
         }
     }
 
+    /// Writes `slot` straight onto `remote` as key slot `name`, as someone with write access could.
+    func plant(_ slot: KeySlot, as name: String, on remote: any Remote) async throws {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        try await remote.save(ObjectName(kind: .key, name: name), data: Array(try encoder.encode(slot)), ifAbsent: true)
+    }
+
     func contents(_ dir: String) throws -> [String: Data] {
         var out: [String: Data] = [:]
         for rel in try FileManager.default.subpathsOfDirectory(atPath: dir) where !rel.contains(".modvault-") {
@@ -114,12 +121,8 @@ struct SyncTests {
         planted.scrypt = ScryptParameters(n: 1 << 24, r: 64, p: 16)
         var unknown = planted
         unknown.kdf = "argon9"
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        let names = [String(repeating: "0", count: 64), String(repeating: "1", count: 64)]
-        for (name, slot) in zip(names, [planted, unknown]) {
-            try await remote.save(ObjectName(kind: .key, name: name), data: Array(try encoder.encode(slot)), ifAbsent: true)
-        }
+        try await w.plant(planted, as: String(repeating: "0", count: 64), on: remote)
+        try await w.plant(unknown, as: String(repeating: "1", count: 64), on: remote)
         let (b, _) = try await Syncer.clone(from: remote, to: w.root + "/b", password: w.password)
         #expect(b.masterKey == a.masterKey)
         #expect(try FileSystem.list(w.root + "/b/keys").sorted() == [a.keyID])
@@ -165,9 +168,7 @@ struct SyncTests {
         // A teammate's slot, added on the remote only.
         let teammate = Array("teammate".utf8)
         let theirs = try KeySlot.seal(a.masterKey, password: teammate, parameters: w.options.scrypt)
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .iso8601
-        try await remote.save(ObjectName(kind: .key, name: String(repeating: "7", count: 64)), data: Array(try encoder.encode(theirs)), ifAbsent: true)
+        try await w.plant(theirs, as: String(repeating: "7", count: 64), on: remote)
 
         let newPassword = Array("new password".utf8)
         _ = try a.changePassword(to: newPassword, parameters: w.options.scrypt)
