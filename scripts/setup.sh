@@ -50,6 +50,7 @@ APT_PACKAGES=(
     zlib1g-dev liblz4-dev libzstd-dev libsqlite3-dev libssl-dev pkg-config
     restic borgbackup
     time rsync
+    fuse3 libfuse2
 )
 
 # Prints the packages of "$@" that are not installed.
@@ -125,6 +126,8 @@ if ((do_pip)); then
         ! "$PYTHON" -c 'import moto.server, flask, flask_cors' >/dev/null 2>&1; then
         want+=('moto[server]')
     fi
+    # fusepy runs Tests/Support/casefold_fs.py, a case-insensitive folder for the restore tests.
+    "$PYTHON" -c 'import fuse' >/dev/null 2>&1 || want+=(fusepy)
     if ((${#want[@]})); then
         log "pip install ${want[*]}"
         pip_install "${want[@]}"

@@ -2,11 +2,14 @@ import Foundation
 public import ModVaultCore
 public import ModVaultStore
 import ModVaultCrypto
+import Synchronization
 
 /// Writes a snapshot's entries into a target folder: the one place that creates folders, files and
 /// links from a tree, for restore and mirror alike.
 ///
-/// It never writes through a link: folders that exist must be real folders, files are assembled
+/// It never writes through a link: everything is created relative to an open folder
+/// (`DirectoryHandle`) reached from the target one name at a time without following links, so a
+/// folder swapped for a link mid-run stops the run instead of redirecting it. Files are assembled
 /// as temporaries beside their final names and renamed over them, and a link is created only when
 /// its target, resolved step by step against the folder and the tree's other links, stays inside
 /// the target. Modes and times are applied the same way by both callers, and a failure to apply
@@ -16,11 +19,13 @@ public struct Materializer: Sendable {
     public let target: String
     /// The prefix of temporary names (`.modvault-restore-`, `.modvault-mirror-`).
     public let temporaryPrefix: String
+    private let folders: FolderCache
 
     /// Creates a materialiser writing into `target`.
     public init(target: String, temporaryPrefix: String) {
         self.target = target
         self.temporaryPrefix = temporaryPrefix
+        folders = FolderCache(target: target)
     }
 
     /// The absolute path of a relative entry path.
@@ -31,11 +36,11 @@ public struct Materializer: Sendable {
     public func makeDirectories(_ directories: [SnapshotEntry]) throws {
         try io { try FileSystem.makeDirectories(target) }
         for dir in directories {
-            let full = path(dir.path)
-            if let st = try? FileSystem.status(full) {
+            let (parent, name) = try place(dir.path)
+            if let st = try io({ try parent.status(name) }) {
                 guard st.type == .directory else { throw ArchiveError.unsafeEntry(path: dir.path, reason: "exists in \(target) and is not a folder") }
             } else {
-                guard mkdir(full, 0o700) == 0 else { throw ArchiveError.restoreFailed(path: full, cause: String(cString: strerror(errno))) }
+                try io { try parent.makeFolder(name, mode: 0o700) }
             }
         }
     }
@@ -54,12 +59,13 @@ public struct Materializer: Sendable {
         temporaryPrefix + Hex.encode(Array(SHA256Digest.hash(Array(name.utf8)).bytes.prefix(8)))
     }
 
-    /// Checks a whole plan before anything is written: every link's target (`checkLink`) and every
-    /// file's temporary name (`checkTemporaries`).
+    /// Checks a whole plan before anything is written: every link's target (`checkLink`), every
+    /// file's temporary name (`checkTemporaries`) and names that only differ in case (`checkCase`).
     public func check(directories: [SnapshotEntry], files: [SnapshotEntry], links: [SnapshotEntry]) throws {
         let linkPaths = Set(links.map(\.path))
         for link in links { try checkLink(link.node.linkTarget ?? "", at: link.path, links: linkPaths) }
         try checkTemporaries(files: files, all: Set((directories + files + links).map(\.path)))
+        try checkCase(directories + files + links)
     }
 
     /// Throws if a file's temporary would be another entry of the tree (only a crafted tree does
@@ -75,11 +81,43 @@ public struct Materializer: Sendable {
         }
     }
 
+    /// Throws if two entries of one folder differ only in case and the target cannot tell them apart
+    /// (NTFS, FAT, a case-folding ext4 folder): the second would silently replace the first. The target
+    /// is probed only when the tree holds such names, so ordinary restores create nothing extra.
+    public func checkCase(_ entries: [SnapshotEntry]) throws {
+        var seen: [String: String] = [:]
+        var clash: (String, String)?
+        for entry in entries {
+            let key = entry.path.lowercased()
+            if let other = seen[key], other != entry.path {
+                clash = (other, entry.path)
+                break
+            }
+            seen[key] = entry.path
+        }
+        guard let (first, second) = clash else { return }
+        var probeAt = target
+        while !FileSystem.isDirectory(probeAt), probeAt != "/" { probeAt = FileSystem.parentPath(probeAt) }
+        let folder = try io { try DirectoryHandle.open(probeAt) }
+        let probe = temporaryPrefix + "case-" + Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+        try io {
+            _ = try folder.createFile(probe, mode: 0o600)
+            defer { try? folder.remove(probe) }
+            if try folder.status(probe.uppercased()) != nil {
+                throw ArchiveError.unsafeEntry(
+                    path: second, reason: "differs from '\(first)' only in case, and \(probeAt) does not tell such names apart")
+            }
+        }
+    }
+
     /// Creates the temporary for `entry`, replacing one left by an earlier run.
     public func create(_ entry: SnapshotEntry) throws -> OpenFile {
-        let temp = temporary(for: entry.path)
-        try? FileSystem.remove(temp)
-        return try io { try OpenFile.create(temp, mode: 0o600) }
+        let (parent, name) = try place(entry.path)
+        let temp = temporaryName(of: name)
+        return try io {
+            try parent.remove(temp)
+            return try parent.createFile(temp, mode: 0o600)
+        }
     }
 
     /// Checks that `written` bytes are what the snapshot records, then applies the entry's mode and
@@ -99,15 +137,18 @@ public struct Materializer: Sendable {
 
     /// Renames a finished temporary over the file's final name.
     public func commit(_ entry: SnapshotEntry) throws {
-        let final = path(entry.path)
-        if FileSystem.isDirectory(final) { throw ArchiveError.unsafeEntry(path: entry.path, reason: "is a folder in \(target) but a file in the snapshot") }
-        guard rename(temporary(for: entry.path), final) == 0 else {
-            throw ArchiveError.restoreFailed(path: final, cause: String(cString: strerror(errno)))
+        let (parent, name) = try place(entry.path)
+        if try io({ try parent.status(name) })?.type == .directory {
+            throw ArchiveError.unsafeEntry(path: entry.path, reason: "is a folder in \(target) but a file in the snapshot")
         }
+        try io { try parent.rename(temporaryName(of: name), to: name) }
     }
 
     /// Removes the temporary of a file that failed.
-    public func discard(_ entry: SnapshotEntry) { try? FileSystem.remove(temporary(for: entry.path)) }
+    public func discard(_ entry: SnapshotEntry) {
+        guard let (parent, name) = try? place(entry.path) else { return }
+        try? parent.remove(temporaryName(of: name))
+    }
 
     /// Creates the links, replacing whatever is at their paths when `replace` is set. Each target is
     /// checked first against `links` (all the tree's links) and the folder as it is on disk.
@@ -116,23 +157,23 @@ public struct Materializer: Sendable {
         for link in links {
             let linkTarget = link.node.linkTarget ?? ""
             try checkLink(linkTarget, at: link.path, links: linkPaths)
-            let full = path(link.path)
-            if replace { try? FileSystem.remove(full) }
-            guard symlink(linkTarget, full) == 0 else {
-                throw ArchiveError.restoreFailed(path: full, cause: String(cString: strerror(errno)))
+            let (parent, name) = try place(link.path)
+            try io {
+                if replace, let st = try parent.status(name), st.type != .directory { try parent.remove(name) }
+                try parent.makeLink(name, target: linkTarget)
+                try? parent.setModificationTime(link.node.mtimeNanos, of: name)
             }
-            FileSystem.setModificationTime(link.node.mtimeNanos, path: full)
         }
     }
 
     /// Applies the folders' modes and times, deepest first so work inside a folder does not undo its time.
     public func finishDirectories(_ directories: [SnapshotEntry]) throws {
         for dir in directories.reversed() {
-            let full = path(dir.path)
-            guard chmod(full, mode_t(Self.safeMode(dir.node.mode))) == 0 else {
-                throw ArchiveError.restoreFailed(path: full, cause: "chmod: " + String(cString: strerror(errno)))
+            let folder = try folders.folder(dir.path)
+            try io {
+                try folder.setMode(Self.safeMode(dir.node.mode))
+                try? folder.setModificationTime(dir.node.mtimeNanos)
             }
-            FileSystem.setModificationTime(dir.node.mtimeNanos, path: full)
         }
     }
 
@@ -168,7 +209,48 @@ public struct Materializer: Sendable {
         }
     }
 
+    /// The open parent folder of an entry and the entry's own name.
+    private func place(_ relative: String) throws -> (DirectoryHandle, String) {
+        let parts = relative.split(separator: "/")
+        guard let name = parts.last else { throw ArchiveError.unsafeEntry(path: relative, reason: "has an empty name") }
+        return (try folders.folder(parts.dropLast().joined(separator: "/")), String(name))
+    }
+
     private func io<T>(_ body: () throws -> T) throws -> T {
         do { return try body() } catch let e as SystemCallError { throw ArchiveError.restoreFailed(path: e.path, cause: e.reason) }
+    }
+}
+
+/// The target's folders, opened one name at a time from the target without following links and
+/// kept open, so each file costs one lookup rather than a walk down its path.
+final class FolderCache: Sendable {
+    private let target: String
+    private let open = Mutex<[String: DirectoryHandle]>([:])
+    // Descriptors stay well under the usual limit of 1024; handles in use survive a flush.
+    private static let limit = 256
+
+    init(target: String) { self.target = target }
+
+    /// The folder at `relative` ("" is the target itself).
+    func folder(_ relative: String) throws -> DirectoryHandle {
+        if let cached = open.withLock({ $0[relative] }) { return cached }
+        let handle: DirectoryHandle
+        do {
+            if relative.isEmpty {
+                handle = try DirectoryHandle.open(target)
+            } else {
+                let parent = try folder(FileSystem.parentPath("/" + relative).dropFirst().description)
+                handle = try parent.folder(FileSystem.lastComponent(relative))
+            }
+        } catch let e as SystemCallError where e.code == ELOOP || e.code == ENOTDIR {
+            throw ArchiveError.unsafeEntry(path: relative, reason: "is no longer a folder in \(target) (a link or a file took its place)")
+        } catch let e as SystemCallError {
+            throw ArchiveError.restoreFailed(path: e.path, cause: e.reason)
+        }
+        open.withLock { cache in
+            if cache.count >= Self.limit { cache.removeAll() }
+            cache[relative] = handle
+        }
+        return handle
     }
 }

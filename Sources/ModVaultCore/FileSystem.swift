@@ -11,7 +11,7 @@ public final class OpenFile: @unchecked Sendable {
     /// The path it was opened with, for error messages.
     public let path: String
 
-    private init(descriptor: Int32, path: String) {
+    init(descriptor: Int32, path: String) {
         self.descriptor = descriptor
         self.path = path
     }
@@ -295,22 +295,22 @@ public func monotonicSeconds() -> Double {
 
 extension FileSystem {
     // UTIME_OMIT is a C macro Swift does not import: it leaves the access time alone.
-    private static let omit = timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)
+    static let omitTime = timespec(tv_sec: 0, tv_nsec: (1 << 30) - 2)
 
-    private static func timespecOf(_ nanos: Int64) -> timespec {
+    static func timespecOf(_ nanos: Int64) -> timespec {
         timespec(tv_sec: Int(nanos / 1_000_000_000), tv_nsec: Int(nanos % 1_000_000_000))
     }
 
     /// Sets the modification time of an open file (nanoseconds since the epoch), leaving its access time.
     public static func setModificationTime(_ nanos: Int64, of file: OpenFile) throws {
-        var times = [omit, timespecOf(nanos)]
+        var times = [omitTime, timespecOf(nanos)]
         guard futimens(file.descriptor, &times) == 0 else { throw SystemCallError(code: errno, operation: "set times", path: file.path) }
     }
 
     /// Sets the modification time of `path` itself, never following a final symlink; false on failure.
     @discardableResult
     public static func setModificationTime(_ nanos: Int64, path: String) -> Bool {
-        var times = [omit, timespecOf(nanos)]
+        var times = [omitTime, timespecOf(nanos)]
         return utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0
     }
 }

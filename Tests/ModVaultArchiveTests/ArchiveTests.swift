@@ -184,6 +184,44 @@ struct ArchiveTests {
         #expect(try FileSystem.list(target).isEmpty)
     }
 
+    /// A folder swapped for a link to somewhere else after the folders were made once redirected the
+    /// files written into it; everything is now created relative to folders opened without following
+    /// links, so the swap stops the run with an error naming the folder and nothing lands outside.
+    @Test func aFolderSwappedForALinkMidRunIsNotFollowed() throws {
+        let ws = try Workspace()
+        let target = ws.root + "/t", outside = ws.root + "/outside"
+        try FileSystem.makeDirectories(outside)
+        let dir = SnapshotEntry(path: "Data", node: TreeNode(name: "Data", type: .directory, mode: 0o755, mtimeNanos: 0, size: 0))
+        let file = SnapshotEntry(path: "Data/x.esp", node: Self.file("x.esp"))
+        let materializer = Materializer(target: target, temporaryPrefix: ".modvault-restore-")
+        try materializer.makeDirectories([dir])
+        try FileManager.default.removeItem(atPath: target + "/Data")
+        try FileManager.default.createSymbolicLink(atPath: target + "/Data", withDestinationPath: outside)
+        #expect { _ = try materializer.create(file) } throws: { error in
+            (error as? ArchiveError)?.kind == .unsafePath && "\(error)".contains("no longer a folder")
+        }
+        #expect(try FileSystem.list(outside).isEmpty)
+    }
+
+    /// Two names differing only in case are restored side by side on a case-sensitive target, and refused
+    /// before anything is written on a case-insensitive one (a FUSE folder that folds case as NTFS and FAT
+    /// do), where the second would silently replace the first.
+    @Test(.enabled(if: CaseFoldMount.available, "needs /dev/fuse and fusepy (scripts/setup.sh)"))
+    func namesDifferingOnlyInCaseAreRefusedWhereTheTargetFoldsCase() async throws {
+        let ws = try Workspace()
+        let snapshot = try ws.craftSnapshot([Self.file("Foo.esp"), Self.file("foo.esp")])
+        _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: ws.root + "/plain"))
+        #expect(try FileSystem.list(ws.root + "/plain").sorted() == ["Foo.esp", "foo.esp"])
+
+        let mount = try CaseFoldMount(backing: ws.root + "/backing", at: ws.root + "/folded")
+        defer { mount.unmount() }
+        let target = mount.path + "/t"
+        await #expect { _ = try await Restorer(repository: ws.repository).restore(snapshot, options: RestoreOptions(target: target)) } throws: { error in
+            (error as? ArchiveError)?.kind == .unsafePath && "\(error)".contains("only in case")
+        }
+        #expect(try FileSystem.list(mount.path).isEmpty)
+    }
+
     /// A 250-byte name (legal on Linux) once failed half-way through a restore, because its
     /// temporary name was longer than 255 bytes.
     @Test func aLongNameIsRestored() async throws {
@@ -315,5 +353,52 @@ struct ArchiveTests {
         #expect(s.filesNew == 1)
         #expect(s.filesChanged == 1)
         #expect(s.filesUnchanged == 4)
+    }
+}
+
+/// A case-insensitive folder: `Tests/Support/casefold_fs.py` (FUSE, through fusepy) mounted over a
+/// backing folder for the duration of one test.
+struct CaseFoldMount {
+    let path: String
+    let process: Process
+
+    /// True when FUSE and fusepy are there to run it.
+    static let available: Bool = {
+        guard FileManager.default.fileExists(atPath: "/dev/fuse") else { return false }
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import fuse"]
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }()
+
+    init(backing: String, at path: String) throws {
+        try FileSystem.makeDirectories(backing)
+        try FileSystem.makeDirectories(path)
+        self.path = path
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Support/casefold_fs.py").path
+        process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, backing, path]
+        try process.run()
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let mounts = try? String(contentsOfFile: "/proc/mounts", encoding: .utf8), mounts.contains(" \(path) ") { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        process.terminate()
+        throw SystemCallError(code: ETIMEDOUT, operation: "mount case-folding folder", path: path)
+    }
+
+    func unmount() {
+        let umount = Process()
+        umount.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        umount.arguments = ["fusermount", "-u", path]
+        try? umount.run()
+        umount.waitUntilExit()
+        process.waitUntilExit()
     }
 }
