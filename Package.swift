@@ -21,6 +21,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // MARK: C system libraries (Debian -dev packages, found through pkg-config)
@@ -80,7 +81,10 @@ let package = Package(
         .target(name: "ModVaultFormats", dependencies: ["ModVaultCore", "ModVaultCrypto", "ModVaultChunking", "CZlib"]),
 
         // MARK: Remotes: shared support, then one module per back end
-        .target(name: "ModVaultRemoteSupport", dependencies: ["ModVaultCore", "CLibCrypto"]),
+        .target(
+            name: "ModVaultRemoteSupport",
+            dependencies: ["ModVaultCore", "CLibCrypto", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+        ),
         .target(name: "ModVaultRemoteDisk", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),
         .target(name: "ModVaultRemoteS3", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),
         .target(name: "ModVaultRemotePocketBase", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),

@@ -53,4 +53,17 @@ public enum FileKind: String, Sendable, CaseIterable, Codable {
     case snapshot = "snapshots"
     /// Lock files (`locks/<id>`).
     case lock = "locks"
+
+    /// The largest object of this kind a reader accepts from a remote: a claim above it (a length
+    /// header, a listing, the bytes themselves) is refused before it is read into memory. Packs may
+    /// reach the largest pack size (1 GiB) plus one blob; index files list at most 32 packs' blobs.
+    public var maximumObjectLength: Int64 {
+        switch self {
+        case .config: return 1 << 20
+        case .key, .lock: return 64 << 10
+        case .snapshot: return 16 << 20
+        case .index: return 512 << 20
+        case .pack: return 1536 << 20
+        }
+    }
 }

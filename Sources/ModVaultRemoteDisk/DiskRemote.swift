@@ -83,6 +83,10 @@ public struct DiskRemote: Remote {
                 throw RemoteError(.invalidRange, location: location, name: name,
                                   detail: "\(HTTPSupport.rangeHeader(wanted)) of a \(size)-byte object")
             }
+            guard range != nil || size <= name.kind.maximumObjectLength else {
+                throw RemoteError(.unexpectedResponse, location: location, name: name,
+                                  detail: "\(size) bytes, more than the \(name.kind.maximumObjectLength) a \(name.kind.rawValue) object may hold")
+            }
             return try file.read(count: Int(wanted.count), at: wanted.lowerBound)
         } catch let error as SystemCallError {
             if error.code == ENOENT || error.code == ENOTDIR {

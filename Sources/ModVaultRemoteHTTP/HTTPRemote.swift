@@ -21,7 +21,7 @@ public final class HTTPRemote: Remote, Sendable {
 
     /// A remote at `baseURL` (`http(s)://host/path`).
     public init(baseURL: String, headers: [String: String] = [:], requestTimeout: TimeInterval = 60,
-                transport: any HTTPTransport = URLSessionTransport.shared) {
+                transport: any HTTPTransport = AsyncHTTPTransport.shared) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -54,7 +54,7 @@ public final class HTTPRemote: Remote, Sendable {
         }
         var extra: [(name: String, value: String)] = []
         if let range { extra.append(("Range", HTTPSupport.rangeHeader(range))) }
-        let response = try await send("GET", name, extra)
+        let response = try await send("GET", name, extra, reading: range)
         guard response.status == 200 || response.status == 206 else { throw failure(response, name: name) }
         return try HTTPSupport.rangedBody(response, requested: range, location: location, object: name.relativePath)
     }
@@ -99,13 +99,16 @@ public final class HTTPRemote: Remote, Sendable {
         return parsed
     }
 
-    private func send(_ method: String, _ name: ObjectName, _ extra: [(name: String, value: String)]) async throws -> HTTPResponse {
+    private func send(_ method: String, _ name: ObjectName, _ extra: [(name: String, value: String)],
+                      reading range: Range<Int64>?? = nil) async throws -> HTTPResponse {
         let text = baseURL + "/" + HTTPSupport.percentEncode(name.relativePath, keepSlash: true)
         guard let url = URL(string: text) else {
             throw RemoteError(.invalidConfiguration, location: location, name: name, detail: "bad URL \(text)")
         }
         let all = headers.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) } + extra
-        return try await client.send(HTTPRequest(method: method, url: url, headers: all, timeout: requestTimeout), object: name.relativePath)
+        var request = HTTPRequest(method: method, url: url, headers: all, timeout: requestTimeout)
+        if let range { request.limit(reading: name, range: range) }
+        return try await client.send(request, object: name.relativePath)
     }
 
     private func failure(_ response: HTTPResponse, name: ObjectName) -> RemoteError {

@@ -77,7 +77,7 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     /// A remote at `address` signing in with `credentials`.
     public init(address: PocketBaseAddress, credentials: PocketBaseCredentials, options: PocketBaseOptions = PocketBaseOptions(),
-                transport: any HTTPTransport = URLSessionTransport.shared) {
+                transport: any HTTPTransport = AsyncHTTPTransport.shared) {
         self.address = address
         self.credentials = credentials
         self.options = options
@@ -86,7 +86,7 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     /// A remote at `address` with credentials from `environment` (see `PocketBaseCredentials.fromEnvironment`).
     public convenience init(address: PocketBaseAddress, environment: [String: String] = ProcessInfo.processInfo.environment,
-                            options: PocketBaseOptions = PocketBaseOptions(), transport: any HTTPTransport = URLSessionTransport.shared) throws {
+                            options: PocketBaseOptions = PocketBaseOptions(), transport: any HTTPTransport = AsyncHTTPTransport.shared) throws {
         let credentials = try PocketBaseCredentials.fromEnvironment(environment, location: address.location)
         self.init(address: address, credentials: credentials, options: options, transport: transport)
     }
@@ -235,7 +235,7 @@ public final class PocketBaseRemote: Remote, Sendable {
             if let range { headers.append(("Range", HTTPSupport.rangeHeader(range))) }
             let path = "/api/files/\(HTTPSupport.percentEncode(address.collection))/\(HTTPSupport.percentEncode(record.id))/"
                 + HTTPSupport.percentEncode(record.file)
-            let response = try await send("GET", path: path, query: [("token", token)], headers: headers, object: object)
+            let response = try await send("GET", path: path, query: [("token", token)], headers: headers, object: object, reading: (name, range))
             switch response.status {
             case 200, 206:
                 let bytes = try HTTPSupport.rangedBody(response, requested: range, location: location, object: object)
@@ -459,7 +459,7 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     private func send(
         _ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
-        body: [UInt8]? = nil, object: String?
+        body: [UInt8]? = nil, object: String?, reading: (name: ObjectName, range: Range<Int64>?)? = nil
     ) async throws -> HTTPResponse {
         var text = address.baseURL + path
         if !query.isEmpty {
@@ -468,8 +468,9 @@ public final class PocketBaseRemote: Remote, Sendable {
         guard let url = URL(string: text) else {
             throw RemoteError(.invalidConfiguration, location: location, object: object, detail: "bad URL \(text)")
         }
-        let request = HTTPRequest(method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) }, body: body,
+        var request = HTTPRequest(method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) }, body: body,
                                   timeout: options.requestTimeout)
+        if let reading { request.limit(reading: reading.name, range: reading.range) }
         return try await client.send(request, object: object)
     }
 

@@ -53,7 +53,7 @@ public final class S3Remote: Remote, Sendable {
     /// A remote at `address` signing with `credentials`. The region is `address.region`, else `region`,
     /// else `us-east-1`.
     public init(address: S3Address, credentials: AWSCredentials, region: String? = nil, options: S3Options = S3Options(),
-                transport: any HTTPTransport = URLSessionTransport.shared) throws {
+                transport: any HTTPTransport = AsyncHTTPTransport.shared) throws {
         self.address = address
         self.options = address.createIfAbsent.map { forced in
             var o = options
@@ -79,7 +79,7 @@ public final class S3Remote: Remote, Sendable {
     /// A remote at `address` with credentials and region from `environment` and the AWS shared files
     /// (see `AWSCredentials.resolve`).
     public convenience init(address: S3Address, environment: [String: String] = ProcessInfo.processInfo.environment,
-                            options: S3Options = S3Options(), transport: any HTTPTransport = URLSessionTransport.shared) throws {
+                            options: S3Options = S3Options(), transport: any HTTPTransport = AsyncHTTPTransport.shared) throws {
         let credentials = try AWSCredentials.resolve(environment: environment, location: address.location)
         let region = AWSCredentials.region(environment: environment, location: address.location)
         try self.init(address: address, credentials: credentials, region: region, options: options, transport: transport)
@@ -166,7 +166,7 @@ public final class S3Remote: Remote, Sendable {
         }
         var headers: [(name: String, value: String)] = []
         if let range { headers.append(("range", HTTPSupport.rangeHeader(range))) }
-        let response = try await request("GET", key: key(for: name), headers: headers, object: name.relativePath)
+        let response = try await request("GET", key: key(for: name), headers: headers, object: name.relativePath, reading: (name, range))
         guard (200..<300).contains(response.status) else { throw failure(response, object: name.relativePath) }
         return try HTTPSupport.rangedBody(response, requested: range, location: location, object: name.relativePath)
     }
@@ -270,7 +270,8 @@ public final class S3Remote: Remote, Sendable {
     /// Signs and sends one request.
     private func request(
         _ method: String, key: String?, query: [(name: String, value: String)] = [],
-        headers extra: [(name: String, value: String)] = [], body: [UInt8]? = nil, object: String?
+        headers extra: [(name: String, value: String)] = [], body: [UInt8]? = nil, object: String?,
+        reading: (name: ObjectName, range: Range<Int64>?)? = nil
     ) async throws -> HTTPResponse {
         let (host, path) = hostAndPath(key: key)
         let timestamp = SigV4Signer.timestamp(Date())
@@ -286,10 +287,11 @@ public final class S3Remote: Remote, Sendable {
         guard let url = URL(string: urlText) else {
             throw RemoteError(.invalidConfiguration, location: location, object: object, detail: "bad URL \(urlText)")
         }
-        // URLSession sets Host itself, from the same URL.
+        // The transport sets Host itself, from the same URL.
         var sent = signed.filter { $0.name != "host" }
         sent.append(("authorization", signer.authorization(signable, timestamp: timestamp)))
-        let request = HTTPRequest(method: method, url: url, headers: sent, body: body, timeout: options.requestTimeout)
+        var request = HTTPRequest(method: method, url: url, headers: sent, body: body, timeout: options.requestTimeout)
+        if let reading { request.limit(reading: reading.name, range: reading.range) }
         return try await client.send(request, object: object)
     }
 

@@ -1,9 +1,5 @@
-internal import Dispatch
-internal import Synchronization
 public import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+public import ModVaultCore
 
 /// One HTTP request as the remotes build it: the exact headers they set are the headers sent.
 public struct HTTPRequest: Sendable {
@@ -17,14 +13,26 @@ public struct HTTPRequest: Sendable {
     public var body: [UInt8]?
     /// Seconds without progress before the request fails with a timeout.
     public var timeout: TimeInterval
+    /// The most body bytes the transport reads; a longer answer (or a `Content-Length` announcing one)
+    /// fails with `.tooLarge` before it fills memory.
+    public var maximumBodyLength: Int64
+    /// For a ranged GET: the bytes wanted. A server that ignores `Range` answers 200 with the whole
+    /// object; the transport then keeps only these bytes and stops reading after them.
+    public var window: Range<Int64>?
+
+    /// The default body limit, for listings and other answers that are not repository objects.
+    public static let defaultMaximumBodyLength: Int64 = 16 << 20
 
     /// Creates a request.
-    public init(method: String, url: URL, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil, timeout: TimeInterval = 60) {
+    public init(method: String, url: URL, headers: [(name: String, value: String)] = [], body: [UInt8]? = nil, timeout: TimeInterval = 60,
+                maximumBodyLength: Int64 = HTTPRequest.defaultMaximumBodyLength, window: Range<Int64>? = nil) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
         self.timeout = timeout
+        self.maximumBodyLength = maximumBodyLength
+        self.window = window
     }
 
     /// The value of header `name` (case-insensitive), if set.
@@ -33,20 +41,36 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-/// One HTTP response, fully read.
+extension HTTPRequest {
+    /// Sets the body limits for reading `range` of `name`, or all of it: never more than the range, or
+    /// than the largest object of its kind (`FileKind.maximumObjectLength`).
+    public mutating func limit(reading name: ObjectName, range: Range<Int64>?) {
+        maximumBodyLength = range.map { Int64($0.count) } ?? name.kind.maximumObjectLength
+        window = range
+    }
+}
+
+/// One HTTP response, read up to the request's limits.
 public struct HTTPResponse: Sendable {
     /// The status code.
     public var status: Int
     /// Header fields, keyed by lowercase name.
     public var headers: [String: String]
-    /// The body.
+    /// The body, or the part of it the request's `window` kept.
     public var body: [UInt8]
+    /// Where `body` starts in the answer's full body: non-zero only when the transport kept a window of
+    /// a 200 answer that ignored `Range`.
+    public var bodyOffset: Int64
+    /// Body bytes read off the connection, kept or not.
+    public var receivedBytes: Int64
 
     /// Creates a response.
-    public init(status: Int, headers: [String: String] = [:], body: [UInt8] = []) {
+    public init(status: Int, headers: [String: String] = [:], body: [UInt8] = [], bodyOffset: Int64 = 0, receivedBytes: Int64? = nil) {
         self.status = status
         self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
         self.body = body
+        self.bodyOffset = bodyOffset
+        self.receivedBytes = receivedBytes ?? Int64(body.count)
     }
 
     /// The value of header `name` (case-insensitive).
@@ -66,6 +90,8 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
         case cannotConnect
         /// The connection broke mid-request.
         case connectionLost
+        /// The answer is longer than the request's `maximumBodyLength`.
+        case tooLarge
         /// Anything else the transport reported.
         case other
     }
@@ -90,7 +116,7 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
         case .timedOut: return .timedOut
         case .cannotConnect: return .unreachable
         case .connectionLost: return .connectionLost
-        case .other: return .unexpectedResponse
+        case .tooLarge, .other: return .unexpectedResponse
         }
     }
 }
@@ -99,119 +125,6 @@ public struct HTTPTransportError: Error, Sendable, Equatable, CustomStringConver
 public protocol HTTPTransport: Sendable {
     /// Sends `request` and returns the whole response, or throws `HTTPTransportError`.
     func send(_ request: HTTPRequest) async throws -> HTTPResponse
-}
-
-/// `HTTPTransport` over Foundation's `URLSession` (libcurl on Linux).
-public final class URLSessionTransport: HTTPTransport, @unchecked Sendable {
-    // URLSession is thread-safe; the class only holds it.
-    private let session: URLSession
-
-    /// A transport shared by every remote that is not given its own.
-    public static let shared = URLSessionTransport()
-
-    /// Creates a transport allowing `connectionsPerHost` parallel connections to one host.
-    public init(connectionsPerHost: Int = 8) {
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.httpMaximumConnectionsPerHost = connectionsPerHost
-        configuration.urlCache = nil
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.httpCookieStorage = nil
-        configuration.httpShouldSetCookies = false
-        session = URLSession(configuration: configuration)
-    }
-
-    deinit { session.finishTasksAndInvalidate() }
-
-    /// Sends `request` through the session.
-    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var urlRequest = URLRequest(url: request.url)
-        urlRequest.httpMethod = request.method
-        urlRequest.timeoutInterval = request.timeout
-        // Compressed transfer would break byte ranges and Content-Length checks.
-        urlRequest.setValue("identity", forHTTPHeaderField: "Accept-Encoding")
-        for (name, value) in request.headers { urlRequest.setValue(value, forHTTPHeaderField: name) }
-        do {
-            let (data, response) = try await perform(urlRequest, body: request.body.map { Data($0) })
-            guard let http = response as? HTTPURLResponse else {
-                throw HTTPTransportError(.other, "not an HTTP response")
-            }
-            var headers: [String: String] = [:]
-            for (key, value) in http.allHeaderFields {
-                if let key = key as? String, let value = value as? String { headers[key.lowercased()] = value }
-            }
-            return HTTPResponse(status: http.statusCode, headers: headers, body: [UInt8](data))
-        } catch let error as HTTPTransportError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw Self.classify(error)
-        }
-    }
-
-    /// Runs one request through the completion-handler API.
-    ///
-    /// Not `URLSession.data(for:)`: on Linux its cancellation handler calls `URLSessionTask.cancel()`,
-    /// which waits synchronously on the session's queue while the Swift task's status lock is held,
-    /// and that queue may at the same moment be resuming the task, which needs the same lock. A
-    /// task group cancelling a transfer then hangs the process. Here cancellation only schedules
-    /// `cancel()` on another queue, so no lock is held while it waits.
-    private func perform(_ request: URLRequest, body: Data?) async throws -> (Data, URLResponse) {
-        let box = Mutex<(task: URLSessionTask?, cancelled: Bool)>((nil, false))
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<(Data, URLResponse), any Error>) in
-                let completion: @Sendable (Data?, URLResponse?, (any Error)?) -> Void = { data, response, error in
-                    if let error {
-                        continuation.resume(throwing: error)
-                    } else if let response {
-                        continuation.resume(returning: (data ?? Data(), response))
-                    } else {
-                        continuation.resume(throwing: HTTPTransportError(.other, "no response"))
-                    }
-                }
-                let task = body.map { session.uploadTask(with: request, from: $0, completionHandler: completion) }
-                    ?? session.dataTask(with: request, completionHandler: completion)
-                let cancelled = box.withLock { state in
-                    state.task = task
-                    return state.cancelled
-                }
-                task.resume()
-                if cancelled { DispatchQueue.global().async { task.cancel() } }
-            }
-        } onCancel: {
-            let task = box.withLock { state in
-                state.cancelled = true
-                return state.task
-            }
-            if let task { DispatchQueue.global().async { task.cancel() } }
-        }
-    }
-
-    /// Maps a Foundation networking error to a transport error.
-    static func classify(_ error: any Error) -> HTTPTransportError {
-        let ns = error as NSError
-        let message = (ns.userInfo[NSLocalizedDescriptionKey] as? String)
-            ?? (ns.userInfo[NSUnderlyingErrorKey] as? NSError)?.localizedDescription
-            ?? "\(ns.domain) \(ns.code)"
-        guard ns.domain == NSURLErrorDomain else { return HTTPTransportError(.other, message) }
-        switch ns.code {
-        case NSURLErrorTimedOut:
-            return HTTPTransportError(.timedOut, message)
-        case NSURLErrorCannotConnectToHost, NSURLErrorCannotFindHost, NSURLErrorDNSLookupFailed,
-             NSURLErrorNotConnectedToInternet, NSURLErrorSecureConnectionFailed,
-             NSURLErrorServerCertificateUntrusted, NSURLErrorServerCertificateHasBadDate,
-             NSURLErrorServerCertificateNotYetValid, NSURLErrorServerCertificateHasUnknownRoot:
-            return HTTPTransportError(.cannotConnect, message)
-        case NSURLErrorNetworkConnectionLost, NSURLErrorBadServerResponse, NSURLErrorZeroByteResource,
-             NSURLErrorCannotParseResponse:
-            return HTTPTransportError(.connectionLost, message)
-        case NSURLErrorCancelled:
-            return HTTPTransportError(.other, "cancelled")
-        default:
-            return HTTPTransportError(.other, message)
-        }
-    }
 }
 
 /// Sends requests for one remote and turns transport failures into `RemoteError`s naming it.
@@ -227,14 +140,43 @@ public struct RemoteHTTPClient: Sendable {
         self.location = location
     }
 
+    /// The most redirects followed for one request.
+    public static let maximumRedirects = 5
+
     /// Sends `request`; a failure without an HTTP status becomes a `RemoteError` about `object`.
+    ///
+    /// Redirects are followed only within the same scheme, host and port, since every request carries
+    /// the remote's credentials (a signature, a token); a redirect elsewhere is an error naming both.
     public func send(_ request: HTTPRequest, object: String?) async throws -> HTTPResponse {
-        do {
-            return try await transport.send(request)
-        } catch let error as HTTPTransportError {
-            throw RemoteError(error.remoteReason, location: location, object: object, detail: error.message)
+        var current = request
+        for _ in 0...Self.maximumRedirects {
+            let response: HTTPResponse
+            do {
+                response = try await transport.send(current)
+            } catch let error as HTTPTransportError {
+                throw RemoteError(error.remoteReason, location: location, object: object, detail: error.message)
+            }
+            guard [301, 302, 303, 307, 308].contains(response.status), let location = response.header("location") else { return response }
+            guard let next = URL(string: location, relativeTo: current.url)?.absoluteURL else {
+                throw RemoteError(.unexpectedResponse, location: self.location, object: object, detail: "redirect to an unreadable address")
+            }
+            guard Self.sameOrigin(next, current.url) else {
+                throw RemoteError(
+                    .unexpectedResponse, location: self.location, object: object,
+                    detail: "redirected to \(Self.origin(next)); a redirect to another host is not followed, so the credentials for \(Self.origin(current.url)) are not sent there")
+            }
+            current.url = next
         }
+        throw RemoteError(.unexpectedResponse, location: location, object: object, detail: "more than \(Self.maximumRedirects) redirects")
     }
+
+    static func origin(_ url: URL) -> String {
+        let scheme = url.scheme?.lowercased() ?? "?"
+        let port = url.port ?? (scheme == "https" ? 443 : 80)
+        return "\(scheme)://\(url.host?.lowercased() ?? "?"):\(port)"
+    }
+
+    static func sameOrigin(_ a: URL, _ b: URL) -> Bool { origin(a) == origin(b) }
 }
 
 /// Helpers for byte ranges and URLs shared by the HTTP-based remotes.
@@ -279,13 +221,16 @@ public enum HTTPSupport {
             }
             return response.body
         }
-        // A server that ignores Range sends the whole object.
-        guard range.upperBound <= Int64(response.body.count) else {
+        // A server that ignores Range sends the whole object; the transport kept only the window
+        // (bodyOffset = where it starts), or the whole body when it was not asked to.
+        let start = range.lowerBound - response.bodyOffset
+        guard start >= 0, start + Int64(range.count) <= Int64(response.body.count) else {
             throw RemoteError(
                 .invalidRange, location: location, object: object,
-                detail: "\(rangeHeader(range)) of a \(response.body.count)-byte object")
+                detail: "\(rangeHeader(range)) of an object that ended after \(response.bodyOffset + Int64(response.body.count)) bytes")
         }
-        return Array(response.body[Int(range.lowerBound)..<Int(range.upperBound)])
+        if start == 0, response.body.count == range.count { return response.body }
+        return Array(response.body[Int(start)..<Int(start + Int64(range.count))])
     }
 
     /// Percent-encodes `text` so only RFC 3986 unreserved characters remain (and `/` when `keepSlash`).

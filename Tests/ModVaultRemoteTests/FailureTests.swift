@@ -218,7 +218,7 @@ extension LiveRemoteTests {
 
         private func userToken(_ baseURL: String) async throws -> String {
             let body = try JSONSerialization.data(withJSONObject: ["identity": TestServers.userEmail, "password": TestServers.userPassword])
-            let response = try await URLSessionTransport.shared.send(HTTPRequest(
+            let response = try await AsyncHTTPTransport.shared.send(HTTPRequest(
                 method: "POST", url: URL(string: baseURL + "/api/collections/users/auth-with-password")!,
                 headers: [("Content-Type", "application/json")], body: [UInt8](body)))
             let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any]

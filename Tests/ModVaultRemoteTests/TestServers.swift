@@ -76,7 +76,7 @@ final class ServerProcess: @unchecked Sendable {
     /// test process's pools; only then is an HTTP request sent, with a generous timeout, because on a
     /// loaded 2-core machine a server that listens can still take seconds to answer its first request.
     func waitUntilAnswering(_ url: String, timeout: TimeInterval = 120) async throws {
-        let transport = URLSessionTransport.shared
+        let transport = AsyncHTTPTransport.shared
         let deadline = Date().addingTimeInterval(timeout)
         let port = URLComponents(string: url)?.port ?? self.port
         while Date() < deadline {
@@ -319,9 +319,15 @@ final class TestServers: Sendable {
     func s3Remote(endpoint: String, prefix: String, bucket: String = TestServers.bucket, secret: String = TestServers.secretKey,
                   style: S3AddressingStyle = .path, options: S3Options = S3Options()) throws -> S3Remote {
         let address = S3Address(bucket: bucket, prefix: prefix, endpoint: endpoint, region: "us-east-1", style: style)
+        // The serial moto serves one connection at a time, so a pooled connection left idle would stall
+        // every other; it gets a transport with one connection, which is what a serial server can take.
+        let serial = URL(string: endpoint)?.port == moto.port
         return try S3Remote(address: address, credentials: AWSCredentials(accessKeyID: Self.accessKey, secretAccessKey: secret),
-                            options: options)
+                            options: options, transport: serial ? Self.serialTransport : AsyncHTTPTransport.shared)
     }
+
+    /// The transport for the serial moto: one connection.
+    static let serialTransport = AsyncHTTPTransport(connectionsPerHost: 1)
 }
 
 /// Superuser calls the tests need besides `createCollection`.
@@ -330,7 +336,7 @@ struct PocketBaseAdmin {
 
     func superuserToken() async throws -> String {
         let body = try JSONSerialization.data(withJSONObject: ["identity": TestServers.superuserEmail, "password": TestServers.superuserPassword])
-        let response = try await URLSessionTransport.shared.send(HTTPRequest(
+        let response = try await AsyncHTTPTransport.shared.send(HTTPRequest(
             method: "POST", url: URL(string: baseURL + "/api/collections/_superusers/auth-with-password")!,
             headers: [("Content-Type", "application/json")], body: [UInt8](body)))
         guard response.status == 200, let json = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
@@ -342,7 +348,7 @@ struct PocketBaseAdmin {
         let body = try JSONSerialization.data(withJSONObject: [
             "email": email, "password": password, "passwordConfirm": password, "verified": true,
         ])
-        let response = try await URLSessionTransport.shared.send(HTTPRequest(
+        let response = try await AsyncHTTPTransport.shared.send(HTTPRequest(
             method: "POST", url: URL(string: baseURL + "/api/collections/users/records")!,
             headers: [("Content-Type", "application/json"), ("Authorization", try await superuserToken())], body: [UInt8](body)))
         guard response.status == 200 else { throw TestSetupError("creating PocketBase user: \(response.status) \(response.text)") }

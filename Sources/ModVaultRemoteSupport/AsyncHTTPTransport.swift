@@ -1,0 +1,154 @@
+internal import AsyncHTTPClient
+public import Foundation
+internal import NIOCore
+internal import NIOHTTP1
+internal import NIOPosix
+internal import NIOSSL
+internal import Synchronization
+
+/// `HTTPTransport` over async-http-client: pooled connections, and bodies read as they arrive so
+/// the request's limits (`maximumBodyLength`, `window`) bound memory whatever the server sends.
+///
+/// Redirects are not followed here; `RemoteHTTPClient` decides which ones are safe. Compressed
+/// transfer is refused (`Accept-Encoding: identity`) because it would break byte ranges.
+public final class AsyncHTTPTransport: HTTPTransport {
+    /// A transport shared by every remote that is not given its own.
+    public static let shared = AsyncHTTPTransport()
+
+    private let connectionsPerHost: Int
+    // One client per distinct no-progress timeout: async-http-client sets the read timeout per client.
+    private let clients = Mutex<[Int: HTTPClient]>([:])
+
+    /// Creates a transport allowing `connectionsPerHost` parallel connections to one host.
+    public init(connectionsPerHost: Int = 16) {
+        self.connectionsPerHost = connectionsPerHost
+    }
+
+    deinit {
+        for client in clients.withLock({ Array($0.values) }) { client.shutdown { _ in } }
+    }
+
+    private func client(timeout: TimeInterval) -> HTTPClient {
+        let millis = max(1, Int((timeout * 1000).rounded()))
+        return clients.withLock { clients in
+            if let client = clients[millis] { return client }
+            var pool = HTTPClient.Configuration.ConnectionPool(
+                idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
+            // A failed connection fails its request at once: RetryingRemote owns the retry policy, and the
+            // pool's own growing backoff would outlast a server that has already come back.
+            pool.retryConnectionEstablishment = false
+            var configuration = HTTPClient.Configuration(
+                redirectConfiguration: .disallow,
+                timeout: .init(connect: .milliseconds(Int64(min(millis, 30_000))), read: .milliseconds(Int64(millis))),
+                connectionPool: pool,
+                decompression: .disabled)
+            configuration.httpVersion = .http1Only
+            let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
+            clients[millis] = client
+            return client
+        }
+    }
+
+    /// Sends `request`, reading the body within its limits.
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var outgoing = HTTPClientRequest(url: Self.connectable(request.url).absoluteString)
+        outgoing.method = HTTPMethod(rawValue: request.method)
+        if let host = request.url.host, host.lowercased().hasSuffix(".localhost") {
+            outgoing.headers.add(name: "Host", value: request.url.port.map { "\(host):\($0)" } ?? host)
+        }
+        outgoing.headers.add(name: "Accept-Encoding", value: "identity")
+        for (name, value) in request.headers { outgoing.headers.replaceOrAdd(name: name, value: value) }
+        if let body = request.body {
+            outgoing.body = .bytes(ByteBuffer(bytes: body))
+        }
+        do {
+            let response = try await client(timeout: request.timeout).execute(outgoing, deadline: .distantFuture)
+            var headers: [String: String] = [:]
+            for (name, value) in response.headers { headers[name.lowercased()] = value }
+            let status = Int(response.status.code)
+            // A 200 to a ranged request without Content-Range ignored the Range header: keep the window.
+            let window = (status == 200 && headers["content-range"] == nil) ? request.window : nil
+            let limit = window.map { Int64($0.count) } ?? request.maximumBodyLength
+            let declared = headers["content-length"].flatMap { Int64($0) }
+            if window == nil, request.method != "HEAD", let declared, declared > limit {
+                throw HTTPTransportError(.tooLarge, "the answer announces \(declared) bytes, more than the \(limit) allowed")
+            }
+            var body: [UInt8] = []
+            body.reserveCapacity(Int(min(declared ?? 0, limit, 64 << 20)))
+            var position: Int64 = 0
+            for try await buffer in response.body {
+                let count = Int64(buffer.readableBytes)
+                defer { position += count }
+                if let window {
+                    let low = max(position, window.lowerBound), high = min(position + count, window.upperBound)
+                    if low < high {
+                        buffer.withUnsafeReadableBytes { bytes in
+                            body.append(contentsOf: bytes[Int(low - position)..<Int(high - position)])
+                        }
+                    }
+                    if position + count >= window.upperBound {
+                        position += count
+                        return HTTPResponse(status: status, headers: headers, body: body, bodyOffset: window.lowerBound, receivedBytes: position)
+                    }
+                    continue
+                }
+                guard Int64(body.count) + count <= limit else {
+                    throw HTTPTransportError(.tooLarge, "the answer is longer than the \(limit) bytes allowed")
+                }
+                buffer.withUnsafeReadableBytes { body.append(contentsOf: $0) }
+            }
+            if let window {
+                // The object ended before the window did: return what there was, from the window's start.
+                return HTTPResponse(status: status, headers: headers, body: body, bodyOffset: min(window.lowerBound, position), receivedBytes: position)
+            }
+            return HTTPResponse(status: status, headers: headers, body: body, receivedBytes: position)
+        } catch let error as HTTPTransportError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw Self.classify(error)
+        }
+    }
+
+    /// The URL to connect to: names under `.localhost` are loopback (RFC 6761), as browsers and curl
+    /// treat them, so S3 virtual-hosted addressing works against a local server; the Host header
+    /// keeps the name.
+    static func connectable(_ url: URL) -> URL {
+        guard let host = url.host, host.lowercased().hasSuffix(".localhost"),
+              var parts = URLComponents(url: url, resolvingAgainstBaseURL: false) else { return url }
+        parts.host = "127.0.0.1"
+        return parts.url ?? url
+    }
+
+    /// Maps an async-http-client or SwiftNIO error to a transport error.
+    static func classify(_ error: any Error) -> HTTPTransportError {
+        let message = String(describing: error)
+        if let http = error as? HTTPClientError {
+            switch http {
+            case .connectTimeout: return HTTPTransportError(.cannotConnect, "connection timed out")
+            case .readTimeout, .writeTimeout, .deadlineExceeded: return HTTPTransportError(.timedOut, "no progress within the timeout")
+            case .remoteConnectionClosed: return HTTPTransportError(.connectionLost, "the server closed the connection")
+            case .cancelled: return HTTPTransportError(.other, "cancelled")
+            default: return HTTPTransportError(.other, message)
+            }
+        }
+        if error is NIOConnectionError || error is NIOSSLError { return HTTPTransportError(.cannotConnect, message) }
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL: return HTTPTransportError(.cannotConnect, message)
+            case ECONNRESET, EPIPE: return HTTPTransportError(.connectionLost, message)
+            default: return HTTPTransportError(.other, message)
+            }
+        }
+        if let channel = error as? ChannelError {
+            switch channel {
+            case .connectTimeout: return HTTPTransportError(.cannotConnect, message)
+            case .eof, .ioOnClosedChannel, .alreadyClosed, .outputClosed, .inputClosed: return HTTPTransportError(.connectionLost, message)
+            default: return HTTPTransportError(.other, message)
+            }
+        }
+        return HTTPTransportError(.other, message)
+    }
+}
