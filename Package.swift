@@ -117,6 +117,9 @@ let package = Package(
                 "ModVaultChunking", "ModVaultFixtures",
             ]
         ),
-        .testTarget(name: "ModVaultCLITests", dependencies: ["modvault", "ModVaultFixtures"]),
+        .testTarget(
+            name: "ModVaultCLITests",
+            dependencies: ["modvault", "ModVaultFixtures", "ModVaultCore", "ModVaultStore", "ModVaultCrypto"]
+        ),
     ]
 )

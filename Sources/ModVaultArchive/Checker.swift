@@ -118,9 +118,17 @@ public struct Checker: Sendable {
         var badTrees = Set<ObjectID>()
         var streamProblems = ContentProblems()
         for record in snapshots {
-            walkForDamage(record, tree: record.snapshot.tree, path: "", indexed: indexed, bad: bad,
-                          goodTrees: &goodTrees, badTrees: &badTrees, streamProblems: &streamProblems, report: &report)
+            var uses = SubtreeUses()
+            do {
+                try walkForDamage(record, tree: record.snapshot.tree, path: "", indexed: indexed, bad: bad, uses: &uses,
+                                  goodTrees: &goodTrees, badTrees: &badTrees, streamProblems: &streamProblems, report: &report)
+            } catch {
+                report.errors.append("snapshot \(record.id.short): \(error)")
+            }
         }
+        // A damaged subtree used under several names is reported once.
+        var seen = Set<String>()
+        report.errors = report.errors.filter { seen.insert($0).inserted }
         return report
     }
 
@@ -164,9 +172,12 @@ public struct Checker: Sendable {
         }
     }
 
+    /// Walks one snapshot's trees; a subtree already found healthy is not entered again (its paths
+    /// need no report), and one entered too often (`SubtreeUses`) ends the walk with an error.
     private func walkForDamage(_ record: SnapshotRecord, tree: ObjectID, path: String, indexed: [BlobHandle: BlobLocation],
-                               bad: Set<BlobHandle>, goodTrees: inout Set<ObjectID>, badTrees: inout Set<ObjectID>,
-                               streamProblems: inout ContentProblems, report: inout CheckReport) {
+                               bad: Set<BlobHandle>, uses: inout SubtreeUses, goodTrees: inout Set<ObjectID>, badTrees: inout Set<ObjectID>,
+                               streamProblems: inout ContentProblems, report: inout CheckReport) throws {
+        if goodTrees.contains(tree) { return }
         let label = "snapshot \(record.id.short): \(path.isEmpty ? "/" : path)"
         if badTrees.contains(tree) {
             report.affected.append(label + " (tree unreadable)")
@@ -184,10 +195,19 @@ public struct Checker: Sendable {
             report.affected.append(label + " (tree unreadable)")
             return
         }
-        let known = goodTrees.contains(tree)
         var treeHealthy = true
         for node in loaded.nodes {
             let child = path.isEmpty ? node.name : path + "/" + node.name
+            // A name or link restore would refuse is damage too: the snapshot cannot be restored.
+            do {
+                try EntryName.validate(node.name, at: child)
+                if node.type == .symlink { try EntryName.validateLink(node.linkTarget ?? "", at: child) }
+            } catch {
+                treeHealthy = false
+                report.errors.append("snapshot \(record.id.short): \(error)")
+                report.affected.append("snapshot \(record.id.short): \(child)")
+                continue
+            }
             switch node.type {
             case .regular:
                 var problem: String? = nil
@@ -205,15 +225,26 @@ public struct Checker: Sendable {
                 for h in handles where problem == nil {
                     problem = streamProblems.problem(with: h, indexed: indexed, bad: bad, repository: repository)
                 }
+                if problem == nil {
+                    // The chunks must add up to the recorded size, or restore would fail on this file.
+                    let held = handles.reduce(Int64(0)) { total, h in
+                        let length = h.type == .stream ? streamProblems.length(of: h.id) ?? 0 : indexed[h]?.rawLength ?? 0
+                        let (sum, overflow) = total.addingReportingOverflow(length)
+                        return overflow ? .max : sum
+                    }
+                    if held != node.size { problem = "\(child): its content holds \(held) bytes, the snapshot records \(node.size)" }
+                }
                 if let problem {
                     treeHealthy = false
-                    if !known { report.errors.append(problem) }
+                    report.errors.append(problem)
                     report.affected.append("snapshot \(record.id.short): \(child)")
                 }
             case .directory:
                 if let sub = node.subtree {
-                    walkForDamage(record, tree: sub, path: child, indexed: indexed, bad: bad,
-                                  goodTrees: &goodTrees, badTrees: &badTrees, streamProblems: &streamProblems, report: &report)
+                    try uses.count(sub, at: child)
+                    try walkForDamage(record, tree: sub, path: child, indexed: indexed, bad: bad, uses: &uses,
+                                      goodTrees: &goodTrees, badTrees: &badTrees, streamProblems: &streamProblems, report: &report)
+                    if !goodTrees.contains(sub) { treeHealthy = false }
                 }
             default:
                 break
@@ -226,6 +257,10 @@ public struct Checker: Sendable {
 /// Why a file's content blob is unusable, remembered per stream so shared streams are read once.
 private struct ContentProblems {
     private var streams: [ObjectID: String?] = [:]
+    private var lengths: [ObjectID: Int64] = [:]
+
+    /// The length a stream blob rebuilds to, once `problem(with:)` has read it.
+    func length(of stream: ObjectID) -> Int64? { lengths[stream] }
 
     /// The problem with `handle` (a data blob, or a stream blob and the data blobs it lists), if any.
     mutating func problem(with handle: BlobHandle, indexed: [BlobHandle: BlobLocation], bad: Set<BlobHandle>,
@@ -237,6 +272,7 @@ private struct ContentProblems {
         var found: String? = nil
         do {
             let stream = try repository.loadStream(handle.id)
+            lengths[handle.id] = Int64(clamping: stream.originalLength)
             switch stream.form {
             case .recipe(let bytes):
                 let recipe = try Recipe(decoding: bytes)

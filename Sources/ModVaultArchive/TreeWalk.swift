@@ -62,6 +62,25 @@ public struct SubtreeUses: Sendable {
     }
 }
 
+/// Decoded small trees kept during one walk: identical folders (empty ones, repeated layouts) share a
+/// subtree, and each further use then costs no decryption. Bounded in count and in tree size.
+struct SmallTrees {
+    private var trees: [ObjectID: Tree] = [:]
+    private static let maximumTrees = 4096
+    private static let maximumNodes = 256
+
+    /// The tree `id`, from the cache or the repository.
+    mutating func tree(_ id: ObjectID, from repository: Repository) throws -> Tree {
+        if let tree = trees[id] { return tree }
+        let tree = try repository.loadTree(id)
+        if tree.nodes.count <= Self.maximumNodes {
+            if trees.count >= Self.maximumTrees { trees.removeAll(keepingCapacity: true) }
+            trees[id] = tree
+        }
+        return tree
+    }
+}
+
 /// Depth-first walks over snapshot trees.
 public struct TreeWalker: Sendable {
     /// The repository read from.
@@ -81,12 +100,13 @@ public struct TreeWalker: Sendable {
     public func walk(_ tree: ObjectID, prefix: String = "", validate: Bool = true,
                      visit: (SnapshotEntry) throws -> Bool) throws {
         var uses = SubtreeUses(limit: subtreeLimit)
-        try walk(tree, prefix: prefix, validate: validate, uses: &uses, visit: visit)
+        var cache = SmallTrees()
+        try walk(tree, prefix: prefix, validate: validate, uses: &uses, cache: &cache, visit: visit)
     }
 
-    private func walk(_ tree: ObjectID, prefix: String, validate: Bool, uses: inout SubtreeUses,
+    private func walk(_ tree: ObjectID, prefix: String, validate: Bool, uses: inout SubtreeUses, cache: inout SmallTrees,
                       visit: (SnapshotEntry) throws -> Bool) throws {
-        let loaded = try repository.loadTree(tree)
+        let loaded = try cache.tree(tree, from: repository)
         var seen = Set<String>()
         for node in loaded.nodes {
             let path = prefix.isEmpty ? node.name : prefix + "/" + node.name
@@ -97,7 +117,7 @@ public struct TreeWalker: Sendable {
             let descend = try visit(SnapshotEntry(path: path, node: node))
             if descend, node.type == .directory, let sub = node.subtree {
                 try uses.count(sub, at: path)
-                try walk(sub, prefix: path, validate: validate, uses: &uses, visit: visit)
+                try walk(sub, prefix: path, validate: validate, uses: &uses, cache: &cache, visit: visit)
             }
         }
     }
