@@ -96,7 +96,7 @@ public struct Checker: Sendable {
             let rebuilder = StreamRebuilder(repository: repository)
             for handle in indexed.keys.filter({ $0.type == .stream }).sorted(by: { $0.id < $1.id }) where !bad.contains(handle) {
                 do {
-                    try rebuilder.withRebuilt(handle.id) { _ in }
+                    try rebuilder.withRebuilt(handle.id, verifyAll: true) { _ in }
                     report.streamsRebuilt += 1
                 } catch {
                     report.errors.append("\(error)")

@@ -131,8 +131,15 @@ public struct Materializer: Sendable {
                 throw SystemCallError(code: errno, operation: "chmod", path: file.path)
             }
             try FileSystem.setModificationTime(entry.node.mtimeNanos, of: file)
-            if durable { try file.sync() }
+            if durable { try file.sync() } else { file.startWriteback() }
         }
+    }
+
+    /// Makes every temporary written so far durable at once (`syncfs` on the target's filesystem),
+    /// for callers that finish files without `durable` and must not rename them before they are on disk.
+    public func syncAll() throws {
+        let root = try folders.folder("")
+        try io { try root.syncFileSystem() }
     }
 
     /// Renames a finished temporary over the file's final name.

@@ -16,8 +16,11 @@ public struct MirrorOptions: Sendable {
     public var deleteExtraneous = false
     /// Largest gap between two needed blobs of one pack that is still fetched in the same request.
     public var coalesceGap: Int64 = 256 << 10
-    /// Parallel range requests.
-    public var concurrency = 4
+    /// Batches of ranged requests in flight at once, ahead of the writer.
+    public var concurrency = 8
+    /// Sealed bytes per batch: memory held by downloads is about `concurrency` × this, twice over
+    /// (sealed and opened), whatever the folder's size.
+    public var batchBytes: Int64 = 4 << 20
     /// Receives progress.
     public var progress: TransferProgress?
 
@@ -126,29 +129,38 @@ public struct Mirror: Sendable {
         var files: [PlannedFile] = []
         var links: [SnapshotEntry] = []
         var uses = SubtreeUses()
-        func walk(_ tree: ObjectID, prefix: String) async throws {
-            let bytes = try await blob(BlobHandle(id: tree, type: .tree), index: index, local: localRepo, report: &report)
-            let loaded: Tree
-            do { loaded = try Tree.decode(bytes) } catch { throw StoreError.corruptObject(path: "\(remote.location) tree \(tree.short)", reason: "\(error)") }
-            var seen = Set<String>()
-            for node in loaded.nodes {
-                let path = prefix.isEmpty ? node.name : prefix + "/" + node.name
-                try validate(node, path: path)
-                guard seen.insert(node.name).inserted else { throw StoreError.corruptObject(path: path, reason: "duplicate name in tree") }
-                switch node.type {
-                case .directory:
-                    dirs.append(SnapshotEntry(path: path, node: node))
-                    if let sub = node.subtree {
-                        try uses.count(sub, at: path)
-                        try await walk(sub, prefix: path)
+        // Level by level, so each level's trees come in one coalesced round of ranged reads rather than
+        // one request per folder; parents still come before their children.
+        var level: [(tree: ObjectID, prefix: String)] = [(chosen.1.tree, "")]
+        while !level.isEmpty {
+            let trees = try await blobs(Set(level.map { BlobHandle(id: $0.tree, type: .tree) }), index: index, local: localRepo,
+                                        options: options, report: &report)
+            var next: [(tree: ObjectID, prefix: String)] = []
+            for (tree, prefix) in level {
+                let loaded: Tree
+                do { loaded = try Tree.decode(trees[tree] ?? []) } catch {
+                    throw StoreError.corruptObject(path: "\(remote.location) tree \(tree.short)", reason: "\(error)")
+                }
+                var seen = Set<String>()
+                for node in loaded.nodes {
+                    let path = prefix.isEmpty ? node.name : prefix + "/" + node.name
+                    try validate(node, path: path)
+                    guard seen.insert(node.name).inserted else { throw StoreError.corruptObject(path: path, reason: "duplicate name in tree") }
+                    switch node.type {
+                    case .directory:
+                        dirs.append(SnapshotEntry(path: path, node: node))
+                        if let sub = node.subtree {
+                            try uses.count(sub, at: path)
+                            next.append((sub, path))
+                        }
+                    case .regular: files.append(PlannedFile(path: path, node: node))
+                    case .symlink: links.append(SnapshotEntry(path: path, node: node))
+                    case .other: break
                     }
-                case .regular: files.append(PlannedFile(path: path, node: node))
-                case .symlink: links.append(SnapshotEntry(path: path, node: node))
-                case .other: break
                 }
             }
+            level = next
         }
-        try await walk(chosen.1.tree, prefix: "")
         // Content lists, a level of one file at a time: the local repository first, then one coalesced
         // round of ranged reads per level, so a file of 100,000 chunks costs three rounds, not 1,600 requests.
         for i in files.indices {
@@ -181,12 +193,11 @@ public struct Mirror: Sendable {
         let setAside = try setAsideTemporaries(target)
         // Stream blobs are small: read them all up front, so their data blobs join the search for seeds.
         var streams: [ObjectID: StreamBlob] = [:]
-        for f in files {
-            for h in f.handles where h.type == .stream && streams[h.id] == nil {
-                let bytes = try await blob(h, index: index, local: localRepo, report: &report)
-                do { streams[h.id] = try StreamBlob.decode(bytes) } catch {
-                    throw StoreError.corruptObject(path: "\(remote.location) stream \(h.id.short)", reason: "\(error)")
-                }
+        let streamBytes = try await blobs(Set(files.flatMap { $0.handles.filter { $0.type == .stream } }), index: index, local: localRepo,
+                                          options: options, report: &report)
+        for (id, bytes) in streamBytes {
+            do { streams[id] = try StreamBlob.decode(bytes) } catch {
+                throw StoreError.corruptObject(path: "\(remote.location) stream \(id.short)", reason: "\(error)")
             }
         }
         // Data blobs and streams alike are named by the MAC of their bytes, so one search finds both.
@@ -200,8 +211,8 @@ public struct Mirror: Sendable {
         var seeds: [ObjectID: Seed] = [:]
         try scanSeeds(target, needed: needed, into: &seeds)
 
-        // 4. Assemble every file as a temporary, a window of chunks at a time so memory stays bounded:
-        //    seeds and the local repository first, one coalesced ranged request per run of the rest.
+        // 4. Assemble every file as a temporary, with the remote's blobs downloaded in batches ahead of the
+        //    writer (bounded: `concurrency` batches of `batchBytes`), seeds and the local repository first.
         let materializer = Materializer(target: target, temporaryPrefix: ".modvault-mirror-")
         // Every link is checked before anything is written, and again as it is created.
         try materializer.check(directories: dirs, files: files.map(\.entry), links: links)
@@ -218,85 +229,136 @@ public struct Mirror: Sendable {
                   access.opener.contentMAC.id(bytes) == id else { return nil }
             return bytes
         }
+        func inLocal(_ id: ObjectID) -> Bool {
+            guard let localRepo else { return false }
+            return (try? localRepo.index.location(of: BlobHandle(id: id, type: .data))) != nil
+        }
 
-        // Writes data blobs in order, a window at a time so memory stays bounded: seeds and the local
-        // repository first, one coalesced ranged request per run of the rest.
-        func emitData(_ ids: [ObjectID], _ sink: ([UInt8]) throws -> Void) async throws {
-            var start = 0
-            while start < ids.count {
-                let window = Array(ids[start..<min(ids.count, start + 64)])
-                start += window.count
-                var missing: [BlobHandle] = []
-                for id in Set(window) where seeds[id] == nil {
-                    let h = BlobHandle(id: id, type: .data)
-                    if let localRepo, (try? localRepo.index.location(of: h)) != nil { continue }
-                    missing.append(h)
+        // Every data blob the files will need from the remote, once each, in the order they are written:
+        // batches of it are downloaded (and opened) ahead of the writer, `concurrency` batches at a time,
+        // and dropped once written. A blob needed again later comes from the temporary it was written to.
+        var order: [BlobHandle] = []
+        var planned = Set<ObjectID>()
+        func plan(_ id: ObjectID) {
+            guard seeds[id] == nil, !inLocal(id), planned.insert(id).inserted else { return }
+            order.append(BlobHandle(id: id, type: .data))
+        }
+        for f in files {
+            for h in f.handles {
+                if h.type == .stream, let stream = streams[h.id] {
+                    if seeds[h.id] == nil { stream.content.forEach(plan) }
+                } else {
+                    plan(h.id)
                 }
-                let fetched = try await fetchCoalesced(missing, index: index, gap: options.coalesceGap, concurrency: options.concurrency)
-                report.bytesDownloaded += fetched.bytes
-                report.objectsDownloaded += fetched.requests
-                var got: [ObjectID: [UInt8]] = [:]
-                for (h, bytes) in fetched.blobs { got[h.id] = bytes }
-                for id in window {
-                    if let bytes = got[id] {
-                        try sink(bytes)
+            }
+        }
+        let batches = try batch(order, index: index, bytes: options.batchBytes)
+        var batchOf: [ObjectID: Int] = [:]
+        for (i, members) in batches.enumerated() { for h in members { batchOf[h.id] = i } }
+        let window = max(1, options.concurrency)
+
+        try await withThrowingTaskGroup(of: (Int, [(BlobHandle, [UInt8])], Int64, Int).self) { group in
+            var arrived: [Int: [ObjectID: [UInt8]]] = [:]
+            var started = 0, current = 0
+
+            // The blob from its prefetched batch, waiting for the batch if it is still on its way.
+            func prefetched(_ id: ObjectID) async throws -> [UInt8]? {
+                guard let k = batchOf[id], k >= current else { return nil }
+                while current < k {
+                    arrived[current] = nil
+                    current += 1
+                }
+                while started < batches.count, started < k + window {
+                    let i = started, members = batches[i]
+                    started += 1
+                    group.addTask {
+                        let got = try await fetchCoalesced(members, index: index, gap: options.coalesceGap, concurrency: 2)
+                        return (i, got.blobs, got.bytes, got.requests)
+                    }
+                }
+                while arrived[k] == nil, let (i, blobs, bytes, requests) = try await group.next() {
+                    var byID: [ObjectID: [UInt8]] = [:]
+                    for (h, b) in blobs { byID[h.id] = b }
+                    arrived[i] = byID
+                    report.bytesDownloaded += bytes
+                    report.objectsDownloaded += requests
+                }
+                return arrived[k]?[id]
+            }
+
+            // Writes data blobs in order: the prefetched batch, then seeds (this run's temporaries among
+            // them) and the local repository, and a late request only for a seed that changed under us.
+            func emitData(_ ids: [ObjectID], _ sink: (ObjectID, [UInt8]) throws -> Void) async throws {
+                for id in ids {
+                    if let bytes = try await prefetched(id) {
+                        try sink(id, bytes)
                         fetchedIDs.insert(id)
                         continue
                     }
                     if let bytes = verifiedSeed(id) {
-                        try sink(bytes)
+                        try sink(id, bytes)
                         report.bytesReused += Int64(bytes.count)
                         continue
                     }
                     let h = BlobHandle(id: id, type: .data)
                     if let localRepo, let l = try localRepo.index.location(of: h) {
                         try localRepo.loadBlob(h, at: l, into: plain, scratch: scratch)
-                        try sink(plain.array)
+                        try sink(id, plain.array)
                         report.bytesReused += Int64(plain.count)
                         continue
                     }
-                    // A seed that changed under us: fetch the blob after all.
                     let late = try await fetchCoalesced([h], index: index, gap: 0, concurrency: 1)
                     guard let bytes = late.blobs.first?.1 else { throw StoreError.blobNotIndexed(h) }
                     report.bytesDownloaded += late.bytes
-                    try sink(bytes)
+                    report.objectsDownloaded += late.requests
+                    try sink(id, bytes)
                 }
             }
-        }
-        for f in files {
-            let entry = f.entry
-            // Temporaries stay after a failure: the next run reads them as seeds.
-            let out = try materializer.create(entry)
-            var pending: [ObjectID] = []
-            for h in f.handles {
-                guard h.type == .stream, let stream = streams[h.id] else {
-                    pending.append(h.id)
-                    continue
-                }
-                try await emitData(pending) { try out.write($0) }
-                pending.removeAll()
-                if let bytes = verifiedSeed(h.id) {
+
+            for f in files {
+                let entry = f.entry
+                let temporary = materializer.temporary(for: entry.path)
+                // Temporaries stay after a failure: the next run reads them as seeds.
+                let out = try materializer.create(entry)
+                var offset: Int64 = 0
+                func write(_ id: ObjectID?, _ bytes: [UInt8]) throws {
                     try out.write(bytes)
-                    report.bytesReused += Int64(bytes.count)
-                    continue
+                    if let id, seeds[id] == nil { seeds[id] = Seed(path: temporary, offset: offset, length: bytes.count) }
+                    offset += Int64(bytes.count)
                 }
-                // A stream blob from the remote may lie about its size: check the claim first, then every piece.
-                let label = "\(remote.location) stream \(h.id.short)"
-                try StreamRebuilder.checkClaims(stream, label: label)
-                var content: [UInt8] = []
-                content.reserveCapacity(Int(stream.contentLength))
-                try await emitData(stream.content) { piece in
-                    try piece.withUnsafeBytes { try StreamRebuilder.append($0, to: &content, declared: stream.contentLength, label: label) }
+                var pending: [ObjectID] = []
+                for h in f.handles {
+                    guard h.type == .stream, let stream = streams[h.id] else {
+                        pending.append(h.id)
+                        continue
+                    }
+                    try await emitData(pending) { try write($0, $1) }
+                    pending.removeAll()
+                    if let bytes = verifiedSeed(h.id) {
+                        try write(nil, bytes)
+                        report.bytesReused += Int64(bytes.count)
+                        continue
+                    }
+                    // A stream blob from the remote may lie about its size: check the claim first, then every piece.
+                    let label = "\(remote.location) stream \(h.id.short)"
+                    try StreamRebuilder.checkClaims(stream, label: label)
+                    var content: [UInt8] = []
+                    content.reserveCapacity(Int(stream.contentLength))
+                    try await emitData(stream.content) { _, piece in
+                        try piece.withUnsafeBytes { try StreamRebuilder.append($0, to: &content, declared: stream.contentLength, label: label) }
+                    }
+                    try StreamRebuilder.rebuild(stream, id: h.id, content: content, into: &rebuilt, engine: engine, mac: access.opener.contentMAC)
+                    try write(h.id, rebuilt)
                 }
-                try StreamRebuilder.rebuild(stream, id: h.id, content: content, into: &rebuilt, engine: engine, mac: access.opener.contentMAC)
-                try out.write(rebuilt)
+                try await emitData(pending) { try write($0, $1) }
+                try materializer.finish(out, entry: entry, written: try out.status().size, durable: false)
+                finished.append(entry)
+                options.progress?(TransferSample(objects: finished.count, totalObjects: files.count, bytes: report.bytesDownloaded + report.bytesReused,
+                                                 totalBytes: 0, elapsed: monotonicSeconds() - start0))
             }
-            try await emitData(pending) { try out.write($0) }
-            try materializer.finish(out, entry: entry, written: try out.status().size, durable: true)
-            finished.append(entry)
-            options.progress?(TransferSample(objects: finished.count, totalObjects: files.count, bytes: report.bytesDownloaded + report.bytesReused,
-                                             totalBytes: 0, elapsed: monotonicSeconds() - start0))
         }
+        // Every temporary reaches the disk before any replaces a file: one syncfs instead of an fsync per file.
+        try materializer.syncAll()
         for entry in finished { try materializer.commit(entry) }
         try materializer.makeLinks(links, replace: true)
         for path in setAside { try? FileSystem.remove(path) }
@@ -406,16 +468,60 @@ public struct Mirror: Sendable {
 
     // MARK: Remote reads
 
-    private func blob(_ handle: BlobHandle, index: [BlobHandle: BlobLocation], local: Repository?, report: inout TransferReport) async throws -> [UInt8] {
-        if let local, let l = try local.index.location(of: handle) {
-            var out: [UInt8] = []
-            try local.loadBlob(handle, at: l, into: &out)
-            return out
+    /// The plaintext of `handles`: from the local repository when it has them, the rest in batches
+    /// of coalesced ranged reads, `options.concurrency` batches at a time.
+    private func blobs(_ handles: Set<BlobHandle>, index: [BlobHandle: BlobLocation], local: Repository?, options: MirrorOptions,
+                       report: inout TransferReport) async throws -> [ObjectID: [UInt8]] {
+        var out: [ObjectID: [UInt8]] = [:]
+        var fetch: [BlobHandle] = []
+        for handle in handles {
+            if let local, let l = try local.index.location(of: handle) {
+                var bytes: [UInt8] = []
+                try local.loadBlob(handle, at: l, into: &bytes)
+                out[handle.id] = bytes
+            } else {
+                fetch.append(handle)
+            }
         }
-        let result = try await fetchCoalesced([handle], index: index, gap: 0, concurrency: 1)
-        report.bytesDownloaded += result.bytes
-        guard let bytes = result.blobs.first?.1 else { throw StoreError.blobNotIndexed(handle) }
-        return bytes
+        let batches = try batch(fetch.sorted { ($0.id, $0.type.rawValue) < ($1.id, $1.type.rawValue) }, index: index, bytes: options.batchBytes)
+        try await withThrowingTaskGroup(of: (blobs: [(BlobHandle, [UInt8])], bytes: Int64, requests: Int).self) { group in
+            var started = 0
+            func start() {
+                guard started < batches.count else { return }
+                let handles = batches[started]
+                started += 1
+                // Trees and stream blobs are small and lie between data blobs: any gap would download the
+                // data around them, which an incremental mirror mostly has already. Only adjacent ones merge.
+                group.addTask { try await fetchCoalesced(handles, index: index, gap: 0, concurrency: 2) }
+            }
+            for _ in 0..<max(1, options.concurrency) { start() }
+            while let done = try await group.next() {
+                for (h, bytes) in done.blobs { out[h.id] = bytes }
+                report.bytesDownloaded += done.bytes
+                report.objectsDownloaded += done.requests
+                start()
+            }
+        }
+        return out
+    }
+
+    /// Splits `handles` (in the order given) into batches of about `bytes` sealed bytes each.
+    private func batch(_ handles: [BlobHandle], index: [BlobHandle: BlobLocation], bytes: Int64) throws -> [[BlobHandle]] {
+        var batches: [[BlobHandle]] = []
+        var current: [BlobHandle] = []
+        var size: Int64 = 0
+        for handle in handles {
+            guard let location = index[handle] else { throw StoreError.blobNotIndexed(handle) }
+            if !current.isEmpty, size + location.length > bytes || current.count >= 4096 {
+                batches.append(current)
+                current = []
+                size = 0
+            }
+            current.append(handle)
+            size += location.length
+        }
+        if !current.isEmpty { batches.append(current) }
+        return batches
     }
 
     /// Fetches blobs with one ranged request per run of neighbours in a pack (gaps up to `gap` are read and discarded).

@@ -13,8 +13,8 @@ public struct Syncer: Sendable {
     public let local: Repository
     /// The remote.
     public let remote: any Remote
-    /// Parallel transfers.
-    public var concurrency = 4
+    /// Objects transferred at once.
+    public var concurrency = 8
     /// Seconds to keep retrying while another process holds a conflicting local lock.
     public var lockWait: Double = 0
 

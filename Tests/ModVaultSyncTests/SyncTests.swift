@@ -423,7 +423,9 @@ struct InterruptedMirrorTests {
             .mirror("latest", options: MirrorOptions(target: w.root + "/reference"))
         var options = MirrorOptions(target: w.root + "/target")
         options.concurrency = 1
-        let dropping = Interrupting(base: disk, packLoads: 12)
+        // Small batches, so the 3.6 MB are many requests and the connection drops part-way.
+        options.batchBytes = 256 << 10
+        let dropping = Interrupting(base: disk, packLoads: 6)
         await #expect(throws: (any Error).self) {
             try await Mirror(access: try await RemoteRepositoryAccess(remote: dropping, password: w.password)).mirror("latest", options: options)
         }
