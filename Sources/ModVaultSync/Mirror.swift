@@ -256,6 +256,11 @@ public struct Mirror: Sendable {
         var batchOf: [ObjectID: Int] = [:]
         for (i, members) in batches.enumerated() { for h in members { batchOf[h.id] = i } }
         let window = max(1, options.concurrency)
+        let totalBytes = files.reduce(Int64(0)) { total, f in
+            let (sum, overflow) = total.addingReportingOverflow(max(0, f.node.size))
+            return overflow ? .max : sum
+        }
+        var writtenBytes: Int64 = 0
 
         try await withThrowingTaskGroup(of: (Int, [(BlobHandle, [UInt8])], Int64, Int).self) { group in
             var arrived: [Int: [ObjectID: [UInt8]]] = [:]
@@ -353,8 +358,10 @@ public struct Mirror: Sendable {
                 try await emitData(pending) { try write($0, $1) }
                 try materializer.finish(out, entry: entry, written: try out.status().size, durable: false)
                 finished.append(entry)
-                options.progress?(TransferSample(objects: finished.count, totalObjects: files.count, bytes: report.bytesDownloaded + report.bytesReused,
-                                                 totalBytes: 0, elapsed: monotonicSeconds() - start0))
+                writtenBytes += max(0, entry.node.size)
+                // Progress counts the folder's bytes written, so rate and ETA describe the whole job.
+                options.progress?(TransferSample(objects: finished.count, totalObjects: files.count, bytes: writtenBytes,
+                                                 totalBytes: totalBytes, elapsed: monotonicSeconds() - start0))
             }
         }
         // Every temporary reaches the disk before any replaces a file: one syncfs instead of an fsync per file.
