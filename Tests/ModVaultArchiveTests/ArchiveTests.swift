@@ -362,7 +362,8 @@ struct CaseFoldMount {
     let path: String
     let process: Process
 
-    /// True when FUSE and fusepy are there to run it.
+    /// True when a case-folding folder can really be mounted here: FUSE, fusepy and the right to
+    /// mount (a container may lack it even with /dev/fuse present).
     static let available: Bool = {
         guard FileManager.default.fileExists(atPath: "/dev/fuse") else { return false }
         let probe = Process()
@@ -371,7 +372,12 @@ struct CaseFoldMount {
         probe.standardError = FileHandle.nullDevice
         guard (try? probe.run()) != nil else { return false }
         probe.waitUntilExit()
-        return probe.terminationStatus == 0
+        guard probe.terminationStatus == 0 else { return false }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("modvault-fuse-probe-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        guard let mount = try? CaseFoldMount(backing: root + "/backing", at: root + "/mounted") else { return false }
+        mount.unmount()
+        return true
     }()
 
     init(backing: String, at path: String) throws {
