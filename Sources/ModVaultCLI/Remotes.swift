@@ -88,6 +88,15 @@ func transferProgress(_ label: String, quiet: Bool) -> TransferProgress? {
     }
 }
 
+/// The `--transfers` option shared by push, pull, clone and mirror.
+enum Transfers {
+    /// `n` if it is a sensible number of requests in flight, else a usage error.
+    static func check(_ n: Int) throws -> Int {
+        guard (1...64).contains(n) else { throw ValidationError("--transfers must be between 1 and 64, not \(n)") }
+        return n
+    }
+}
+
 func finishProgressLine(_ progress: TransferProgress?) {
     if progress != nil { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
 }
@@ -201,6 +210,9 @@ struct Push: AsyncParsableCommand {
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote name or URL.") var remote: String
     @Argument(help: "Only these snapshots (and what they need).") var snapshots: [String] = []
+    @Option(help: ArgumentHelp("Objects (or, for mirror, 4 MiB batches of ranged reads) in flight at once; lower it for a server that handles one request at a time.", valueName: "n"))
+    var transfers = 8
+    func validate() throws { _ = try Transfers.check(transfers) }
     @Flag(help: "Print a JSON summary as the last line.") var json = false
 
     func run() async throws {
@@ -211,6 +223,7 @@ struct Push: AsyncParsableCommand {
         let progress = transferProgress("push", quiet: global.quiet)
         var syncer = Syncer(local: repo, remote: target)
         syncer.lockWait = global.retryLock
+        syncer.concurrency = try Transfers.check(transfers)
         let report = try await syncer.push(snapshots: selected, progress: progress)
         // The manifest lets a plain static HTTP host serving this folder or bucket be pulled and mirrored.
         _ = try await RemoteManifest.write(to: target)
@@ -224,6 +237,9 @@ struct Pull: AsyncParsableCommand {
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote name or URL.") var remote: String
     @Argument(help: "Only these snapshots (IDs or prefixes on the remote) and what they need.") var snapshots: [String] = []
+    @Option(help: ArgumentHelp("Objects (or, for mirror, 4 MiB batches of ranged reads) in flight at once; lower it for a server that handles one request at a time.", valueName: "n"))
+    var transfers = 8
+    func validate() throws { _ = try Transfers.check(transfers) }
     @Flag(help: "Print a JSON summary as the last line.") var json = false
 
     func run() async throws {
@@ -232,6 +248,7 @@ struct Pull: AsyncParsableCommand {
         let progress = transferProgress("pull", quiet: global.quiet)
         var syncer = Syncer(local: repo, remote: source)
         syncer.lockWait = global.retryLock
+        syncer.concurrency = try Transfers.check(transfers)
         let report = try await syncer.pull(snapshots: snapshots.isEmpty ? nil : snapshots, progress: progress)
         finishProgressLine(progress)
         printReport(report, verb: "pulled from \(source.location)", json: json, quiet: global.quiet)
@@ -245,13 +262,17 @@ struct Clone: AsyncParsableCommand {
         discussion: "Same repository ID, keys and chunker secret; the remote is saved as 'origin'.")
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote URL.") var url: String
+    @Option(help: ArgumentHelp("Objects (or, for mirror, 4 MiB batches of ranged reads) in flight at once; lower it for a server that handles one request at a time.", valueName: "n"))
+    var transfers = 8
+    func validate() throws { _ = try Transfers.check(transfers) }
     @Flag(help: "Print a JSON summary as the last line.") var json = false
 
     func run() async throws {
         let parsed = try RemoteURL.parse(url)
         let path = try global.repositoryPath()
         let progress = transferProgress("clone", quiet: global.quiet)
-        let (repo, report) = try await Syncer.clone(from: try RemoteFactory.make(parsed), to: path, password: try global.password(), progress: progress)
+        let (repo, report) = try await Syncer.clone(from: try RemoteFactory.make(parsed), to: path, password: try global.password(), progress: progress,
+                                                       concurrency: try Transfers.check(transfers))
         finishProgressLine(progress)
         var registry = try RemoteRegistry.load(repo.path)
         registry.remotes["origin"] = parsed.description
@@ -276,6 +297,9 @@ struct MirrorCommand: AsyncParsableCommand {
     @Argument(help: "Snapshot ID, prefix or 'latest'.") var snapshot: String
     @Option(help: ArgumentHelp("Folder to write.", valueName: "dir")) var target: String
     @Flag(help: "Remove files in the target that the snapshot does not have.") var delete = false
+    @Option(help: ArgumentHelp("Objects (or, for mirror, 4 MiB batches of ranged reads) in flight at once; lower it for a server that handles one request at a time.", valueName: "n"))
+    var transfers = 8
+    func validate() throws { _ = try Transfers.check(transfers) }
     @Flag(help: "Print a JSON summary as the last line.") var json = false
 
     func run() async throws {
@@ -291,6 +315,7 @@ struct MirrorCommand: AsyncParsableCommand {
         var options = MirrorOptions(target: target)
         options.localRepository = local
         options.deleteExtraneous = delete
+        options.concurrency = try Transfers.check(transfers)
         options.progress = transferProgress("mirror", quiet: global.quiet)
         let report = try await Mirror(access: access).mirror(snapshot, options: options)
         finishProgressLine(options.progress)

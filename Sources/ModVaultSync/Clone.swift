@@ -6,7 +6,7 @@ extension Syncer {
     /// Creates a local repository at `path` from a remote: the same ID, keys and chunker secret,
     /// then pulls every snapshot. This is how a second machine starts.
     public static func clone(from remote: any Remote, to rawPath: String, password: [UInt8],
-                             progress: TransferProgress? = nil) async throws -> (Repository, TransferReport) {
+                             progress: TransferProgress? = nil, concurrency: Int = 8) async throws -> (Repository, TransferReport) {
         let path = FileSystem.absolute(rawPath)
         if FileSystem.exists(path), !(try FileSystem.list(path)).isEmpty { throw SyncError.targetExists(path: path) }
         guard try await remote.stat(.config) != nil else { throw SyncError.notARepository(remote: remote.location) }
@@ -22,7 +22,9 @@ extension Syncer {
         }
         try FileSystem.writeAtomically(path + "/config", bytes: config)
         let repository = try Repository.open(at: path, password: password)
-        let report = try await Syncer(local: repository, remote: remote).pull(progress: progress)
+        var syncer = Syncer(local: repository, remote: remote)
+        syncer.concurrency = concurrency
+        let report = try await syncer.pull(progress: progress)
         return (repository, report)
     }
 }

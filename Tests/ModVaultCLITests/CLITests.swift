@@ -256,6 +256,10 @@ struct CLITests {
         #expect(bad.status == 2)
         let unknown = try h.modvault(["frobnicate"])
         #expect(unknown.status == 2)
+        for command in [["push", "origin"], ["pull", "origin"], ["clone", "/nowhere"], ["mirror", "origin", "latest", "--target", h.root + "/t"]] {
+            let zero = try h.modvault(command + ["--transfers", "0"])
+            #expect(zero.status == 2 && zero.stderr.contains("--transfers must be between 1 and 64"), "\(command): \(zero.stderr)")
+        }
     }
 }
 
