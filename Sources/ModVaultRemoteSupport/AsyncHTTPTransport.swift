@@ -59,7 +59,9 @@ public final class AsyncHTTPTransport: HTTPTransport {
         outgoing.headers.add(name: "Accept-Encoding", value: "identity")
         for (name, value) in request.headers { outgoing.headers.replaceOrAdd(name: name, value: value) }
         if let body = request.body {
-            outgoing.body = .bytes(ByteBuffer(bytes: body))
+            // Sent in 4 MiB buffers made as they go, not one copy of the whole body: a push keeps
+            // several packs in flight, and each would otherwise be held twice.
+            outgoing.body = .bytes(body)
         }
         do {
             let response = try await client(timeout: request.timeout).execute(outgoing, deadline: .distantFuture)
