@@ -206,10 +206,16 @@ struct RemoteInit: AsyncParsableCommand {
 struct Push: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Upload what a remote lacks: packs, index, snapshots (config and keys on the first push).",
-        discussion: "Interrupted pushes resume; two machines pushing to one remote lose nothing.")
+        discussion: """
+            Interrupted pushes resume; two machines pushing to one remote lose nothing. What the remote
+            holds is remembered locally (cache/remotes/), so a push lists the whole remote only every
+            16 pushes or 7 days, or with --verify.
+            """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote name or URL.") var remote: String
     @Argument(help: "Only these snapshots (and what they need).") var snapshots: [String] = []
+    @Flag(help: "List the whole remote instead of trusting the local record of what it holds (for a remote changed by hand).")
+    var verify = false
     @Option(help: ArgumentHelp("Objects (or, for mirror, 4 MiB batches of ranged reads) in flight at once; lower it for a server that handles one request at a time.", valueName: "n"))
     var transfers = 8
     func validate() throws { _ = try Transfers.check(transfers) }
@@ -224,6 +230,7 @@ struct Push: AsyncParsableCommand {
         var syncer = Syncer(local: repo, remote: target)
         syncer.lockWait = global.retryLock
         syncer.concurrency = try Transfers.check(transfers)
+        syncer.verifyRemote = verify
         let report = try await syncer.push(snapshots: selected, progress: progress)
         // The manifest lets a plain static HTTP host serving this folder or bucket be pulled and mirrored.
         _ = try await RemoteManifest.write(to: target)
@@ -333,7 +340,7 @@ func printReport(_ r: TransferReport, verb: String, json: Bool, quiet: Bool) {
         print(JSON.line(["bytes_uploaded": r.bytesUploaded, "bytes_downloaded": r.bytesDownloaded, "bytes_reused": r.bytesReused,
                          "objects_uploaded": r.objectsUploaded, "objects_downloaded": r.objectsDownloaded,
                          "objects_skipped": r.objectsSkipped, "seconds": r.seconds,
-                         "keys_added": r.keysAdded, "keys_removed": r.keysRemoved,
+                         "keys_added": r.keysAdded, "keys_removed": r.keysRemoved, "listed_remote": r.listedRemote,
                          "refused": r.refused.map { ["object": $0.object, "reason": $0.reason] }]))
     } else if !quiet {
         var parts: [String] = []

@@ -62,6 +62,8 @@ public struct TransferReport: Sendable, Codable {
     /// Files the remote offered that failed verification and were left there, with the reason
     /// (pull and clone): planted or damaged, they never enter the local repository.
     public var refused: [RefusedObject] = []
+    /// Push: whether the remote was listed in full (no fresh local record of what it holds, or `--verify`).
+    public var listedRemote = false
 
     /// An empty report.
     public init() {}

@@ -17,6 +17,8 @@ public struct Syncer: Sendable {
     public var concurrency = 8
     /// Seconds to keep retrying while another process holds a conflicting local lock.
     public var lockWait: Double = 0
+    /// Push lists the remote in full even when the local record of what it holds (`RemoteHoldings`) is fresh.
+    public var verifyRemote = false
 
     /// Creates a syncer.
     public init(local: Repository, remote: any Remote) {
@@ -70,9 +72,20 @@ public struct Syncer: Sendable {
             try await remote.remove(ObjectName(kind: .key, name: name))
             report.keysRemoved += 1
         }
-        let remotePacks = try await reads.names(.pack)
-        let remoteIndex = try await reads.names(.index)
-        let remoteSnapshots = try await reads.names(.snapshot)
+        // What the remote holds: the local record when it is fresh (and the remote still has its config,
+        // so it was not wiped), otherwise a full listing, which replaces the record.
+        var holdings: RemoteHoldings
+        if exists, !verifyRemote, var record = RemoteHoldings.load(local, location: remote.location), record.isFresh {
+            record.pushesSinceListing += 1
+            holdings = record
+        } else {
+            holdings = RemoteHoldings(location: remote.location, packs: try await reads.names(.pack),
+                                      index: try await reads.names(.index), snapshots: try await reads.names(.snapshot))
+            report.listedRemote = true
+        }
+        let remotePacks = holdings.packs
+        let remoteIndex = holdings.index
+        let remoteSnapshots = holdings.snapshots
 
         var packs: [ObjectID]
         var indexFiles: [ObjectID]
@@ -102,6 +115,7 @@ public struct Syncer: Sendable {
                 try await remote.save(ObjectName(kind: .index, id: id), data: sealed, ifAbsent: false)
                 counter.add(objects: 1, bytes: Int64(sealed.count))
             }
+            holdings.index.insert(id.hex)
         }
         try await upload(indexFiles.map { ObjectName(kind: .index, id: $0) }, counter: counter)
         try await upload(snapshotIDs.map { ObjectName(kind: .snapshot, id: $0) }, counter: counter)
@@ -110,6 +124,11 @@ public struct Syncer: Sendable {
             try await remote.save(.config, data: config, ifAbsent: false)
             counter.add(objects: 1, bytes: Int64(config.count))
         }
+        holdings.packs.formUnion(packs.map(\.hex))
+        holdings.index.formUnion(indexFiles.map(\.hex))
+        holdings.snapshots.formUnion(snapshotIDs.map(\.hex))
+        // Only a shortcut for the next push: failing to write it costs that push a listing, nothing more.
+        try? holdings.save(local)
         let totals = counter.totals
         report.objectsUploaded += totals.objects
         report.bytesUploaded += totals.bytes

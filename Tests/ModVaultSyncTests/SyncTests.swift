@@ -437,3 +437,76 @@ struct InterruptedMirrorTests {
         #expect(resumed.bytesDownloaded < full.bytesDownloaded)
     }
 }
+
+/// Counts the listings a remote answers, per kind.
+struct ListCounting: Remote {
+    let base: DiskRemote
+    let packListings = SaveCounter()
+
+    var location: String { base.location }
+    var supportsCreateIfAbsent: Bool { get async { true } }
+    func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws { try await base.save(name, data: data, ifAbsent: ifAbsent) }
+    func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] { try await base.load(name, range: range) }
+    func stat(_ name: ObjectName) async throws -> Int64? { try await base.stat(name) }
+    func list(_ kind: FileKind, after: String?, limit: Int) async throws -> [RemoteEntry] {
+        if kind == .pack { _ = packListings.next() }
+        return try await base.list(kind, after: after, limit: limit)
+    }
+    func remove(_ name: ObjectName) async throws { try await base.remove(name) }
+}
+
+@Suite("push without listing")
+struct RemoteHoldingsTests {
+    /// A push relies on the local record of what the remote holds instead of listing it, until
+    /// `--verify` (or the periodic listing) finds what the record cannot know: here, a pack removed
+    /// from the remote by hand, which the verified push uploads again.
+    @Test func pushListsOnlyWhenItMustAndVerifyRepairs() async throws {
+        let w = try SyncWorld()
+        let disk = try w.remote()
+        let remote = ListCounting(base: disk)
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/src", count: 4, size: 200_000, seed: 5)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+
+        let first = try await Syncer(local: a, remote: remote).push()
+        #expect(first.listedRemote)
+        let listingsAfterFirst = remote.packListings.next() - 1
+
+        try w.writeFiles(w.root + "/src", count: 6, size: 200_000, seed: 6)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        let second = try await Syncer(local: a, remote: remote).push()
+        #expect(!second.listedRemote)
+        #expect(second.objectsUploaded > 0)
+        #expect(remote.packListings.next() - 1 == listingsAfterFirst + 1, "the second push listed the remote's packs")
+
+        // Someone removes a pack from the remote by hand: the record cannot know, --verify finds it.
+        let removed = try #require(try await disk.list(.pack, after: nil, limit: 1).first).name
+        try await disk.remove(removed)
+        let trusting = try await Syncer(local: a, remote: remote).push()
+        #expect(!trusting.listedRemote && trusting.objectsUploaded == 0)
+        var verifying = Syncer(local: a, remote: remote)
+        verifying.verifyRemote = true
+        let verified = try await verifying.push()
+        #expect(verified.listedRemote && verified.objectsUploaded == 1)
+        let (b, _) = try await Syncer.clone(from: disk, to: w.root + "/b", password: w.password)
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+
+        // A remote emptied and started again (no config) is listed, whatever the record says.
+        try FileManager.default.removeItem(atPath: w.root + "/remote")
+        let fresh = try await Syncer(local: a, remote: try w.remote()).push()
+        #expect(fresh.listedRemote)
+        let (c, _) = try await Syncer.clone(from: try w.remote(), to: w.root + "/c", password: w.password)
+        #expect(try c.snapshots().map(\.id) == a.snapshots().map(\.id))
+    }
+
+    /// After `maximumPushes` pushes on one record, the next push lists again.
+    @Test func theRecordExpires() throws {
+        var record = RemoteHoldings(location: "x", packs: [], index: [], snapshots: [])
+        #expect(record.isFresh)
+        record.pushesSinceListing = RemoteHoldings.maximumPushes
+        #expect(!record.isFresh)
+        record.pushesSinceListing = 0
+        record.listed = Date().addingTimeInterval(-RemoteHoldings.maximumAge - 1)
+        #expect(!record.isFresh)
+    }
+}
