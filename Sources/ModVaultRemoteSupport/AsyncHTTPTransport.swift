@@ -18,10 +18,15 @@ public final class AsyncHTTPTransport: HTTPTransport {
     private let connectionsPerHost: Int
     // One client per distinct no-progress timeout: async-http-client sets the read timeout per client.
     private let clients = Mutex<[Int: HTTPClient]>([:])
+    // Requests beyond the connection limit wait here, without a deadline: in async-http-client's pool
+    // the wait would count against the connect timeout, and a long queue (a busy, slow server) would
+    // fail requests that were never sent.
+    private let slots: RequestSlots
 
     /// Creates a transport allowing `connectionsPerHost` parallel connections to one host.
     public init(connectionsPerHost: Int = 16) {
         self.connectionsPerHost = connectionsPerHost
+        slots = RequestSlots(connectionsPerHost)
     }
 
     deinit {
@@ -51,6 +56,12 @@ public final class AsyncHTTPTransport: HTTPTransport {
 
     /// Sends `request`, reading the body within its limits.
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        try await slots.acquire()
+        defer { slots.release() }
+        return try await sendNow(request)
+    }
+
+    private func sendNow(_ request: HTTPRequest) async throws -> HTTPResponse {
         var outgoing = HTTPClientRequest(url: Self.connectable(request.url).absoluteString)
         outgoing.method = HTTPMethod(rawValue: request.method)
         if let host = request.url.host, host.lowercased().hasSuffix(".localhost") {
@@ -152,5 +163,62 @@ public final class AsyncHTTPTransport: HTTPTransport {
             }
         }
         return HTTPTransportError(.other, message)
+    }
+}
+
+/// A counting semaphore for async callers: at most `limit` holders; the rest wait in order.
+final class RequestSlots: Sendable {
+    private struct State {
+        var free: Int
+        var waiting: [(id: UInt64, continuation: CheckedContinuation<Void, any Error>)] = []
+        var nextID: UInt64 = 0
+    }
+    private let state: Mutex<State>
+
+    init(_ limit: Int) { state = Mutex(State(free: max(1, limit))) }
+
+    /// Takes a slot, waiting for one if none is free; a cancelled waiter throws `CancellationError`.
+    func acquire() async throws {
+        let id = state.withLock { s -> UInt64? in
+            if s.free > 0 {
+                s.free -= 1
+                return nil
+            }
+            s.nextID += 1
+            return s.nextID
+        }
+        guard let id else { return }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                let resumeNow = state.withLock { s -> Bool in
+                    // A release may have come between the check above and now.
+                    if s.free > 0 {
+                        s.free -= 1
+                        return true
+                    }
+                    s.waiting.append((id, continuation))
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            let cancelled = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+                guard let i = s.waiting.firstIndex(where: { $0.id == id }) else { return nil }
+                return s.waiting.remove(at: i).continuation
+            }
+            cancelled?.resume(throwing: CancellationError())
+        }
+    }
+
+    /// Returns a slot, handing it straight to the longest waiter if there is one.
+    func release() {
+        let next = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+            if s.waiting.isEmpty {
+                s.free += 1
+                return nil
+            }
+            return s.waiting.removeFirst().continuation
+        }
+        next?.resume()
     }
 }

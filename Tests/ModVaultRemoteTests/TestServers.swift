@@ -320,14 +320,14 @@ final class TestServers: Sendable {
                   style: S3AddressingStyle = .path, options: S3Options = S3Options()) throws -> S3Remote {
         let address = S3Address(bucket: bucket, prefix: prefix, endpoint: endpoint, region: "us-east-1", style: style)
         // The serial moto serves one connection at a time, so a pooled connection left idle would stall
-        // every other; it gets a transport with one connection, which is what a serial server can take.
+        // every other: its transport closes each connection after one request.
         let serial = URL(string: endpoint)?.port == moto.port
         return try S3Remote(address: address, credentials: AWSCredentials(accessKeyID: Self.accessKey, secretAccessKey: secret),
                             options: options, transport: serial ? Self.serialTransport : AsyncHTTPTransport.shared)
     }
 
-    /// The transport for the serial moto: one connection.
-    static let serialTransport = AsyncHTTPTransport(connectionsPerHost: 1)
+    /// The transport for the serial moto: no connection outlives its request.
+    static let serialTransport = OneRequestPerConnection(base: AsyncHTTPTransport(connectionsPerHost: 4))
 }
 
 /// Superuser calls the tests need besides `createCollection`.
@@ -372,4 +372,16 @@ struct RemoteServersTrait: SuiteTrait, TestScoping {
 extension Trait where Self == RemoteServersTrait {
     /// Runs the suite with rclone serve s3, moto_server, PocketBase and a static HTTP server on loopback ports.
     static var remoteServers: Self { Self() }
+}
+
+/// The real transport, asking the server to close each connection after its answer (`Connection:
+/// close`), so no idle keep-alive connection ever sits in a single-threaded server's accept loop.
+struct OneRequestPerConnection: HTTPTransport {
+    let base: AsyncHTTPTransport
+
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var closing = request
+        closing.headers.append((name: "Connection", value: "close"))
+        return try await base.send(closing)
+    }
 }
