@@ -312,13 +312,6 @@ extension FileSystem {
         var times = [omitTime, timespecOf(nanos)]
         guard futimens(file.descriptor, &times) == 0 else { throw SystemCallError(code: errno, operation: "set times", path: file.path) }
     }
-
-    /// Sets the modification time of `path` itself, never following a final symlink; false on failure.
-    @discardableResult
-    public static func setModificationTime(_ nanos: Int64, path: String) -> Bool {
-        var times = [omitTime, timespecOf(nanos)]
-        return utimensat(AT_FDCWD, path, &times, AT_SYMLINK_NOFOLLOW) == 0
-    }
 }
 
 // sync_file_range(2) is declared only under _GNU_SOURCE, which Glibc's module map does not set.

@@ -90,22 +90,21 @@ public final class AsyncHTTPTransport: HTTPTransport {
             body.reserveCapacity(Int(min(declared ?? 0, limit, 64 << 20)))
             var position: Int64 = 0
             for try await buffer in response.body {
-                let count = Int64(buffer.readableBytes)
-                defer { position += count }
+                let start = position
+                position += Int64(buffer.readableBytes)
                 if let window {
-                    let low = max(position, window.lowerBound), high = min(position + count, window.upperBound)
+                    let low = max(start, window.lowerBound), high = min(position, window.upperBound)
                     if low < high {
                         buffer.withUnsafeReadableBytes { bytes in
-                            body.append(contentsOf: bytes[Int(low - position)..<Int(high - position)])
+                            body.append(contentsOf: bytes[Int(low - start)..<Int(high - start)])
                         }
                     }
-                    if position + count >= window.upperBound {
-                        position += count
+                    if position >= window.upperBound {
                         return HTTPResponse(status: status, headers: headers, body: body, bodyOffset: window.lowerBound, receivedBytes: position)
                     }
                     continue
                 }
-                guard Int64(body.count) + count <= limit else {
+                guard Int64(body.count) + (position - start) <= limit else {
                     throw HTTPTransportError(.tooLarge, "the answer is longer than the \(limit) bytes allowed")
                 }
                 buffer.withUnsafeReadableBytes { body.append(contentsOf: $0) }

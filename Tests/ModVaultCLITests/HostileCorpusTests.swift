@@ -171,7 +171,7 @@ struct HostileCorpusTests {
         try? FileManager.default.removeItem(atPath: box + "/restored")
 
         // The same repository as a remote: mirror straight from it, then clone it and pull again.
-        let mirror = try h.modvault(["mirror", h.repo, "latest", "--target", box + "/mirrored"], prefix: [])
+        let mirror = try h.modvault(["mirror", h.repo, "latest", "--target", box + "/mirrored"])
         #expect(mirror.status == expected.mirror, "mirror: \(mirror.stderr)")
         try Self.expectContained(box, target: box + "/mirrored", "mirror")
         try? FileManager.default.removeItem(atPath: box + "/mirrored")
@@ -181,7 +181,7 @@ struct HostileCorpusTests {
         cloning["MODVAULT_REPO"] = local
         h.extraEnvironment = cloning
         defer { h.extraEnvironment = [:] }
-        let clone = try h.modvault(["clone", h.repo], prefix: [])
+        let clone = try h.modvault(["clone", h.repo])
         #expect(clone.status == expected.clone, "clone: \(clone.stderr)")
         try Self.expectContained(box, target: box + "/none", "clone")
         if clone.status == 0 || clone.status == 3 {
