@@ -58,7 +58,7 @@ let package = Package(
         // MARK: Push, pull, clone and mirror between a repository and a remote
         .target(
             name: "ModVaultSync",
-            dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking", "ModVaultFormats", "ModVaultArchive"]
+            dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking", "ModVaultFormats", "ModVaultArchive", "ModVaultRemoteSupport"]
         ),
 
         // MARK: Command line

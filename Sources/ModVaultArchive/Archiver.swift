@@ -26,6 +26,17 @@ public struct SnapshotOptions: Sendable {
     public var lockWait: Double = 0
     /// Receives notes such as adopted packs from an interrupted run.
     public var notice: (@Sendable (String) -> Void)? = nil
+    /// Treat a file as unchanged when its size and modification time (to the nanosecond) match the
+    /// parent, whatever its inode and ctime. Sync sets it: the files it writes get the snapshot's times
+    /// but new inodes, and must not be read again.
+    public var sizeAndTimeSuffice = false
+    /// Names left out at the top of the source folder (sync's own `.modvault` folder).
+    public var excludedRootNames: Set<String> = []
+    /// Names with this prefix are left out at any depth (sync's temporaries).
+    public var excludedPrefix: String? = nil
+    /// Called with the new root tree before the snapshot is saved; returning true skips saving it
+    /// (sync asks this when the folder holds the same content as its parent).
+    public var skipSaving: (@Sendable (ObjectID) throws -> Bool)? = nil
 
     /// Default options.
     public init() {}
@@ -39,6 +50,10 @@ public struct SnapshotResult: Sendable {
     public var warnings: [OperationWarning]
     /// What happened to compressed streams.
     public var streams: StreamStatistics
+    /// The root tree written, which `record` names unless saving was skipped.
+    public var tree: ObjectID
+    /// False when `SnapshotOptions.skipSaving` declined the snapshot: `record` is then the parent's.
+    public var saved = true
 }
 
 /// Walks a folder and stores it as a snapshot: scan, then stream file contents through
@@ -78,6 +93,9 @@ public struct Archiver: Sendable {
         }
 
         var scan = Scan(repository: repository, forceRead: options.forceRead)
+        scan.sizeAndTimeSuffice = options.sizeAndTimeSuffice
+        scan.excludedRootNames = options.excludedRootNames
+        scan.excludedPrefix = options.excludedPrefix
         let root = try scan.scanRoot(source, parentTree: parent?.snapshot.tree)
         let writer = BlobWriter(repository: repository)
         let ledger = StreamLedger(budget: options.normalize == .auto ? options.normalizeBudget : .infinity)
@@ -106,12 +124,15 @@ public struct Archiver: Sendable {
         let snapshot = Snapshot(time: startDate, host: Host.name, username: Host.user, device: DeviceID.current(),
                                 paths: [source], tags: options.tags, parents: parent.map { [$0.id] } ?? [],
                                 tree: treeID, summary: summary)
+        if let parent, let skip = options.skipSaving, try skip(treeID) {
+            return SnapshotResult(record: parent, warnings: scan.warnings, streams: streamStatistics, tree: treeID, saved: false)
+        }
         // The snapshot makes its packs reachable; if the lock was lost, a prune may have removed some.
         try lock.ensureHeld()
         let id = try repository.saveSnapshot(snapshot)
         repository.streamKeys.commit()
         committed = true
-        return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings, streams: streamStatistics)
+        return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings, streams: streamStatistics, tree: treeID)
     }
 
     // MARK: Contents

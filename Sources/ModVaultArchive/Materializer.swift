@@ -151,6 +151,25 @@ public struct Materializer: Sendable {
         try io { try parent.rename(temporaryName(of: name), to: name) }
     }
 
+    /// The status of the entry at `relative` without following links, or nil when nothing is there.
+    public func status(_ relative: String) throws -> FileStatus? {
+        let (parent, name) = try place(relative)
+        return try io { try parent.status(name) }
+    }
+
+    /// Removes the file or link at `relative` (sync applying a deletion); a missing one is not an error.
+    public func remove(_ relative: String) throws {
+        let (parent, name) = try place(relative)
+        try io { try parent.remove(name) }
+    }
+
+    /// Removes the folder at `relative` if it is empty; returns whether it did.
+    @discardableResult
+    public func removeFolderIfEmpty(_ relative: String) throws -> Bool {
+        let (parent, name) = try place(relative)
+        return try io { try parent.removeFolder(name) }
+    }
+
     /// Removes the temporary of a file that failed.
     public func discard(_ entry: SnapshotEntry) {
         guard let (parent, name) = try? place(entry.path) else { return }

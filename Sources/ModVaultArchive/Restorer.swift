@@ -155,6 +155,18 @@ public struct Restorer: Sendable {
     }
 
     private static func writeFile(_ entry: SnapshotEntry, with materializer: Materializer, repository: Repository) throws -> Int64 {
+        let written = try assemble(entry, with: materializer, repository: repository)
+        do { try materializer.commit(entry) } catch {
+            materializer.discard(entry)
+            throw error
+        }
+        return written
+    }
+
+    /// Writes `entry`'s content from the repository into its temporary and finishes it (size, mode,
+    /// time), leaving `materializer.commit` to put it in place; returns the bytes written. On failure
+    /// the temporary is removed. Restore and sync both write files this way.
+    public static func assemble(_ entry: SnapshotEntry, with materializer: Materializer, repository: Repository) throws -> Int64 {
         let final = materializer.path(entry.path)
         let plaintext = ScratchBuffer()
         let scratch = BlobReadScratch()
@@ -185,7 +197,6 @@ public struct Restorer: Sendable {
                 written += Int64(plaintext.count)
             }
             try materializer.finish(out, entry: entry, written: written, durable: false)
-            try materializer.commit(entry)
         } catch {
             materializer.discard(entry)
             if let e = error as? SystemCallError { throw ArchiveError.restoreFailed(path: e.path, cause: e.reason) }

@@ -32,6 +32,12 @@ final class ScanNode {
 struct Scan {
     let repository: Repository
     let forceRead: Bool
+    /// Whether size and modification time alone show a file unchanged (see `SnapshotOptions.sizeAndTimeSuffice`).
+    var sizeAndTimeSuffice = false
+    /// Names left out at the top of the source (see `SnapshotOptions.excludedRootNames`).
+    var excludedRootNames: Set<String> = []
+    /// A prefix of names left out anywhere (see `SnapshotOptions.excludedPrefix`).
+    var excludedPrefix: String? = nil
     /// The parent snapshot's root, for finding moved files by inode.
     private var parentRoot: ObjectID?
     /// The parent's files by (device, inode), built on the first file not found unchanged at its path.
@@ -84,7 +90,10 @@ struct Scan {
         if let parentTree, let tree = try? repository.loadTree(parentTree) {
             for node in tree.nodes { previous[node.name] = node }
         }
+        let isRoot = dir.name.isEmpty
         for name in names {
+            if isRoot, excludedRootNames.contains(name) { continue }
+            if let excludedPrefix, name.hasPrefix(excludedPrefix) { continue }
             let path = dir.path == "/" ? "/" + name : dir.path + "/" + name
             let status: FileStatus
             do { status = try FileSystem.status(path) } catch {
@@ -100,7 +109,7 @@ struct Scan {
             case .regular:
                 summary.bytesTotal += status.size
                 if let old, !forceRead, old.type == .regular, old.size == status.size, old.mtimeNanos == status.mtimeNanos,
-                   old.ctimeNanos == status.ctimeNanos, old.inode == status.inode {
+                   sizeAndTimeSuffice || (old.ctimeNanos == status.ctimeNanos && old.inode == status.inode) {
                     node.content = old.content
                     summary.filesUnchanged += 1
                 } else if !forceRead, old?.inode != status.inode, let moved = movedFile(status) {

@@ -31,14 +31,22 @@ public struct ModVaultCommand: AsyncParsableCommand {
 
             Environment: MODVAULT_REPO, MODVAULT_PASSWORD_FILE, MODVAULT_PASSWORD.
 
+            Sync a folder between machines through a shared remote:
+              modvault sync ~/MO2/mods --remote team     # the first time binds the folder
+              modvault sync ~/MO2/mods --watch           # keep it in step until stopped
+              modvault status ~/MO2/mods; modvault log team
+
             Exit codes: 0 ok, 1 error, 2 usage, 3 done with warnings (a snapshot with
-            unreadable files, a pull or clone that refused planted files), 4 damaged data
-            found, 10 no repository, 11 locked, 12 wrong password.
+            unreadable files, a pull or clone that refused planted files, a sync that left
+            files changed during the run), 4 damaged data found, 5 sync finished but
+            conflicts wait for 'modvault resolve', 10 no repository, 11 locked, 12 wrong
+            password.
             """,
         version: "0.1.0",
         subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self,
                       Forget.self, Prune.self, Optimize.self, Key.self, Unlock.self, Repair.self,
-                      RemoteCommand.self, Push.self, Pull.self, Clone.self, MirrorCommand.self, Chunks.self]
+                      RemoteCommand.self, Push.self, Pull.self, Clone.self, MirrorCommand.self,
+                      SyncCommand.self, StatusCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self, Chunks.self]
     )
 
     /// Creates the command.

@@ -11,6 +11,7 @@ enum ExitStatus: Int32 {
     case usage = 2
     case partial = 3
     case damaged = 4
+    case conflicts = 5
     case repositoryMissing = 10
     case locked = 11
     case wrongPassword = 12

@@ -53,6 +53,8 @@ public enum FileKind: String, Sendable, CaseIterable, Codable {
     case snapshot = "snapshots"
     /// Lock files (`locks/<id>`).
     case lock = "locks"
+    /// The push log of a shared remote (`pushes/<seq>`, 20 decimal digits): one entry per sync push.
+    case push = "pushes"
 
     /// The largest object of this kind a reader accepts from a remote: a claim above it (a length
     /// header, a listing, the bytes themselves) is refused before it is read into memory. Packs may
@@ -60,7 +62,7 @@ public enum FileKind: String, Sendable, CaseIterable, Codable {
     public var maximumObjectLength: Int64 {
         switch self {
         case .config: return 1 << 20
-        case .key, .lock: return 64 << 10
+        case .key, .lock, .push: return 64 << 10
         case .snapshot: return 16 << 20
         case .index: return 512 << 20
         case .pack: return 1536 << 20

@@ -63,6 +63,14 @@ public final class DirectoryHandle: Sendable {
         }
     }
 
+    /// Removes the empty folder `name`; returns false when it is not empty or already gone.
+    @discardableResult
+    public func removeFolder(_ name: String) throws -> Bool {
+        if unlinkat(descriptor, name, AT_REMOVEDIR) == 0 { return true }
+        if errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT { return false }
+        throw SystemCallError(code: errno, operation: "remove folder", path: path(of: name))
+    }
+
     /// Renames `name` to `newName`, both in this folder, replacing a file at `newName`.
     public func rename(_ name: String, to newName: String) throws {
         guard renameat(descriptor, name, descriptor, newName) == 0 else {

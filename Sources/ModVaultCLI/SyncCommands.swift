@@ -1,0 +1,334 @@
+import Foundation
+import Glibc
+import Synchronization
+import ArgumentParser
+import ModVaultCore
+import ModVaultStore
+import ModVaultSync
+
+/// Set by SIGINT/SIGTERM during `sync --watch`: the run in progress finishes, then the loop ends.
+private let stopRequested = Atomic<Bool>(false)
+
+/// Opens the folder's state and checks it belongs to this repository; nil when never synced.
+private func folderState(_ folder: String, repository: Repository) throws -> FolderSyncState? {
+    guard let state = try FolderSyncState.load(folder) else { return nil }
+    guard state.repository == repository.config.id else {
+        throw SyncFolderError.boundElsewhere(folder: folder, detail: "repository \(state.repository.short), not \(repository.config.id.short)")
+    }
+    return state
+}
+
+private func conflictJSON(_ c: SyncConflict) -> [String: Any] {
+    var obj: [String: Any] = ["path": c.path, "kind": c.kind.rawValue, "resolution": c.resolution]
+    if let copy = c.copy { obj["copy"] = copy }
+    if let theirs = c.theirs { obj["theirs"] = theirs.hex }
+    return obj
+}
+
+struct SyncCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sync",
+        abstract: "Keep a folder in step with a shared remote: snapshot, merge, push, update the folder.",
+        discussion: """
+            The first sync binds the folder to a remote (--remote NAME or URL); later ones use it.
+            Each run snapshots the folder (so every version stays in history), reads the remote's
+            push log, merges the remote's changes three-way with the folder's, pushes the result
+            as the next log entry, and writes the merged result into the folder through temporary
+            files. Pushes from several devices never overwrite each other: a device that loses the
+            race for the next entry merges again and retries.
+
+            Conflicts (both sides changed one path differently) are settled by --strategy, then by
+            the rules in FOLDER/.modvault/sync-rules ('PATTERN STRATEGY' lines, e.g. '*.esp manual'),
+            then by the defaults: manual for plugins (.esp .esm .esl) and load-order files,
+            keep-both for the rest. A path modified on one side and deleted on the other keeps the
+            modification unless a strategy was chosen for it. plugins.txt, loadorder.txt and
+            modlist.txt merge line by line first.
+              ours       keep this folder's version
+              theirs     take the remote's version
+              newest     the later snapshot wins (ties: the larger device ID), the same on every device
+              keep-both  the newest stays; the other is kept as NAME.modvault-conflict-DEVICE-SNAPSHOT,
+                         a name neither the game nor Mod Organizer 2 loads
+              manual     the folder keeps its version, nothing is pushed, 'modvault resolve' settles it
+
+            A pull that would delete more than half of the folder's files stops unless
+            --allow-mass-delete. The remote must refuse a second create of one name (disk, PocketBase,
+            S3 servers with If-None-Match); for one that cannot ('rclone serve s3'), --single-writer
+            accepts it when only one device writes.
+
+            Exit codes: 0 in step, 5 conflicts wait for 'modvault resolve' (their paths are left as
+            they were), 3 some files could not be read or changed during the run (the next sync takes
+            them), others as for every command.
+            """)
+
+    @OptionGroup var global: RepositoryOptionsGroup
+    @Argument(help: "The folder to sync.") var folder: String
+    @Option(help: ArgumentHelp("Remote name or URL (needed the first time; binds the folder to it).", valueName: "remote")) var remote: String?
+    @Option(help: ArgumentHelp("Settle every conflict this way: ours, theirs, newest, keep-both or manual.", valueName: "strategy"))
+    var strategy: String?
+    @Flag(help: "Bring the remote's changes in; push nothing.") var pullOnly = false
+    @Flag(help: "Push local changes; refuse if the remote has pushes not merged here.") var pushOnly = false
+    @Flag(help: "Show what would change; change neither the folder nor the remote.") var dryRun = false
+    @Flag(help: "Allow a pull to delete more than half of the folder's files.") var allowMassDelete = false
+    @Flag(help: "Accept a remote without create-if-absent writes, when this is the only device writing.") var singleWriter = false
+    @Flag(help: "Keep syncing until SIGINT or SIGTERM: on every change in the folder, and when the remote has new pushes.") var watch = false
+    @Option(help: ArgumentHelp("With --watch: seconds between checks of the remote.", valueName: "seconds")) var interval: Double = 5
+    @Option(help: ArgumentHelp("With --watch: seconds the folder must be quiet before a change is synced.", valueName: "seconds")) var settle: Double = 1
+    @Option(help: ArgumentHelp("Objects in flight at once.", valueName: "n")) var transfers = 8
+    @Flag(help: "Print a JSON summary as the last line of stdout (one line per run with --watch).") var json = false
+
+    func validate() throws {
+        if let strategy, ConflictStrategy(rawValue: strategy) == nil {
+            throw ValidationError("--strategy must be one of \(ConflictStrategy.allCases.map(\.rawValue).joined(separator: ", ")), not '\(strategy)'")
+        }
+        if pullOnly && pushOnly { throw ValidationError("--pull-only and --push-only exclude each other") }
+        guard interval > 0, settle >= 0 else { throw ValidationError("--interval must be above 0 and --settle 0 or more") }
+        _ = try Transfers.check(transfers)
+    }
+
+    func run() async throws {
+        let repo = try global.open()
+        let path = FileSystem.absolute(folder)
+        guard FileSystem.isDirectory(path) else { throw CLIError("\(path) is not a folder", kind: .notFound) }
+        var state: FolderSyncState
+        if let existing = try folderState(path, repository: repo) {
+            state = existing
+            if let remote, remote != existing.remote {
+                throw SyncFolderError.boundElsewhere(folder: path, detail: "remote '\(existing.remote)' (\(existing.remoteLocation)), not '\(remote)'")
+            }
+        } else {
+            guard let remote else { throw SyncFolderError.notBound(folder: path) }
+            let url = try RemoteFactory.url(for: remote, repo: repo.path)
+            state = FolderSyncState(repository: repo.config.id, remote: remote, remoteLocation: url.location)
+        }
+        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path), forWriting: true)
+        let sync = FolderSync(repository: repo, remote: target, folder: path)
+        var options = FolderSyncOptions()
+        options.strategy = strategy.flatMap(ConflictStrategy.init(rawValue:))
+        options.direction = pullOnly ? .pullOnly : (pushOnly ? .pushOnly : .both)
+        options.dryRun = dryRun
+        options.allowMassDelete = allowMassDelete
+        options.singleWriter = singleWriter
+        options.transfers = transfers
+        options.lockWait = global.retryLock
+        if !global.quiet { options.notice = { FileHandle.standardError.write(Data("modvault: \($0)\n".utf8)) } }
+
+        guard watch else {
+            let report = try await sync.run(state: state, options: options)
+            try finish(report, repository: repo, folder: path)
+            return
+        }
+        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        let watcher = try FolderWatcher(root: path)
+        var failures = 0
+        var due = true
+        while !stopRequested.load(ordering: .relaxed) {
+            if due {
+                do {
+                    let current = try FolderSyncState.load(path) ?? state
+                    let report = try await sync.run(state: current, options: options)
+                    try? finish(report, repository: repo, folder: path)
+                    failures = 0
+                } catch let error as ExitWith {
+                    _ = error
+                } catch {
+                    // A dropped connection or a remote that is down: say so, and try again later.
+                    failures += 1
+                    Terminal.warn("sync failed (\(failures) in a row), retrying: \((error as? ModVaultFailure)?.description ?? "\(error)")")
+                }
+            }
+            let backoff = failures == 0 ? interval : min(60, interval * Double(1 << min(failures, 6)))
+            let changed = try watcher.wait(timeout: backoff, quiet: settle) { stopRequested.load(ordering: .relaxed) }
+            if stopRequested.load(ordering: .relaxed) { break }
+            due = changed || failures > 0
+            if !due, let current = try FolderSyncState.load(path) {
+                // Nothing here changed: sync only when the remote has news (one listing of the log).
+                due = (try? await PushLog(remote: target, repository: repo).read(after: current.seq).lastSeq > current.seq) ?? true
+            }
+        }
+        if !global.quiet { FileHandle.standardError.write(Data("modvault: stopped watching \(path)\n".utf8)) }
+    }
+
+    private func finish(_ r: FolderSyncReport, repository: Repository, folder: String) throws {
+        for w in r.warnings { Terminal.warn(w) }
+        for s in r.skipped { Terminal.warn("\(folder)/\(s) changed while syncing; left as it is for the next sync") }
+        if json {
+            var obj: [String: Any] = [
+                "head": r.head?.hex as Any? ?? NSNull(), "remote_head": r.remoteHead?.hex as Any? ?? NSNull(), "seq": r.seq,
+                "pushed": r.pushed, "pulled": r.pulled, "merged": r.merged, "snapshotted": r.snapshotted,
+                "files_written": r.filesWritten, "files_removed": r.filesRemoved,
+                "bytes_uploaded": r.bytesUploaded, "bytes_downloaded": r.bytesDownloaded,
+                "conflicts": r.conflicts.map(conflictJSON), "skipped": r.skipped, "warnings": r.warnings,
+                "seconds": (r.seconds * 1000).rounded() / 1000, "dry_run": dryRun,
+            ]
+            if dryRun { obj["planned"] = r.planned }
+            print(JSON.line(obj))
+        } else if !global.quiet {
+            if dryRun {
+                print("dry run: would write \(r.planned.filter { !$0.hasPrefix("-") }.count) and remove \(r.planned.filter { $0.hasPrefix("-") }.count) files"
+                      + (r.pushed ? ", and push" : ""))
+                for p in r.planned { print("  " + (p.hasPrefix("-") ? "remove " + p.dropFirst() : "write  " + p)) }
+            } else {
+                var parts: [String] = []
+                if r.snapshotted { parts.append("snapshotted local changes") }
+                if r.merged { parts.append("merged") }
+                if r.pulled { parts.append("wrote \(r.filesWritten) and removed \(r.filesRemoved) files") }
+                if r.pushed { parts.append("pushed #\(r.seq) (\(Format.bytes(r.bytesUploaded)) up)") }
+                if r.bytesDownloaded > 0 { parts.append("\(Format.bytes(r.bytesDownloaded)) down") }
+                print(parts.isEmpty ? "in step with #\(r.seq)" : parts.joined(separator: ", "))
+            }
+            for c in r.conflicts {
+                let copy = c.copy.map { " (other version: \($0))" } ?? ""
+                print("conflict \(c.kind.rawValue) \(c.path): \(c.resolution == "manual" ? "kept this folder's version; run 'modvault resolve'" : c.resolution)\(copy)")
+            }
+        }
+        if r.unresolved { throw ExitWith(status: .conflicts) }
+        if !r.skipped.isEmpty || !r.warnings.isEmpty { throw ExitWith(status: .partial) }
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show a synced folder's state: ahead/behind, local changes, pending conflicts, last sync.",
+        discussion: """
+            Local changes are found from file sizes and times, without reading content. 'behind'
+            counts pushes on the remote not merged here; with --offline (or when the remote cannot
+            be reached) it is left out.
+            """)
+    @OptionGroup var global: RepositoryOptionsGroup
+    @Argument(help: "The synced folder.") var folder: String
+    @Flag(help: "Do not contact the remote.") var offline = false
+    @Flag(help: "Print one JSON object.") var json = false
+
+    func run() async throws {
+        let repo = try global.open()
+        let path = FileSystem.absolute(folder)
+        guard let state = try folderState(path, repository: repo) else { throw SyncFolderError.notBound(folder: path) }
+        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path))
+        let sync = FolderSync(repository: repo, remote: target, folder: path)
+        let changes = try sync.localChanges(state: state)
+        let ahead = sync.ahead(state: state)
+        var behind: Int? = nil
+        var remoteError: String? = nil
+        if !offline {
+            do {
+                let reading = try await PushLog(remote: target, repository: repo).read(after: state.seq)
+                behind = reading.entries.count
+            } catch {
+                remoteError = (error as? ModVaultFailure)?.description ?? "\(error)"
+            }
+        }
+        if json {
+            var obj: [String: Any] = [
+                "folder": path, "remote": state.remote, "head": state.head?.hex as Any? ?? NSNull(),
+                "remote_head": state.remoteHead?.hex as Any? ?? NSNull(), "seq": state.seq, "ahead": ahead,
+                "behind": behind as Any? ?? NSNull(), "local_changes": changes, "conflicts": state.conflicts.map(conflictJSON),
+                "last_sync": state.lastSync.map(Timestamp.format) as Any? ?? NSNull(),
+            ]
+            if let remoteError { obj["remote_error"] = remoteError }
+            print(JSON.line(obj))
+            return
+        }
+        print("folder \(path) syncs with \(state.remote) (\(state.remoteLocation))")
+        print("head \(state.head?.short ?? "none"), remote head \(state.remoteHead?.short ?? "none") at #\(state.seq)")
+        print("ahead \(ahead), behind " + (behind.map(String.init) ?? "unknown" + (remoteError.map { " (\($0))" } ?? "")))
+        print("last sync " + (state.lastSync.map(Format.time) ?? "never"))
+        if changes.isEmpty { print("no local changes") } else {
+            print("\(changes.count) local changes:")
+            for c in changes.prefix(50) { print("  " + c) }
+            if changes.count > 50 { print("  … and \(changes.count - 50) more") }
+        }
+        for c in state.conflicts { print("conflict \(c.kind.rawValue) \(c.path): waiting for 'modvault resolve'") }
+    }
+}
+
+struct ConflictsCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "conflicts",
+        abstract: "List a synced folder's conflicts: those waiting for resolve, and keep-both copies.")
+    @OptionGroup var global: RepositoryOptionsGroup
+    @Argument(help: "The synced folder.") var folder: String
+    @Flag(help: "Print a JSON array.") var json = false
+
+    func run() async throws {
+        let repo = try global.open()
+        let path = FileSystem.absolute(folder)
+        guard let state = try folderState(path, repository: repo) else { throw SyncFolderError.notBound(folder: path) }
+        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path))
+        let copies = try FolderSync(repository: repo, remote: target, folder: path).files().keys.filter(SyncRules.isConflictCopy).sorted()
+        if json {
+            let rows = state.conflicts.map(conflictJSON) + copies.map { ["path": $0, "kind": "copy", "resolution": "keep-both"] as [String: Any] }
+            let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if state.conflicts.isEmpty && copies.isEmpty { print("no conflicts"); return }
+        for c in state.conflicts { print("\(c.kind.rawValue)  \(c.path)  (waiting: modvault resolve \(folder) \"\(c.path)\" --take ours|theirs|both)") }
+        for c in copies { print("copy  \(c)  (the other side's version, kept by keep-both; delete it when done)") }
+    }
+}
+
+struct ResolveCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resolve",
+        abstract: "Settle a conflict that sync left for you; the next sync completes the merge.",
+        discussion: """
+              ours    keep the folder's version (pushed over the remote's by the next sync)
+              theirs  put the remote's version in the folder
+              both    keep ours, and put the remote's beside it as NAME.modvault-conflict-DEVICE-SNAPSHOT
+            """)
+    @OptionGroup var global: RepositoryOptionsGroup
+    @Argument(help: "The synced folder.") var folder: String
+    @Argument(help: "The conflicting path, relative to the folder.") var path: String
+    @Option(help: ArgumentHelp("ours, theirs or both.", valueName: "side")) var take: String
+
+    func validate() throws {
+        guard FolderSync.Take(rawValue: take) != nil else { throw ValidationError("--take must be ours, theirs or both, not '\(take)'") }
+    }
+
+    func run() async throws {
+        let repo = try global.open()
+        let root = FileSystem.absolute(folder)
+        guard let state = try folderState(root, repository: repo) else { throw SyncFolderError.notBound(folder: root) }
+        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path))
+        let after = try FolderSync(repository: repo, remote: target, folder: root).resolve(path, take: FolderSync.Take(rawValue: take)!, state: state)
+        if !global.quiet {
+            print("resolved \(path) (\(take)); \(after.conflicts.count) conflicts left" + (after.conflicts.isEmpty ? ": run 'modvault sync \(folder)' to finish the merge" : ""))
+        }
+    }
+}
+
+struct LogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log",
+        abstract: "Show a remote's push log: who pushed which snapshot, when, and what it changed.")
+    @OptionGroup var global: RepositoryOptionsGroup
+    @Argument(help: "Remote name or URL.") var remote: String
+    @Option(help: ArgumentHelp("Only the last N entries.", valueName: "n")) var last: Int?
+    @Flag(help: "Print a JSON array, oldest first.") var json = false
+
+    func run() async throws {
+        let repo = try global.open()
+        let source = try RemoteFactory.make(try RemoteFactory.url(for: remote, repo: repo.path))
+        let reading = try await PushLog(remote: source, repository: repo).read(after: 0)
+        var entries = reading.entries
+        if let last { entries = Array(entries.suffix(max(0, last))) }
+        for r in reading.refused { Terminal.warn("\(source.location)/\(r.object): refused: \(r.reason)") }
+        if json {
+            let rows: [[String: Any]] = entries.map { e in
+                ["seq": e.seq, "snapshot": e.snapshot.hex, "parents": e.parents.map(\.hex), "author": e.author, "device": e.device,
+                 "time": Timestamp.format(e.time), "summary": ["added": e.summary.added, "changed": e.summary.changed, "removed": e.summary.removed]]
+            }
+            let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .withoutEscapingSlashes])
+            print(String(decoding: data, as: UTF8.self))
+            return
+        }
+        if entries.isEmpty { print("no pushes on \(source.location)") }
+        for e in entries {
+            let merge = e.parents.count > 1 ? " merge" : ""
+            print("#\(e.seq)  \(Format.time(e.time))  \(e.snapshot.short)\(merge)  \(e.author) (\(e.device.prefix(8)))  "
+                  + "+\(e.summary.added) ~\(e.summary.changed) -\(e.summary.removed)")
+        }
+    }
+}

@@ -1,0 +1,441 @@
+import Foundation
+import Testing
+import ModVaultCore
+import ModVaultStore
+import ModVaultArchive
+import ModVaultRemoteDisk
+import ModVaultRemoteSupport
+@testable import ModVaultSync
+
+/// One machine syncing one folder: its own repository (a clone of the shared one) and folder.
+final class SyncDevice: @unchecked Sendable {
+    // Test-only: each device is used by one task at a time.
+    let name: String
+    let repository: Repository
+    let folder: String
+    let remote: any Remote
+
+    init(name: String, repository: Repository, folder: String, remote: any Remote) throws {
+        self.name = name
+        self.repository = repository
+        self.folder = folder
+        self.remote = remote
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    }
+
+    var state: FolderSyncState {
+        get throws {
+            try FolderSyncState.load(folder) ?? FolderSyncState(repository: repository.config.id, remote: "shared", remoteLocation: remote.location)
+        }
+    }
+
+    @discardableResult
+    func sync(_ configure: (inout FolderSyncOptions) -> Void = { _ in }) async throws -> FolderSyncReport {
+        var options = FolderSyncOptions()
+        configure(&options)
+        return try await FolderSync(repository: repository, remote: remote, folder: folder).run(state: try state, options: options)
+    }
+
+    func write(_ relative: String, _ text: String) throws {
+        let path = folder + "/" + relative
+        try FileManager.default.createDirectory(atPath: FileSystem.parentPath(path), withIntermediateDirectories: true)
+        try Data(text.utf8).write(to: URL(fileURLWithPath: path))
+    }
+
+    func read(_ relative: String) -> String? {
+        (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + relative))).map { String(decoding: $0, as: UTF8.self) }
+    }
+
+    func remove(_ relative: String) throws { try FileManager.default.removeItem(atPath: folder + "/" + relative) }
+
+    /// Every file below the folder except sync's own, with its content.
+    func contents() throws -> [String: String] {
+        var out: [String: String] = [:]
+        for rel in try FileManager.default.subpathsOfDirectory(atPath: folder) where !rel.hasPrefix(".modvault") {
+            if !FileSystem.isDirectory(folder + "/" + rel) { out[rel] = read(rel) }
+        }
+        return out
+    }
+}
+
+/// A shared disk remote and any number of devices on it.
+final class SyncTeam {
+    let world: SyncWorld
+    let remote: any Remote
+    var devices: [SyncDevice] = []
+
+    init(remote: (any Remote)? = nil) throws {
+        world = try SyncWorld()
+        self.remote = try remote ?? world.remote()
+    }
+
+    /// The first device: a new repository, with `files` in its folder, synced once.
+    func first(_ files: [String: String] = [:]) async throws -> SyncDevice {
+        let repo = try Repository.initialize(at: world.root + "/repo-a", password: world.password, options: world.options)
+        let device = try SyncDevice(name: "a", repository: repo, folder: world.root + "/a", remote: remote)
+        for (path, text) in files { try device.write(path, text) }
+        try await device.sync()
+        devices.append(device)
+        return device
+    }
+
+    /// Another device: a clone of the remote, its empty folder synced once.
+    func join(_ name: String) async throws -> SyncDevice {
+        let (repo, _) = try await Syncer.clone(from: remote, to: world.root + "/repo-" + name, password: world.password)
+        let device = try SyncDevice(name: name, repository: repo, folder: world.root + "/" + name, remote: remote)
+        try await device.sync()
+        devices.append(device)
+        return device
+    }
+}
+
+@Suite("folder sync over a disk remote")
+struct FolderSyncTests {
+    @Test func aJoiningDeviceGetsTheFolderWithoutAMergePush() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["Foo/Foo.esp": "plugin", "Foo/textures/a.dds": "texture"])
+        let b = try await team.join("b")
+        #expect(try b.contents() == a.contents())
+        let log = try await PushLog(remote: team.remote, repository: a.repository).read(after: 0)
+        #expect(log.entries.map(\.seq) == [1])
+        // Nothing to do: no snapshot, no push, no writes.
+        let again = try await b.sync()
+        #expect(!again.snapshotted && !again.pushed && !again.pulled)
+    }
+
+    @Test func twoDevicesSyncingAtOnceMergeWithoutLosingEither() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["shared.txt": "base\n", "Foo/a.txt": "a0"])
+        let b = try await team.join("b")
+        try a.write("Foo/a.txt", "a1 edited on A")
+        try a.write("Foo/new-on-a.txt", "from A")
+        try b.write("shared.txt", "base\nedited on B\n")
+        try b.remove("Foo/a.txt")
+        try b.write("Foo/a.txt", "a0")  // rewritten unchanged: no change
+        try b.write("Bar/new-on-b.txt", "from B")
+        async let ra = a.sync()
+        async let rb = b.sync()
+        let (x, y) = try await (ra, rb)
+        #expect(x.pushed && y.pushed)
+        #expect(x.merged != y.merged, "exactly one of the two merged")
+        try await a.sync()
+        try await b.sync()
+        #expect(try a.contents() == b.contents())
+        #expect(a.read("Foo/a.txt") == "a1 edited on A")
+        #expect(a.read("shared.txt") == "base\nedited on B\n")
+        #expect(a.read("Bar/new-on-b.txt") == "from B" && b.read("Foo/new-on-a.txt") == "from A")
+
+        let log = try await PushLog(remote: team.remote, repository: a.repository).read(after: 0)
+        #expect(log.entries.map(\.seq) == Array(1...UInt64(log.entries.count)))
+        let merges = log.entries.filter { $0.parents.count == 2 }
+        #expect(merges.count == 1)
+        for device in [a, b] {
+            #expect(try Checker(repository: device.repository).check(readData: true).isHealthy)
+        }
+    }
+
+    @Test(arguments: [ConflictStrategy.ours, .theirs, .newest, .keepBoth])
+    func eachStrategySettlesABothModifiedConflict(strategy: ConflictStrategy) async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["Mod/readme.txt": "base"])
+        let b = try await team.join("b")
+        try b.write("Mod/readme.txt", "theirs: edited on B first")
+        try await b.sync()
+        try a.write("Mod/readme.txt", "ours: edited on A later")
+        let report = try await a.sync { $0.strategy = strategy }
+        let conflict = try #require(report.conflicts.first)
+        #expect(conflict.path == "Mod/readme.txt" && conflict.kind == .bothModified)
+        let text = a.read("Mod/readme.txt")
+        switch strategy {
+        case .ours: #expect(text == "ours: edited on A later")
+        case .theirs: #expect(text == "theirs: edited on B first")
+        // A's snapshot of its edit is the later one.
+        case .newest: #expect(text == "ours: edited on A later")
+        case .keepBoth:
+            #expect(text == "ours: edited on A later")
+            let copy = try #require(conflict.copy)
+            #expect(a.read(copy) == "theirs: edited on B first")
+        case .manual: break
+        }
+        #expect(!report.unresolved)
+        try await b.sync()
+        #expect(try a.contents() == b.contents())
+    }
+
+    @Test func manualLeavesThePathAndResolveFinishesTheMerge() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["Data/Foo.esp": "base plugin", "Data/other.txt": "x"])
+        let b = try await team.join("b")
+        try b.write("Data/Foo.esp", "B's plugin edit")
+        try b.write("Data/other.txt", "x changed on B")
+        try await b.sync()
+        try a.write("Data/Foo.esp", "A's plugin edit!")
+        // Plugins default to manual: A keeps its version, takes B's other change, pushes nothing.
+        let report = try await a.sync()
+        #expect(report.unresolved && !report.pushed)
+        #expect(report.conflicts.map(\.path) == ["Data/Foo.esp"])
+        #expect(a.read("Data/Foo.esp") == "A's plugin edit!")
+        #expect(a.read("Data/other.txt") == "x changed on B")
+        #expect(try a.state.conflicts.map(\.path) == ["Data/Foo.esp"])
+        // Still unresolved on the next run.
+        #expect(try await a.sync().unresolved)
+
+        let sync = FolderSync(repository: a.repository, remote: team.remote, folder: a.folder)
+        _ = try sync.resolve("Data/Foo.esp", take: .both, state: try a.state)
+        let copies = try a.contents().keys.filter { SyncRules.isConflictCopy($0) }
+        #expect(copies.count == 1)
+        #expect(copies.allSatisfy { !SyncRules.isLoadable($0) })
+        let done = try await a.sync()
+        #expect(done.pushed && done.merged && !done.unresolved)
+        try await b.sync()
+        #expect(b.read("Data/Foo.esp") == "A's plugin edit!")
+        #expect(try a.contents() == b.contents())
+    }
+
+    @Test func resolveTheirsTakesTheRemoteVersion() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["Foo.esm": "base"])
+        let b = try await team.join("b")
+        try b.write("Foo.esm", "from B, longer")
+        try await b.sync()
+        try a.write("Foo.esm", "from A")
+        #expect(try await a.sync().unresolved)
+        let sync = FolderSync(repository: a.repository, remote: team.remote, folder: a.folder)
+        _ = try sync.resolve("Foo.esm", take: .theirs, state: try a.state)
+        #expect(a.read("Foo.esm") == "from B, longer")
+        let done = try await a.sync()
+        #expect(!done.unresolved)
+        try await b.sync()
+        #expect(try a.contents() == b.contents())
+        // A's own version is still in history.
+        let all = try a.repository.snapshots()
+        var found = false
+        for record in all {
+            if let node = try? TreeWalker(repository: a.repository).find("Foo.esm", in: record.snapshot.tree), node.size == 6 { found = true }
+        }
+        #expect(found)
+    }
+
+    @Test func modifyDeleteKeepsTheModificationAndAddAddConflicts() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["keep.txt": "base", "gone.txt": "base"])
+        let b = try await team.join("b")
+        try b.remove("keep.txt")
+        try b.write("gone.txt", "modified on B")
+        try b.write("both.txt", "added on B")
+        try await b.sync()
+        try a.write("keep.txt", "modified on A")
+        try a.remove("gone.txt")
+        try a.write("both.txt", "added on A, differently")
+        let report = try await a.sync()
+        let kinds = Dictionary(uniqueKeysWithValues: report.conflicts.map { ($0.path, ($0.kind, $0.resolution)) })
+        #expect(kinds["keep.txt"]?.0 == .modifiedDeleted && kinds["keep.txt"]?.1 == "kept-modification")
+        #expect(kinds["gone.txt"]?.0 == .deletedModified && kinds["gone.txt"]?.1 == "kept-modification")
+        #expect(kinds["both.txt"]?.0 == .bothAdded && kinds["both.txt"]?.1 == "keep-both")
+        #expect(a.read("keep.txt") == "modified on A" && a.read("gone.txt") == "modified on B")
+    }
+
+    @Test func loadOrderFilesMergeByLines() async throws {
+        let team = try SyncTeam()
+        let base = "# comment\n*Fallout4.esm\n*DLCRobot.esm\n*Mod1.esp\n*Mod2.esp\n"
+        let a = try await team.first(["profiles/Default/plugins.txt": base])
+        let b = try await team.join("b")
+        try b.write("profiles/Default/plugins.txt", base.replacingOccurrences(of: "*Mod2.esp\n", with: "*Mod2.esp\n*NewFromB.esp\n"))
+        try await b.sync()
+        try a.write("profiles/Default/plugins.txt", base.replacingOccurrences(of: "*Mod1.esp", with: "Mod1.esp"))
+        let report = try await a.sync()
+        #expect(report.conflicts.first?.resolution == "lines-merged")
+        #expect(a.read("profiles/Default/plugins.txt") == "# comment\n*Fallout4.esm\n*DLCRobot.esm\nMod1.esp\n*Mod2.esp\n*NewFromB.esp\n")
+        // Both sides changing the same line is a conflict, left for resolve (manual is the default).
+        try await b.sync()
+        try b.write("profiles/Default/plugins.txt", "# comment\n*Fallout4.esm\n*DLCRobot.esm\n-Mod1.esp\n*Mod2.esp\n*NewFromB.esp\n")
+        try await b.sync()
+        try a.write("profiles/Default/plugins.txt", "# comment\n*Fallout4.esm\n*DLCRobot.esm\n+Mod1.esp\n*Mod2.esp\n*NewFromB.esp\n")
+        let clash = try await a.sync()
+        #expect(clash.unresolved)
+    }
+
+    @Test func aRenameTakesTheOtherSidesModificationAlong() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["Old/mesh.nif": "mesh base content"])
+        let b = try await team.join("b")
+        try FileManager.default.createDirectory(atPath: b.folder + "/New", withIntermediateDirectories: true)
+        try FileManager.default.moveItem(atPath: b.folder + "/Old/mesh.nif", toPath: b.folder + "/New/mesh.nif")
+        try await b.sync()
+        try a.write("Old/mesh.nif", "mesh edited on A")
+        let report = try await a.sync()
+        #expect(report.conflicts.isEmpty)
+        #expect(a.read("New/mesh.nif") == "mesh edited on A")
+        #expect(a.read("Old/mesh.nif") == nil)
+    }
+
+    @Test func aMassDeleteStopsUntilAllowed() async throws {
+        let team = try SyncTeam()
+        var files: [String: String] = [:]
+        for i in 0..<10 { files["f\(i).txt"] = "file \(i)" }
+        let a = try await team.first(files)
+        let b = try await team.join("b")
+        for i in 0..<8 { try a.remove("f\(i).txt") }
+        try await a.sync()
+        await #expect(throws: SyncFolderError.self) { try await b.sync() }
+        #expect(try b.contents().count == 10)
+        try await b.sync { $0.allowMassDelete = true }
+        #expect(try b.contents().count == 2)
+    }
+
+    @Test func aFileChangedWhileSyncRunsIsNotOverwritten() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["x.txt": "base", "y.txt": "base"])
+        let b = try await team.join("b")
+        try a.write("x.txt", "from A")
+        try a.write("y.txt", "from A too")
+        try await a.sync()
+        // Plan B's update as sync does, then edit x.txt on B before it is applied.
+        let scanned = try await Archiver(repository: b.repository).snapshot(source: b.folder, options: {
+            var o = SnapshotOptions()
+            o.excludedRootNames = [FolderSyncState.folderName]
+            o.skipSaving = { _ in true }
+            o.parent = try b.state.head?.hex
+            return o
+        }())
+        _ = try await Syncer(local: b.repository, remote: team.remote).pull()
+        let head = try #require(try await PushLog(remote: team.remote, repository: b.repository).read(after: 0).entries.last)
+        let changes = try FolderChanges.plan(from: scanned.tree, to: try b.repository.loadSnapshot(head.snapshot).tree, repository: b.repository)
+        try b.write("x.txt", "edited on B during the sync")
+        let applied = try FolderChanges.apply(changes, folder: b.folder, repository: b.repository)
+        #expect(applied.skipped == ["x.txt"])
+        #expect(b.read("x.txt") == "edited on B during the sync")
+        #expect(b.read("y.txt") == "from A too")
+    }
+
+    @Test func plantedLogEntriesAreRefusedAndSkipped() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["a.txt": "a"])
+        try await team.remote.save(PushLog.name(2), data: Array("not sealed".utf8), ifAbsent: true)
+        try a.write("a.txt", "a, edited")
+        let report = try await a.sync()
+        #expect(report.pushed && report.seq == 3)
+        #expect(report.warnings.contains { $0.contains("pushes/00000000000000000002") })
+        let log = try await PushLog(remote: team.remote, repository: a.repository).read(after: 0)
+        #expect(log.entries.map(\.seq) == [1, 3] && log.refused.count == 1)
+    }
+
+    @Test(arguments: [UInt64(1), 2])
+    func syncCompletesThroughTenPercentFaults(seed: UInt64) async throws {
+        let w = try SyncWorld()
+        let disk = try w.remote()
+        let policy = RetryPolicy(maxAttempts: 12, initialDelay: .milliseconds(1), maxDelay: .milliseconds(20), maxTotalTime: .seconds(60))
+        let flaky = RetryingRemote(FaultInjectingRemote(disk, failureRate: 0.1, seed: seed, timeoutDelay: .milliseconds(2)), policy: policy, seed: seed)
+        let team = try SyncTeam(remote: flaky)
+        let a = try await team.first(["one.txt": "1"])
+        let b = try await team.join("b")
+        for round in 0..<4 {
+            try a.write("a\(round).txt", "round \(round) on A")
+            try b.write("b\(round).txt", "round \(round) on B")
+            async let x = a.sync()
+            async let y = b.sync()
+            _ = try await (x, y)
+        }
+        try await a.sync()
+        try await b.sync()
+        #expect(try a.contents() == b.contents())
+        #expect(try a.contents().count == 9)
+        #expect(try Checker(repository: b.repository).check(readData: true).isHealthy)
+    }
+
+    @Test func dryRunChangesNothing() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["a.txt": "a"])
+        let b = try await team.join("b")
+        try a.write("a.txt", "a2")
+        try await a.sync()
+        try b.write("local.txt", "mine")
+        let before = try b.state
+        let report = try await b.sync { $0.dryRun = true }
+        #expect(report.planned == ["a.txt"])
+        #expect(b.read("a.txt") == "a")
+        #expect(try b.state == before)
+        let log = try await PushLog(remote: team.remote, repository: b.repository).read(after: 0)
+        #expect(log.lastSeq == 2)
+    }
+
+    @Test func pushOnlyRefusesWhenTheRemoteMovedOn() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["a.txt": "a"])
+        let b = try await team.join("b")
+        try a.write("a.txt", "a2")
+        try await a.sync()
+        try b.write("b.txt", "b")
+        await #expect(throws: SyncFolderError.self) { try await b.sync { $0.direction = .pushOnly } }
+        let pulled = try await b.sync { $0.direction = .pullOnly }
+        #expect(!pulled.pushed && b.read("a.txt") == "a2" && b.read("b.txt") == "b")
+        let pushed = try await b.sync { $0.direction = .pushOnly }
+        #expect(pushed.pushed)
+        try await a.sync()
+        #expect(a.read("b.txt") == "b")
+    }
+}
+
+@Suite("sync rules, line merge and the push log format")
+struct SyncUnitTests {
+    @Test(arguments: [
+        ("*.esp", "Data/Foo.esp", true), ("*.esp", "Data/Foo.ESP", true), ("*.esp", "Data/Foo.esm", false),
+        ("Textures/**", "Textures/a/b.dds", true), ("Textures/**", "Meshes/a.nif", false), ("Textures/*", "Textures/a/b.dds", false),
+        ("**/plugins.txt", "plugins.txt", true), ("**/plugins.txt", "profiles/Default/plugins.txt", true), ("a?c.txt", "abc.txt", true),
+    ])
+    func globs(pattern: String, path: String, matches: Bool) {
+        #expect(SyncRules.matches(pattern, path) == matches)
+    }
+
+    @Test func rulesFileAndDefaults() throws {
+        let rules = try SyncRules.parse("# team rules\n*.esp theirs\nTextures/** newest   # artists\n\n", path: "rules")
+        let r = SyncRules(rules: rules)
+        #expect(r.strategy(for: "Foo/Foo.esp") == (.theirs, true))
+        #expect(r.strategy(for: "Textures/x.dds") == (.newest, true))
+        #expect(r.strategy(for: "Foo/Foo.esm") == (.manual, false))
+        #expect(r.strategy(for: "profiles/p/modlist.txt") == (.manual, false))
+        #expect(r.strategy(for: "Meshes/x.nif") == (.keepBoth, false))
+        #expect(SyncRules(override: .ours, rules: rules).strategy(for: "Foo.esp") == (.ours, true))
+        #expect(throws: SyncFolderError.self) { try SyncRules.parse("*.esp sometimes\n", path: "rules") }
+    }
+
+    @Test func conflictCopiesAreNeverLoadable() {
+        let id = ObjectID(hex: String(repeating: "ab", count: 32))!
+        for name in ["Data/Foo.esp", "Data/Foo - Main.ba2", "Data/Bar.esl", "x.esm"] {
+            let copy = SyncRules.conflictCopyPath(name, device: "0123456789abcdef", snapshot: id)
+            #expect(!SyncRules.isLoadable(copy) && SyncRules.isLoadable(name) && SyncRules.isConflictCopy(copy))
+        }
+    }
+
+    @Test(arguments: [
+        // base, ours, theirs, merged (nil: conflict)
+        ("a\nb\nc\n", "a\nB\nc\n", "a\nb\nc\nd\n", "a\nB\nc\nd\n" as String?),
+        ("a\nb\nc\n", "a\nb\nc\n", "x\nb\nc\n", "x\nb\nc\n"),
+        ("a\nb\nc\n", "a\nX\nc\n", "a\nY\nc\n", nil),
+        ("a\nb\nc\n", "a\nX\nc\n", "a\nX\nc\n", "a\nX\nc\n"),
+        ("", "a\n", "b\n", nil),
+        ("a\nb\n", "b\n", "a\nb\nc\n", "b\nc\n"),
+        ("a\r\nb\r\n", "a\r\nb\r\nc\r\n", "z\r\na\r\nb\r\n", "z\r\na\r\nb\r\nc\r\n"),
+    ])
+    func lineMerge(base: String, ours: String, theirs: String, merged: String?) {
+        let result = LineMerge.merge(base: Array(base.utf8), ours: Array(ours.utf8), theirs: Array(theirs.utf8))
+        #expect(result.map { String(decoding: $0, as: UTF8.self) } == merged)
+    }
+
+    @Test func pushEntryNamesAndPlaintextBytes() throws {
+        #expect(PushLog.name(1).relativePath == "pushes/00000000000000000001")
+        #expect(PushLog.name(12_345_678_901).name == "00000000012345678901")
+        #expect(PushLog.seq(of: "00000000000000000042") == 42)
+        #expect(PushLog.seq(of: "42") == nil && PushLog.seq(of: "0000000000000000004x") == nil)
+        let id = ObjectID(hex: String(repeating: "01", count: 32))!
+        let entry = PushEntry(seq: 7, snapshot: id, parents: [id], author: "u@h", device: "d", time: Date(timeIntervalSince1970: 1_800_000_000),
+                              summary: PushSummary(added: 1, changed: 2, removed: 3))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        let text = String(decoding: try encoder.encode(entry), as: UTF8.self)
+        let hex = String(repeating: "01", count: 32)
+        #expect(text == #"{"author":"u@h","device":"d","parents":[""# + hex + #""],"seq":7,"snapshot":""# + hex
+                + #"","summary":{"added":1,"changed":2,"removed":3},"time":"2027-01-15T08:00:00Z"}"#)
+    }
+}
