@@ -119,7 +119,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ModVaultCLITests",
-            dependencies: ["modvault", "ModVaultFixtures", "ModVaultCore", "ModVaultStore", "ModVaultCrypto"]
+            dependencies: ["modvault", "ModVaultFixtures", "ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultArchive"]
         ),
     ]
 )

@@ -213,7 +213,7 @@ struct StatusCommand: AsyncParsableCommand {
         var remoteError: String? = nil
         if !offline {
             do {
-                let reading = try await PushLog(remote: target, repository: repo).read(after: state.seq)
+                let reading = try await PushLog(remote: target, repository: repo).read(after: state.mergedSeq ?? state.seq)
                 behind = reading.entries.count
             } catch {
                 remoteError = (error as? ModVaultFailure)?.description ?? "\(error)"

@@ -20,6 +20,8 @@ public struct FolderSyncState: Codable, Sendable, Equatable {
     public var remoteHead: ObjectID?
     /// The last push log entry read.
     public var seq: UInt64 = 0
+    /// The last push log entry whose snapshot the head includes (behind `seq` while conflicts wait).
+    public var mergedSeq: UInt64?
     /// When the last sync finished.
     public var lastSync: Date?
     /// Whether the remote was found to refuse a second create of one name (probed once).
@@ -175,7 +177,11 @@ public struct FolderSync: Sendable {
             rules.rules = try SyncRules.parse(text, path: rulesFile)
         }
 
-        // 1. What is in the folder now: snapshotted before anything is touched.
+        // 1. Writers must be able to claim log entries atomically, or agree to be the only writer.
+        if state.createIfAbsent == nil { state.createIfAbsent = await remote.supportsCreateIfAbsent }
+        if state.createIfAbsent != true, !options.singleWriter { throw SyncFolderError.noCreateIfAbsent(remote: remote.location) }
+
+        // 2. What is in the folder now: snapshotted before anything is touched.
         var graph = SnapshotGraph(repository: repository)
         let headTree = state.head.flatMap { graph.snapshot($0)?.tree }
         var snap = SnapshotOptions()
@@ -208,9 +214,6 @@ public struct FolderSync: Sendable {
             graph.add(local)
         }
 
-        // 2. Writers must be able to claim log entries atomically, or agree to be the only writer.
-        if state.createIfAbsent == nil { state.createIfAbsent = await remote.supportsCreateIfAbsent }
-        if state.createIfAbsent != true, !options.singleWriter { throw SyncFolderError.noCreateIfAbsent(remote: remote.location) }
         let lease = options.singleWriter && state.createIfAbsent != true ? try await WriterLease.take(remote) : nil
         do {
             let done = try await exchange(state: &state, report: &report, local: local, folderTree: folderTree, graph: &graph,
@@ -345,6 +348,7 @@ public struct FolderSync: Sendable {
                 state.conflicts = outcome?.conflicts.filter { $0.resolution == "manual" } ?? []
             } else {
                 if target.id != .zero { state.head = target.id }
+                state.mergedSeq = state.seq
                 state.conflicts = []
                 if pushedNow || options.direction == .pullOnly { state.resolutions = [:] }
             }
