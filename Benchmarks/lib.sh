@@ -141,6 +141,23 @@ make_corpus() {
     CORPUS_NEXT=$dir/next
 }
 
+# fixture_tree CORPUS SCALE NAME [ARGS...]: CORPUS/NAME and its summary CORPUS/NAME.json, made by
+# modvault-fixtures --scale SCALE ARGS, and reused while the binary and the arguments are unchanged.
+fixture_tree() {
+    local corpus=$1 scale=$2 name=$3 dir=$1/$3 stamp
+    shift 3
+    stamp="$scale $(sha256sum "$FIXTURES_BIN" | cut -c1-16) $*"
+    mkdir -p "$corpus"
+    if [[ -f $dir.stamp && $(cat "$dir.stamp") == "$stamp" && -d $dir && -s $dir.json ]]; then
+        log "tree $name reused"
+    else
+        log "generating tree $name ($scale)"
+        rm -rf "$dir" "$dir.stamp"
+        "$FIXTURES_BIN" --scale "$scale" "$@" "$dir" >"$dir.json" || die "modvault-fixtures failed for $name"
+        printf '%s\n' "$stamp" >"$dir.stamp"
+    fi
+}
+
 # sync_source FROM TO: make TO's content an exact copy of FROM's, the way a mod manager updates
 # a Data folder: files with the same content are not touched at all (same inode, same times),
 # changed and new files are written anew with the current time, missing files are deleted.

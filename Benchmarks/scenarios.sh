@@ -154,32 +154,23 @@ chmod 600 "$PASSWORD_FILE"
 
 # ---- corpus: the bases and one tree per scenario, reused while the fixtures binary is unchanged ---------
 declare -A IDEAL=()
-binary_stamp="$scale $(sha256sum "$FIXTURES_BIN" | cut -c1-16)"
 flat_args=(--flat-members "$flat_members" --flat-plugins "$flat_plugins")
-# gen_tree NAME [ARGS...]: CORPUS/NAME and its summary CORPUS/NAME.json, from modvault-fixtures ARGS
+# gen_tree NAME [ARGS...]: CORPUS/NAME and its summary CORPUS/NAME.json (lib.sh's fixture_tree).
 gen_tree() {
-    local name=$1 dir=$CORPUS/$1 stamp=$binary_stamp
+    local name=$1
     shift
-    [[ $name != flat-* ]] || stamp+=" ${flat_args[*]}"
-    if [[ -f $dir.stamp && $(cat "$dir.stamp") == "$stamp" && -d $dir && -s $dir.json ]]; then
-        log "tree $name reused"
-    else
-        log "generating tree $name ($scale)"
-        rm -rf "$dir" "$dir.stamp"
-        "$FIXTURES_BIN" --scale "$scale" "$@" "$dir" >"$dir.json" || die "modvault-fixtures failed for $name"
-        printf '%s\n' "$stamp" >"$dir.stamp"
-    fi
+    if [[ $name == flat-* ]]; then fixture_tree "$CORPUS" "$scale" "$name" "$@" "${flat_args[@]}"; else fixture_tree "$CORPUS" "$scale" "$name" "$@"; fi
 }
 summary_ideal() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["idealNewBytes"])' "$1"; }
 
 declare -A BASE_BYTES=()
 for b in "${bases[@]}"; do
-    if [[ $b == flat-base ]]; then gen_tree "$b" --flat-base "${flat_args[@]}"; else gen_tree "$b"; fi
+    if [[ $b == flat-base ]]; then gen_tree "$b" --flat-base; else gen_tree "$b"; fi
     BASE_BYTES[$b]=$(file_bytes "$CORPUS/$b")
     log "$b: $(file_count "$CORPUS/$b") files, $(human_bytes "${BASE_BYTES[$b]}")"
 done
 for s in "${scenarios[@]}"; do
-    if [[ $s == flat-data ]]; then gen_tree "$s" --scenario "$s" "${flat_args[@]}"; else gen_tree "$s" --scenario "$s"; fi
+    gen_tree "$s" --scenario "$s"
     IDEAL[$s]=$(summary_ideal "$CORPUS/$s.json")
 done
 

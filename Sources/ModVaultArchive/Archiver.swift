@@ -84,12 +84,14 @@ public struct Archiver: Sendable {
         }
         if adopted > 0 { options.notice?("adopted \(adopted) packs left by an interrupted run") }
 
-        let all = try repository.snapshots()
         let parent: SnapshotRecord?
-        if let explicit = options.parent {
-            parent = try repository.resolveSnapshot(explicit, among: all)
+        if let explicit = options.parent, explicit.utf8.count == 64, let id = ObjectID(hex: explicit) {
+            // A full ID (sync names its head this way) needs no listing of every snapshot.
+            parent = SnapshotRecord(id: id, snapshot: try repository.loadSnapshot(id))
+        } else if let explicit = options.parent {
+            parent = try repository.resolveSnapshot(explicit)
         } else {
-            parent = all.last { $0.snapshot.paths == [source] }
+            parent = try repository.snapshots().last { $0.snapshot.paths == [source] }
         }
 
         var scan = Scan(repository: repository, forceRead: options.forceRead)

@@ -20,6 +20,9 @@ public struct FolderSyncState: Codable, Sendable, Equatable {
     public var remoteHead: ObjectID?
     /// The last push log entry read.
     public var seq: UInt64 = 0
+    /// The tree of the folder as last scanned when it held the head's content (times and inodes
+    /// included), so a sync with nothing to do recognises it by ID alone.
+    public var folderTree: ObjectID?
     /// The last push log entry whose snapshot the head includes (behind `seq` while conflicts wait).
     public var mergedSeq: UInt64?
     /// When the last sync finished.
@@ -184,6 +187,7 @@ public struct FolderSync: Sendable {
         // 2. What is in the folder now: snapshotted before anything is touched.
         var graph = SnapshotGraph(repository: repository)
         let headTree = state.head.flatMap { graph.snapshot($0)?.tree }
+        let knownFolderTree = state.folderTree
         var snap = SnapshotOptions()
         snap.tags = ["sync"]
         snap.parent = state.head?.hex
@@ -196,12 +200,13 @@ public struct FolderSync: Sendable {
         snap.skipSaving = { tree in
             if dryRun { return true }
             guard let headTree else { return false }
-            return try tree == headTree || FlatTree.sameContent(tree, headTree, repository: repo)
+            return try tree == headTree || tree == knownFolderTree || FlatTree.sameContent(tree, headTree, repository: repo)
         }
         let scanned = try await Archiver(repository: repository).snapshot(source: folder, options: snap)
         report.warnings += scanned.warnings.map { "\($0.path): \($0.message)" }
         var local = scanned.record
         let folderTree = scanned.tree
+        if !dryRun { state.folderTree = folderTree }
         if scanned.saved {
             report.snapshotted = true
             state.head = local.id
@@ -343,6 +348,7 @@ public struct FolderSync: Sendable {
             report.filesRemoved = applied.removed
             report.skipped = applied.skipped
             report.pulled = applied.written + applied.removed > 0
+            if !changes.isEmpty { state.folderTree = nil }
             if unresolved {
                 // The folder keeps our version of each conflicting path; the merge waits for resolve.
                 state.conflicts = outcome?.conflicts.filter { $0.resolution == "manual" } ?? []
