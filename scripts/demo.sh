@@ -16,6 +16,9 @@ Usage: scripts/demo.sh [--scale SIZE] [--dir DIR] [--no-setup]
        modvault check --read-data
        modvault restore latest --target DIR/restored
   4. diff -r DIR/Data DIR/restored: the restore must equal the source
+  5. sync between two devices through a folder remote DIR/remote: device A syncs DIR/Data,
+     device B (MODVAULT_REPO=DIR/repo-b, a clone) syncs DIR/Data-b; each edits a file, both sync,
+     and the two folders must be equal; then modvault log shows the pushes
 
   --scale SIZE  corpus size for modvault-fixtures (default 64M)
   --dir DIR     working folder, wiped first (default $MODVAULT_DEMO_DIR or /tmp/modvault-demo)
@@ -100,4 +103,29 @@ step "compare"
 run diff -r "$dir/Data" "$dir/restored"
 repo_bytes=$(du -sb --exclude=cache "$MODVAULT_REPO" | cut -f1)
 echo "restore is identical to the source: $files files, $bytes bytes; repository $repo_bytes bytes (without its local cache)"
+
+# ---- sync between two devices ---------------------------------------------------------------
+# Each device has its own repository and device ID; they share the folder remote DIR/remote.
+step "sync: device A binds DIR/Data to a shared remote and pushes it"
+export XDG_CONFIG_HOME=$dir/config-a
+run "$modvault" sync "$dir/Data" --remote "$dir/remote"
+b() { MODVAULT_REPO=$dir/repo-b XDG_CONFIG_HOME=$dir/config-b "$modvault" "$@"; }
+step "sync: device B clones the repository and syncs an empty folder"
+printf '$ MODVAULT_REPO=%s modvault clone %s\n' "$dir/repo-b" "$dir/remote"
+b clone "$dir/remote"
+mkdir -p "$dir/Data-b"
+printf '$ MODVAULT_REPO=%s modvault sync %s --remote %s\n' "$dir/repo-b" "$dir/Data-b" "$dir/remote"
+b sync "$dir/Data-b" --remote "$dir/remote"
+step "sync: both edit a file at once, then both sync (the second merges three-way)"
+printf 'notes from A\n' >"$dir/Data/notes-from-a.txt"
+printf 'notes from B\n' >"$dir/Data-b/notes-from-b.txt"
+run "$modvault" sync "$dir/Data"
+printf '$ MODVAULT_REPO=%s modvault sync %s\n' "$dir/repo-b" "$dir/Data-b"
+b sync "$dir/Data-b"
+run "$modvault" sync "$dir/Data"
+run diff -r -x .modvault "$dir/Data" "$dir/Data-b"
+step "sync: the remote's push log"
+run "$modvault" log "$dir/remote"
+run "$modvault" status "$dir/Data"
+echo "sync OK: both folders hold the same $(find "$dir/Data-b" -path '*/.modvault' -prune -o -type f -print | wc -l) files"
 echo "demo OK"

@@ -114,7 +114,9 @@ struct TreeMerger {
 
         for path in Set(b.files.keys).union(o.files.keys).union(t.files.keys).sorted() {
             let bn = b.files[path], on = o.files[path], tn = t.files[path]
-            if sameEntry(on, tn) { files[path] = on; continue }
+            // Equal on both sides: theirs, whose metadata the remote's trees already hold, so unchanged
+            // folders keep the remote's tree IDs and cost no upload.
+            if sameEntry(on, tn) { files[path] = tn ?? on; continue }
             if sameEntry(bn, on) { files[path] = tn; continue }
             if sameEntry(bn, tn) { files[path] = on; continue }
             // Different representations of the same bytes (a stream stored another way) are no conflict.
@@ -181,7 +183,7 @@ struct TreeMerger {
         for path in Set(o.folders.keys).union(t.folders.keys) {
             let inBase = b.folders[path] != nil, inOurs = o.folders[path] != nil, inTheirs = t.folders[path] != nil
             if (inOurs && inTheirs) || (inOurs && !inBase) || (inTheirs && !inBase) {
-                folders[path] = o.folders[path] ?? t.folders[path]
+                folders[path] = t.folders[path] ?? o.folders[path]
             }
         }
         for path in files.keys {
