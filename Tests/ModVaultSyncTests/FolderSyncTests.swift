@@ -343,6 +343,49 @@ struct FolderSyncTests {
         #expect(try Checker(repository: b.repository).check(readData: true).isHealthy)
     }
 
+    /// newest with equal snapshot times: the larger device ID wins, whichever device merges.
+    @Test func newestBreaksATieByDeviceID() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["x.txt": "base"])
+        let b = try await team.join("b")
+        try a.write("x.txt", "from the device aaaa")
+        try b.write("x.txt", "from the device ffff, longer")
+        let sa = try await Archiver(repository: a.repository).snapshot(source: a.folder).record
+        let sb = try await Archiver(repository: b.repository).snapshot(source: b.folder).record
+        _ = try await Syncer(local: b.repository, remote: team.remote).push()
+        _ = try await Syncer(local: a.repository, remote: team.remote).pull()
+        let base = try #require(try a.state.head)
+        let time = Date(timeIntervalSince1970: 1_900_000_000)
+        for (oursIsA, expected) in [(true, sb.snapshot.tree), (false, sb.snapshot.tree)] {
+            let writer = BlobWriter(repository: a.repository)
+            let merger = TreeMerger(repository: a.repository, writer: writer, rules: SyncRules(override: .newest))
+            let sideA = MergeSide(id: sa.id, time: time, device: "aaaa"), sideB = MergeSide(id: sb.id, time: time, device: "ffff")
+            let outcome = try merger.merge(base: try a.repository.loadSnapshot(base).tree,
+                                           ours: oursIsA ? sideA : sideB, oursTree: oursIsA ? sa.snapshot.tree : sb.snapshot.tree,
+                                           theirs: oursIsA ? sideB : sideA, theirsTree: oursIsA ? sb.snapshot.tree : sa.snapshot.tree)
+            try writer.flush()
+            let merged = try #require(try TreeWalker(repository: a.repository).find("x.txt", in: outcome.tree))
+            let winner = try #require(try TreeWalker(repository: a.repository).find("x.txt", in: expected))
+            #expect(merged.content == winner.content, "ours is A: \(oursIsA)")
+        }
+    }
+
+    @Test func aFileAgainstAFolderKeepsBoth() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["keep.txt": "k"])
+        let b = try await team.join("b")
+        try b.write("Thing/inside.txt", "a folder on B")
+        try await b.sync()
+        try a.write("Thing", "a file on A")
+        let report = try await a.sync()
+        let conflict = try #require(report.conflicts.first { $0.kind == .fileFolder })
+        let copy = try #require(conflict.copy)
+        #expect(a.read("Thing/inside.txt") == "a folder on B")
+        #expect(a.read(copy) == "a file on A")
+        try await b.sync()
+        #expect(try a.contents() == b.contents())
+    }
+
     @Test func dryRunChangesNothing() async throws {
         let team = try SyncTeam()
         let a = try await team.first(["a.txt": "a"])
