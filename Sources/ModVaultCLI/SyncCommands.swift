@@ -92,7 +92,8 @@ struct SyncCommand: AsyncParsableCommand {
         var state: FolderSyncState
         if let existing = try folderState(path, repository: repo) {
             state = existing
-            if let remote, remote != existing.remote {
+            if let remote, remote != existing.remote,
+               (try? RemoteFactory.url(for: remote, repo: repo.path).location) != existing.remoteLocation {
                 throw SyncFolderError.boundElsewhere(folder: path, detail: "remote '\(existing.remote)' (\(existing.remoteLocation)), not '\(remote)'")
             }
         } else {
@@ -100,8 +101,10 @@ struct SyncCommand: AsyncParsableCommand {
             let url = try RemoteFactory.url(for: remote, repo: repo.path)
             state = FolderSyncState(repository: repo.config.id, remote: remote, remoteLocation: url.location)
         }
-        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path), forWriting: true)
-        let sync = FolderSync(repository: repo, remote: target, folder: path)
+        let url = try RemoteFactory.url(for: state.remote, repo: repo.path)
+        let target = try RemoteFactory.make(url, forWriting: true)
+        var sync = FolderSync(repository: repo, remote: target, folder: path)
+        sync.remoteLabel = url.description
         var options = FolderSyncOptions()
         options.strategy = strategy.flatMap(ConflictStrategy.init(rawValue:))
         options.direction = pullOnly ? .pullOnly : (pushOnly ? .pushOnly : .both)

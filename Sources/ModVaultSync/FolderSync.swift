@@ -157,6 +157,9 @@ public struct FolderSync: Sendable {
     public let remote: any Remote
     /// The synced folder (absolute).
     public let folder: String
+    /// How messages name the remote when its location alone does not say which server it is on
+    /// (an S3 bucket behind a custom endpoint); defaults to the location.
+    public var remoteLabel: String?
 
     /// Creates a sync of `folder` through `repository` and `remote`.
     public init(repository: Repository, remote: any Remote, folder: String) {
@@ -182,7 +185,14 @@ public struct FolderSync: Sendable {
 
         // 1. Writers must be able to claim log entries atomically, or agree to be the only writer.
         if state.createIfAbsent == nil { state.createIfAbsent = await remote.supportsCreateIfAbsent }
-        if state.createIfAbsent != true, !options.singleWriter { throw SyncFolderError.noCreateIfAbsent(remote: remote.location) }
+        if state.createIfAbsent != true, !options.singleWriter { throw SyncFolderError.noCreateIfAbsent(remote: remoteLabel ?? remote.location) }
+
+        // The head can be missing here (forgotten and pruned locally); the remote still has it.
+        if let head = state.head, (try? repository.loadSnapshot(head)) == nil {
+            var syncer = Syncer(local: repository, remote: remote)
+            syncer.concurrency = options.transfers
+            _ = try await syncer.pull()
+        }
 
         // 2. What is in the folder now: snapshotted before anything is touched.
         var graph = SnapshotGraph(repository: repository)

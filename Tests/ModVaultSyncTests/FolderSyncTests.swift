@@ -386,6 +386,17 @@ struct FolderSyncTests {
         #expect(try a.contents() == b.contents())
     }
 
+    @Test func aHeadForgottenLocallyComesBackFromTheRemote() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["a.txt": "a"])
+        let head = try #require(try a.state.head)
+        try FileSystem.remove(a.repository.filePath(ObjectName(kind: .snapshot, id: head)))
+        try a.write("a.txt", "a, edited after forgetting")
+        let report = try await a.sync()
+        #expect(report.pushed && !report.merged)
+        #expect(try a.repository.loadSnapshot(head).tree != ObjectID.zero)
+    }
+
     @Test func dryRunChangesNothing() async throws {
         let team = try SyncTeam()
         let a = try await team.first(["a.txt": "a"])
