@@ -114,7 +114,7 @@ let package = Package(
             name: "ModVaultSyncTests",
             dependencies: [
                 "ModVaultSync", "ModVaultRemoteDisk", "ModVaultRemoteSupport", "ModVaultArchive", "ModVaultStore", "ModVaultCrypto",
-                "ModVaultChunking", "ModVaultFixtures",
+                "ModVaultChunking", "ModVaultFixtures", "ModVaultFormats",
             ]
         ),
         .testTarget(

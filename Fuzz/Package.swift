@@ -18,6 +18,7 @@ let package = Package(
         .executableTarget(name: "fuzz-dds", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "fuzz-plugin", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "fuzz-recipe", dependencies: ["FuzzSupport"]),
+        .executableTarget(name: "fuzz-merge", dependencies: ["FuzzSupport"]),
         .executableTarget(name: "fuzz-metadata", dependencies: ["FuzzSupport", .product(name: "ModVault", package: parent)]),
     ]
 )

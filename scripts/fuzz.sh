@@ -8,8 +8,8 @@ usage() {
     cat <<'USAGE'
 Usage: scripts/fuzz.sh [--seconds N] [--build-only] [TARGET...]
 
-Targets: ba2 dds plugin recipe metadata (all by default; metadata = trees, content lists, stream
-blobs and index files). Each runs for N seconds (default 30), seeded with
+Targets: ba2 dds plugin recipe metadata merge (all by default; metadata = trees, content lists, stream
+blobs and index files; merge = the record-level plugin merger on three plugins cut from one input). Each runs for N seconds (default 30), seeded with
 Fuzz/seeds/TARGET and the matching public samples in Fixtures/public. New inputs accumulate in
 Fuzz/work/TARGET/corpus; a crashing input is saved as Fuzz/work/TARGET/artifacts/crash-* (rerun it
 with Fuzz/.build/debug/fuzz-TARGET FILE).
@@ -25,12 +25,12 @@ while (($#)); do
         -h | --help) usage; exit 0 ;;
         --seconds) [[ $# -ge 2 && $2 =~ ^[0-9]+$ ]] || { echo "fuzz.sh: --seconds needs a number" >&2; exit 2; }; seconds=$2; shift ;;
         --build-only) build_only=1 ;;
-        ba2 | dds | plugin | recipe | metadata) targets+=("$1") ;;
+        ba2 | dds | plugin | recipe | metadata | merge) targets+=("$1") ;;
         *) echo "fuzz.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
 done
-((${#targets[@]})) || targets=(ba2 dds plugin recipe metadata)
+((${#targets[@]})) || targets=(ba2 dds plugin recipe metadata merge)
 
 cd "$ROOT/Fuzz"
 echo "==== building fuzz targets ===="
@@ -46,6 +46,7 @@ max_len() {
     case "$1" in
         ba2) echo 20000 ;;  # holds every small public archive (the largest, gnrl_v7/v8, is 19,296 bytes)
         plugin) echo 8192 ;;
+        merge) echo 16384 ;;
         dds) echo 4096 ;;
         recipe) echo 2048 ;;
         metadata) echo 4096 ;;
@@ -61,6 +62,7 @@ stage_public() {
         ba2) find "$public" -name '*.ba2' -size -"$limit"c -exec cp {} "$dir/" \; ;;
         dds) for f in "$public"/*/*.dds "$public"/*/*/*.dds; do [[ -f $f ]] && head -c "$limit" "$f" >"$dir/$(basename "$f")"; done ;;
         plugin) find "$public" -name '*.es[pml]' -exec cp {} "$dir/" \; ;;
+        merge) find "$public" -name '*.es[pml]' | while read -r f; do { printf '\125\177'; cat "$f" "$f" "$f"; } >"$dir/$(basename "$f").3"; done ;;
         recipe | metadata) ;;
     esac
 }

@@ -22,6 +22,9 @@ private func conflictJSON(_ c: SyncConflict) -> [String: Any] {
     var obj: [String: Any] = ["path": c.path, "kind": c.kind.rawValue, "resolution": c.resolution]
     if let copy = c.copy { obj["copy"] = copy }
     if let theirs = c.theirs { obj["theirs"] = theirs.hex }
+    if let records = c.records {
+        obj["records"] = records.map { ["form_id": $0.formID, "type": $0.type, "editor_id": $0.editorID as Any? ?? NSNull(), "kind": $0.kind] as [String: Any] }
+    }
     return obj
 }
 
@@ -183,6 +186,7 @@ struct SyncCommand: AsyncParsableCommand {
             for c in r.conflicts {
                 let copy = c.copy.map { " (other version: \($0))" } ?? ""
                 print("conflict \(c.kind.rawValue) \(c.path): \(c.resolution == "manual" ? "kept this folder's version; run 'modvault resolve'" : c.resolution)\(copy)")
+                for r in c.records ?? [] { print("  record \(r.kind): \(r.type) \(r.formID)" + (r.editorID.map { " \"\($0)\"" } ?? "")) }
             }
         }
         if r.unresolved { throw ExitWith(status: .conflicts) }

@@ -128,6 +128,13 @@ public struct SyncRules: Sendable, Equatable {
         return false
     }
 
+    /// True for plugin file names (`.esp`, `.esm`, `.esl`, any case).
+    public static func isPlugin(_ path: String) -> Bool {
+        let lower = (path.split(separator: "/").last.map(String.init) ?? path).lowercased()
+        guard let dot = lower.lastIndex(of: ".") else { return false }
+        return pluginExtensions.contains(String(lower[lower.index(after: dot)...]))
+    }
+
     /// True for names the game or Mod Organizer 2 would load (plugins, archives), which a conflict copy must not keep.
     public static func isLoadable(_ name: String) -> Bool {
         let lower = name.lowercased()

@@ -2,6 +2,7 @@ import Foundation
 public import ModVaultCore
 public import ModVaultStore
 import ModVaultArchive
+public import ModVaultFormats
 
 /// One conflict a merge met, and how it was settled.
 public struct SyncConflict: Codable, Sendable, Equatable {
@@ -15,14 +16,18 @@ public struct SyncConflict: Codable, Sendable, Equatable {
     public var copy: String?
     /// The remote snapshot the other version comes from.
     public var theirs: ObjectID?
+    /// For a plugin that did not merge record by record: the records in conflict.
+    public var records: [PluginMerge.Conflict]?
 
     /// Creates a record.
-    public init(path: String, kind: ConflictKind, resolution: String, copy: String? = nil, theirs: ObjectID? = nil) {
+    public init(path: String, kind: ConflictKind, resolution: String, copy: String? = nil, theirs: ObjectID? = nil,
+                records: [PluginMerge.Conflict]? = nil) {
         self.path = path
         self.kind = kind
         self.resolution = resolution
         self.copy = copy
         self.theirs = theirs
+        self.records = records
     }
 }
 
@@ -140,6 +145,20 @@ struct TreeMerger {
                 conflicts.append(SyncConflict(path: path, kind: kind, resolution: "lines-merged", theirs: theirs.id))
                 continue
             }
+            // Plugins changed on both sides merge record by record; only true record conflicts remain.
+            var recordConflicts: [PluginMerge.Conflict]? = nil
+            if kind == .bothModified, let bn, let on, let tn, SyncRules.isPlugin(path) {
+                switch try mergePlugin(base: bn, ours: on, theirs: tn, path: path) {
+                case .merged(let node):
+                    files[path] = node
+                    conflicts.append(SyncConflict(path: path, kind: kind, resolution: "records-merged", theirs: theirs.id))
+                    continue
+                case .conflicts(let list):
+                    recordConflicts = list
+                case .notMergeable:
+                    break
+                }
+            }
             var (strategy, explicit) = rules.strategy(for: path)
             if let resolved = resolutions[path] { (strategy, explicit) = (resolved, true) }
             if (kind == .deletedModified || kind == .modifiedDeleted) && !explicit {
@@ -150,13 +169,13 @@ struct TreeMerger {
             switch strategy {
             case .ours:
                 files[path] = on
-                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "ours", theirs: theirs.id))
+                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "ours", theirs: theirs.id, records: recordConflicts))
             case .theirs:
                 files[path] = tn
-                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "theirs", theirs: theirs.id))
+                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "theirs", theirs: theirs.id, records: recordConflicts))
             case .newest:
                 files[path] = theirsNewer ? tn : on
-                conflicts.append(SyncConflict(path: path, kind: kind, resolution: theirsNewer ? "theirs" : "ours", theirs: theirs.id))
+                conflicts.append(SyncConflict(path: path, kind: kind, resolution: theirsNewer ? "theirs" : "ours", theirs: theirs.id, records: recordConflicts))
             case .keepBoth:
                 let (winner, loser, loserSide) = theirsNewer ? (tn, on, ours) : (on, tn, theirs)
                 files[path] = winner
@@ -166,10 +185,10 @@ struct TreeMerger {
                     files[name] = loser
                     copy = name
                 }
-                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "keep-both", copy: copy, theirs: theirs.id))
+                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "keep-both", copy: copy, theirs: theirs.id, records: recordConflicts))
             case .manual:
                 files[path] = on
-                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "manual", theirs: theirs.id))
+                conflicts.append(SyncConflict(path: path, kind: kind, resolution: "manual", theirs: theirs.id, records: recordConflicts))
             }
         }
         for (from, to) in renames {
@@ -228,15 +247,38 @@ struct TreeMerger {
         return true
     }
 
+    enum PluginMergeResult { case merged(TreeNode), conflicts([PluginMerge.Conflict]), notMergeable }
+
+    /// The record-level merge of a plugin changed on both sides, stored when it merged.
+    private func mergePlugin(base: TreeNode, ours: TreeNode, theirs: TreeNode, path: String) throws -> PluginMergeResult {
+        let limit: Int64 = 512 << 20
+        guard [base, ours, theirs].allSatisfy({ $0.type == .regular && $0.size <= limit }) else { return .notMergeable }
+        let outcome: PluginMerge.Outcome
+        do {
+            outcome = try PluginMerge.merge(base: try bytes(base), ours: try bytes(ours), theirs: try bytes(theirs), path: path)
+        } catch is FormatError {
+            // A plugin that does not parse is left to the strategy, like any binary.
+            return .notMergeable
+        }
+        guard let merged = outcome.output, outcome.merged else { return .conflicts(outcome.conflicts) }
+        var node = ours
+        node.content = try store(merged)
+        node.size = Int64(merged.count)
+        node.mtimeNanos = max(ours.mtimeNanos, theirs.mtimeNanos)
+        return .merged(node)
+    }
+
+    /// A stored file's bytes.
+    private func bytes(_ node: TreeNode?) throws -> [UInt8] {
+        guard let node, node.type == .regular else { return [] }
+        let reader = try SnapshotFileReader(repository: repository, node: node)
+        return try reader.read(offset: 0, count: Int(reader.size))
+    }
+
     /// The line merge of a load-order file, stored, or nil on a conflict.
     private func mergeLines(base: TreeNode?, ours: TreeNode, theirs: TreeNode) throws -> TreeNode? {
         let limit: Int64 = 4 << 20
         guard ours.size <= limit, theirs.size <= limit, (base?.size ?? 0) <= limit else { return nil }
-        func bytes(_ node: TreeNode?) throws -> [UInt8] {
-            guard let node, node.type == .regular else { return [] }
-            let reader = try SnapshotFileReader(repository: repository, node: node)
-            return try reader.read(offset: 0, count: Int(reader.size))
-        }
         guard let merged = LineMerge.merge(base: try bytes(base), ours: try bytes(ours), theirs: try bytes(theirs)) else { return nil }
         var node = ours
         node.content = try store(merged)

@@ -3,6 +3,7 @@ import Testing
 import ModVaultCore
 import ModVaultStore
 import ModVaultArchive
+import ModVaultFixtures
 
 /// Devices for CLI sync tests: each has its own repository, folder and XDG_CONFIG_HOME (so its own device ID).
 struct CLIDevices {
@@ -251,5 +252,39 @@ struct SyncCLITests {
         print("sync kill test: \(trials) trials (seed \(seed)), \(killed) killed mid-sync, \(failures.count) failures")
         #expect(killed >= trials / 4, "too few kills landed mid-sync to mean anything")
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
+    }
+
+    @Test func mergePluginWritesOnlyAMergeAndReportsConflicts() throws {
+        let h = try CLIHarness()
+        func plugin(_ values: [UInt32: UInt32]) -> Data {
+            let records = values.sorted { $0.key < $1.key }.map { object, value in
+                PluginRecord("GLOB", formID: 0x0100_0000 | object, fields: [
+                    PluginField("EDID", Array("gValue\(object)\0".utf8)), PluginField("FLTV", withUnsafeBytes(of: value.littleEndian) { Array($0) }),
+                ])
+            }
+            return Data(PluginWriter.bytes(header: PluginHeader(nextObjectID: 0x900), groups: [PluginGroup("GLOB", records: records)]))
+        }
+        let files = ["base": [0x800: 1, 0x801: 2], "ours": [0x800: 5, 0x801: 2], "theirs": [0x800: 1, 0x801: 7, 0x802: 9],
+                     "clash": [0x800: 6, 0x801: 2]] as [String: [UInt32: UInt32]]
+        for (name, values) in files { try plugin(values).write(to: URL(fileURLWithPath: "\(h.root)/\(name).esp")) }
+        let ok = try h.modvault(["merge-plugin", "\(h.root)/base.esp", "\(h.root)/ours.esp", "\(h.root)/theirs.esp", "-o", "\(h.root)/out.esp", "--json"])
+        #expect(ok.status == 0, "\(ok.stderr)")
+        let j = try ok.lastJSON()
+        for key in ["merged", "taken_ours", "taken_theirs", "same_both", "added", "removed", "conflicts"] { #expect(j[key] != nil, "lacks \(key)") }
+        #expect(j["merged"] as? Bool == true && j["taken_ours"] as? Int == 1 && j["taken_theirs"] as? Int == 1 && j["added"] as? Int == 1)
+        #expect(FileManager.default.fileExists(atPath: h.root + "/out.esp"))
+
+        let clash = try h.modvault(["merge-plugin", "\(h.root)/base.esp", "\(h.root)/clash.esp", "\(h.root)/ours.esp", "-o", "\(h.root)/none.esp", "--json"])
+        #expect(clash.status == 5)
+        let conflicts = try #require(try clash.lastJSON()["conflicts"] as? [[String: Any]])
+        #expect(conflicts.first?["form_id"] as? String == "self:000800" && conflicts.first?["kind"] as? String == "both_changed"
+                && conflicts.first?["editor_id"] as? String == "gValue2048")
+        #expect(!FileManager.default.fileExists(atPath: h.root + "/none.esp"))
+        let partial = try h.modvault(["merge-plugin", "\(h.root)/base.esp", "\(h.root)/clash.esp", "\(h.root)/ours.esp", "-o", "\(h.root)/p.esp", "--partial"])
+        #expect(partial.status == 5 && FileManager.default.fileExists(atPath: h.root + "/p.esp"))
+
+        try Data("not a plugin".utf8).write(to: URL(fileURLWithPath: h.root + "/bad.esp"))
+        let bad = try h.modvault(["merge-plugin", "\(h.root)/base.esp", "\(h.root)/ours.esp", "\(h.root)/bad.esp", "-o", "\(h.root)/x.esp"])
+        #expect(bad.status == 1 && bad.stderr.contains("bad.esp"))
     }
 }

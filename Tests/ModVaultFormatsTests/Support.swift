@@ -175,6 +175,8 @@ enum TestPlugin {
     enum Node {
         case record(sig: String, formID: UInt32, fields: [(String, [UInt8])], flags: UInt32 = 0, compress: ZlibParameters? = nil)
         case group(label: String, type: Int32 = 0, children: [Node])
+        /// A group whose label is a number (a FormID for cell, world and topic children).
+        case groupID(label: UInt32, type: Int32, children: [Node])
     }
 
     static func field(_ sig: String, _ data: [UInt8]) -> [UInt8] {
@@ -224,6 +226,12 @@ enum TestPlugin {
             let body = children.flatMap { bytes($0) }
             var w = Bytes()
             w.ascii("GRUP"); w.u32(UInt32(24 + body.count)); w.ascii(label); w.u32(UInt32(bitPattern: type)); w.u16(0); w.u16(0); w.u32(0)
+            w.raw(body)
+            return w.b
+        case .groupID(let label, let type, let children):
+            let body = children.flatMap { bytes($0) }
+            var w = Bytes()
+            w.ascii("GRUP"); w.u32(UInt32(24 + body.count)); w.u32(label); w.u32(UInt32(bitPattern: type)); w.u16(0); w.u16(0); w.u32(0)
             w.raw(body)
             return w.b
         }

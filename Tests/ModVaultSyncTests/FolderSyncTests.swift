@@ -5,6 +5,8 @@ import ModVaultStore
 import ModVaultArchive
 import ModVaultRemoteDisk
 import ModVaultRemoteSupport
+import ModVaultFormats
+import ModVaultFixtures
 @testable import ModVaultSync
 
 /// One machine syncing one folder: its own repository (a clone of the shared one) and folder.
@@ -41,6 +43,14 @@ final class SyncDevice: @unchecked Sendable {
         try FileManager.default.createDirectory(atPath: FileSystem.parentPath(path), withIntermediateDirectories: true)
         try Data(text.utf8).write(to: URL(fileURLWithPath: path))
     }
+
+    func write(_ relative: String, bytes: [UInt8]) throws {
+        let path = folder + "/" + relative
+        try FileManager.default.createDirectory(atPath: FileSystem.parentPath(path), withIntermediateDirectories: true)
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    func bytes(_ relative: String) -> [UInt8]? { (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + relative))).map { Array($0) } }
 
     func read(_ relative: String) -> String? {
         (try? Data(contentsOf: URL(fileURLWithPath: folder + "/" + relative))).map { String(decoding: $0, as: UTF8.self) }
@@ -397,6 +407,33 @@ struct FolderSyncTests {
         #expect(try a.repository.loadSnapshot(head).tree != ObjectID.zero)
     }
 
+    /// Two devices edit different records of one plugin: both end with the same merged plugin, no conflict.
+    @Test func aPluginEditedOnBothSidesMergesRecordByRecord() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first([:])
+        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 2, 0x802: 3]))
+        try await a.sync()
+        let b = try await team.join("b")
+        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 10, 0x801: 2, 0x802: 3]))
+        try b.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 2, 0x802: 30, 0x803: 4]))
+        try await b.sync()
+        let report = try await a.sync()
+        #expect(report.conflicts.map(\.resolution) == ["records-merged"])
+        #expect(!report.unresolved && report.pushed)
+        try await b.sync()
+        let merged = try #require(a.bytes("Data/Team.esp"))
+        #expect(b.bytes("Data/Team.esp") == merged)
+        let parsed = try ModVaultFormats.PluginFile.parse(MemoryRangeReader(merged))
+        #expect(parsed.records.count == 4)
+        // The same record changed differently on both sides stays for resolve, with the record named.
+        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 11, 0x801: 2, 0x802: 30, 0x803: 4]))
+        try b.write("Data/Team.esp", bytes: tinyPlugin([0x800: 12, 0x801: 2, 0x802: 30, 0x803: 4]))
+        try await b.sync()
+        let clash = try await a.sync()
+        #expect(clash.unresolved)
+        #expect(clash.conflicts.first?.records?.first?.formID == "self:000800")
+    }
+
     @Test func dryRunChangesNothing() async throws {
         let team = try SyncTeam()
         let a = try await team.first(["a.txt": "a"])
@@ -492,4 +529,14 @@ struct SyncUnitTests {
         #expect(text == #"{"author":"u@h","device":"d","parents":[""# + hex + #""],"seq":7,"snapshot":""# + hex
                 + #"","summary":{"added":1,"changed":2,"removed":3},"time":"2027-01-15T08:00:00Z"}"#)
     }
+}
+
+/// A minimal Fallout 4 plugin: TES4 (one master) and one GMST group with a record per value.
+func tinyPlugin(_ values: [UInt32: UInt32]) -> [UInt8] {
+    let records = values.sorted { $0.key < $1.key }.map { object, value in
+        ModVaultFixtures.PluginRecord("GMST", formID: 0x0100_0000 | object, fields: [
+            PluginField("EDID", Array("fSetting\(object)\0".utf8)), PluginField("DATA", withUnsafeBytes(of: value.littleEndian) { Array($0) }),
+        ])
+    }
+    return PluginWriter.bytes(header: ModVaultFixtures.PluginHeader(nextObjectID: 0x900), groups: [PluginGroup("GMST", records: records)])
 }

@@ -1,0 +1,653 @@
+public import ModVaultCore
+
+/// Three-way merge of one plugin edited on two sides, record by record (Docs/PLUGIN-MERGE.md).
+///
+/// Records are matched by normalised FormID (the master that owns the form, or the plugin itself,
+/// plus the 24-bit object ID). A record changed on one side is taken from it; the same change on both
+/// is taken once; additions are kept and deletions applied. Different changes to one record, a change
+/// against a deletion, two new records with one object ID, placements changed in one cell on both
+/// sides, and master lists that cannot be reconciled are conflicts. The output keeps the bytes of every
+/// record neither side touched; groups, HEDR and ONAM are rebuilt, and the result is parsed again
+/// before it is returned.
+public enum PluginMerge {
+    /// One record (or cell, or the master list) the merge could not settle.
+    public struct Conflict: Codable, Sendable, Equatable {
+        /// Normalised FormID, `Master.esm:00ABCD` or `self:000800` (`-` for the master list).
+        public var formID: String
+        /// Record signature (`CELL` for a whole-cell conflict, `TES4` for masters).
+        public var type: String
+        /// The record's EditorID, when it has one.
+        public var editorID: String?
+        /// `both_changed`, `changed_deleted`, `same_new_id`, `cell_both_changed`, `masters_changed`, `localized_both_changed` or `esl_range`.
+        public var kind: String
+        /// What this side did: `changed`, `deleted`, `added` or `unchanged`.
+        public var ours: String
+        /// What the other side did.
+        public var theirs: String
+    }
+
+    /// What the merge took from where.
+    public struct Counts: Codable, Sendable, Equatable {
+        /// Records changed on this side only.
+        public var takenOurs = 0
+        /// Records changed on the other side only.
+        public var takenTheirs = 0
+        /// Records changed the same way on both sides.
+        public var sameBoth = 0
+        /// Records added (on either side).
+        public var added = 0
+        /// Records deleted (on either side).
+        public var removed = 0
+        /// Records merged field by field.
+        public var fieldMerged = 0
+    }
+
+    /// The outcome.
+    public struct Outcome: Sendable {
+        /// The merged plugin, or, with conflicts, the partial result (ours kept for each conflicting record) when asked for.
+        public var output: [UInt8]?
+        /// Conflicts left.
+        public var conflicts: [Conflict]
+        /// Counts.
+        public var counts: Counts
+        /// True when there is no conflict.
+        public var merged: Bool { conflicts.isEmpty }
+    }
+
+    /// Record types whose fields are unordered and unique, so two sides' changes to different fields combine.
+    static let fieldMergeable: Set<String> = ["GMST", "GLOB", "KYWD"]
+    /// Placed objects: changes on both sides inside one cell conflict as a whole.
+    static let placements: Set<String> = ["REFR", "ACHR", "NAVM", "PGRE", "PHZD", "PMIS", "PARW", "PBAR", "PBEA", "PCON", "PFLA"]
+    /// Record types the Creation Kit lists in ONAM when they override a master's form.
+    static let onamTypes: Set<String> = ["ACHR", "LAND", "NAVM", "REFR", "PGRE", "PHZD", "PMIS", "PARW", "PBAR", "PBEA", "PCON", "PFLA"]
+
+    /// Merges `ours` and `theirs`, both derived from `base`. With `partial`, a merge with conflicts
+    /// still returns an output holding ours for each conflicting record.
+    /// Errors name `path` and the side (`Foo.esp (theirs)`), or `labels` (base, ours, theirs: the three
+    /// files' own paths) when given.
+    public static func merge(base: [UInt8], ours: [UInt8], theirs: [UInt8], path: String = "", partial: Bool = false,
+                             labels: (base: String, ours: String, theirs: String)? = nil,
+                             limits: FormatLimits = .default) throws(FormatError) -> Outcome {
+        let names = labels ?? (path + " (base)", path + " (ours)", path + " (theirs)")
+        // Whole-file shortcuts keep the bytes exactly.
+        if ours == theirs || theirs == base {
+            _ = try PluginFile.parse(MemoryRangeReader(ours), path: names.ours, limits: limits)
+            return Outcome(output: ours, conflicts: [], counts: Counts())
+        }
+        if ours == base {
+            _ = try PluginFile.parse(MemoryRangeReader(theirs), path: names.theirs, limits: limits)
+            return Outcome(output: theirs, conflicts: [], counts: Counts())
+        }
+        let b = try Parsed(base, path: names.base, limits: limits)
+        let o = try Parsed(ours, path: names.ours, limits: limits)
+        let t = try Parsed(theirs, path: names.theirs, limits: limits)
+        var merger = Merger(base: b, ours: o, theirs: t, path: path)
+        return try merger.run(partial: partial, limits: limits)
+    }
+}
+
+// MARK: - Parsed plugins
+
+/// A form's identity independent of any one master list: the owning file (lowercased; empty for the
+/// plugin itself) and the object ID.
+struct NormalizedID: Hashable, Comparable {
+    var owner: String
+    var object: UInt32
+
+    static func < (a: NormalizedID, b: NormalizedID) -> Bool { (a.owner, a.object) < (b.owner, b.object) }
+
+    func text(masters: [String]) -> String {
+        let name = owner.isEmpty ? "self" : (masters.first { $0.lowercased() == owner } ?? owner)
+        let hex = String(object, radix: 16, uppercase: true)
+        return name + ":" + String(repeating: "0", count: max(0, 6 - hex.count)) + hex
+    }
+}
+
+/// A record or group of a parsed plugin, with its bytes.
+final class PluginNode {
+    /// The 24-byte header (records and groups).
+    var header: [UInt8]
+    /// A record's data as stored (compressed or not); empty for groups.
+    var data: ArraySlice<UInt8>
+    var children: [PluginNode] = []
+    let isGroup: Bool
+    /// 1 when the node came from the other side (theirs) during a merge.
+    var tag = 0
+
+    init(header: [UInt8], data: ArraySlice<UInt8>, isGroup: Bool) {
+        self.header = header
+        self.data = data
+        self.isGroup = isGroup
+    }
+
+    var signature: String { PluginSignature.text(header.u32(0)) }
+    var formID: UInt32 { header.u32(12) }
+    var flags: UInt32 { header.u32(8) }
+    var groupType: Int32 { Int32(bitPattern: header.u32(12)) }
+    var label: UInt32 { header.u32(8) }
+
+    func copy() -> PluginNode {
+        let n = PluginNode(header: header, data: data, isGroup: isGroup)
+        n.children = children.map { $0.copy() }
+        return n
+    }
+
+    /// The record's fields, decompressed.
+    func fields(engine: RecipeEngine, path: String, limits: FormatLimits) throws(FormatError) -> ArraySlice<UInt8> {
+        guard flags & PluginRecord.compressedFlag != 0 else { return data }
+        guard data.count >= 4 else { throw FormatError(path: path, cause: .malformed("compressed record without a size")) }
+        let size = UInt64(Array(data.prefix(4)).u32(0))
+        guard size <= limits.maxDecompressedRecord else {
+            throw FormatError(path: path, cause: .limitExceeded(what: "decompressed record", value: size, limit: limits.maxDecompressedRecord))
+        }
+        var failure: FormatError?
+        let out = data.dropFirst(4).withUnsafeBytes { s -> [UInt8] in
+            do throws(FormatError) { return try engine.inflate(s, rawSize: size) } catch { failure = error; return [] }
+        }
+        if let failure { throw failure }
+        return out[...]
+    }
+}
+
+/// One side of the merge: its TES4, its tree of groups and records, and an index of records by normalised FormID.
+struct Parsed {
+    var tes4Header: [UInt8]
+    var tes4Data: ArraySlice<UInt8>
+    var header: PluginHeader
+    var roots: [PluginNode] = []
+    /// Each record, and the chain of groups above it (outermost first).
+    var records: [NormalizedID: (node: PluginNode, groups: [PluginNode])] = [:]
+    var order: [NormalizedID] = []
+    let bytes: [UInt8]
+
+    init(_ bytes: [UInt8], path: String, limits: FormatLimits) throws(FormatError) {
+        self.bytes = bytes
+        var tes4: (PluginWalker.RecordHeader, ArraySlice<UInt8>)?
+        var stack: [PluginNode] = []
+        var roots: [PluginNode] = []
+        var found: [(PluginNode, [PluginNode])] = []
+        try PluginWalker.walk(MemoryRangeReader(bytes), path: path, limits: limits, readData: true) { (event) throws(FormatError) in
+            switch event {
+            case .tes4(let h, let data): tes4 = (h, data ?? [])
+            case .groupStart(let g):
+                let start = Int(g.offset)
+                let node = PluginNode(header: Array(bytes[start..<(start + 24)]), data: [], isGroup: true)
+                if let top = stack.last { top.children.append(node) } else { roots.append(node) }
+                stack.append(node)
+            case .groupEnd:
+                stack.removeLast()
+            case .record(let h, let data):
+                let start = Int(h.offset)
+                let node = PluginNode(header: Array(bytes[start..<(start + 24)]), data: data ?? [], isGroup: false)
+                if let top = stack.last { top.children.append(node) } else { roots.append(node) }
+                found.append((node, stack))
+            }
+        }
+        guard let (h, data) = tes4 else { throw FormatError(path: path, cause: .malformed("no TES4 record")) }
+        tes4Header = Array(bytes[0..<24])
+        tes4Data = data
+        header = try PluginHeader(record: h, data: data, path: path)
+        self.roots = roots
+        for (node, groups) in found {
+            let id = Self.normalize(node.formID, masters: header.masters)
+            guard records[id] == nil else {
+                throw FormatError(path: path, cause: .malformed("FormID \(PluginHex.formID(node.formID)) appears twice"))
+            }
+            records[id] = (node, groups)
+            order.append(id)
+        }
+    }
+
+    static func normalize(_ formID: UInt32, masters: [String]) -> NormalizedID {
+        let index = Int(formID >> 24)
+        let owner = index < masters.count ? masters[index].lowercased() : ""
+        return NormalizedID(owner: owner, object: formID & 0x00FF_FFFF)
+    }
+
+    /// A group's identity for matching across sides: type and label, with FormID labels normalised.
+    func groupKey(_ g: PluginNode) -> String {
+        switch g.groupType {
+        case 1, 6, 7, 8, 9:
+            let id = Self.normalize(g.label, masters: header.masters)
+            return "\(g.groupType):\(id.owner):\(id.object)"
+        default:
+            return "\(g.groupType):\(g.label)"
+        }
+    }
+
+    /// The cell a placement belongs to (its nearest cell-children group), if any.
+    func cell(of groups: [PluginNode]) -> NormalizedID? {
+        guard let g = groups.last(where: { [6, 8, 9].contains($0.groupType) }) else { return nil }
+        return Self.normalize(g.label, masters: header.masters)
+    }
+
+    func editorID(_ node: PluginNode, engine: RecipeEngine, path: String, limits: FormatLimits) -> String? {
+        guard let fields = try? node.fields(engine: engine, path: path, limits: limits) else { return nil }
+        var id: String?
+        try? PluginFields.forEach(fields, path: path, owner: PluginWalker.RecordHeader(
+            signature: node.header.u32(0), dataSize: UInt32(node.data.count), flags: node.flags, formID: node.formID, formVersion: 0, offset: 0)) {
+            (sig, payload) throws(FormatError) in
+            if sig == PluginSignature.EDID, id == nil { id = PluginFields.zstring(payload) }
+        }
+        return id
+    }
+}
+
+// MARK: - The merge
+
+struct Merger {
+    let base: Parsed, ours: Parsed, theirs: Parsed
+    let path: String
+    let engine = RecipeEngine()
+
+    init(base: Parsed, ours: Parsed, theirs: Parsed, path: String) {
+        self.base = base
+        self.ours = ours
+        self.theirs = theirs
+        self.path = path
+    }
+
+    /// Whether two records hold the same thing: signature, flags (compression aside), form version and
+    /// decompressed fields. Version-control stamps differ with every save and are ignored.
+    func same(_ a: PluginNode?, _ b: PluginNode?, limits: FormatLimits) throws(FormatError) -> Bool {
+        guard let a, let b else { return a == nil && b == nil }
+        guard a.header.u32(0) == b.header.u32(0), a.flags & ~PluginRecord.compressedFlag == b.flags & ~PluginRecord.compressedFlag,
+              a.header[20..<24] == b.header[20..<24] else { return false }
+        if a.flags == b.flags, a.data == b.data { return true }
+        return try a.fields(engine: engine, path: path, limits: limits) == b.fields(engine: engine, path: path, limits: limits)
+    }
+
+    enum Decision { case ours, theirs(PluginNode?), merged([UInt8]), conflict(String) }
+
+    mutating func run(partial: Bool, limits: FormatLimits) throws(FormatError) -> PluginMerge.Outcome {
+        var counts = PluginMerge.Counts()
+        var conflicts: [PluginMerge.Conflict] = []
+        var decisions: [NormalizedID: Decision] = [:]
+        let masters = ours.header.masters
+        func describe(_ id: NormalizedID, _ node: PluginNode?, kind: String, o: String, t: String) -> PluginMerge.Conflict {
+            PluginMerge.Conflict(formID: id.text(masters: masters + theirs.header.masters), type: node?.signature ?? "????",
+                                 editorID: node.flatMap { ours.editorID($0, engine: engine, path: path, limits: limits) }, kind: kind, ours: o, theirs: t)
+        }
+        var keys = Set(base.records.keys).union(ours.records.keys).union(theirs.records.keys)
+        keys.remove(NormalizedID(owner: "", object: 0))
+        // What each side did to placements, per cell, for the whole-cell rule.
+        var oursCells = Set<NormalizedID>(), theirsCells = Set<NormalizedID>()
+        var oursContributes = false, theirsContributes = false
+        for id in keys.sorted() {
+            let b = base.records[id]?.node, o = ours.records[id]?.node, t = theirs.records[id]?.node
+            let oChanged = try !same(b, o, limits: limits), tChanged = try !same(b, t, limits: limits)
+            if oChanged, let sig = (o ?? b)?.signature, PluginMerge.placements.contains(sig),
+               let cell = ours.records[id].flatMap({ ours.cell(of: $0.groups) }) ?? base.records[id].flatMap({ base.cell(of: $0.groups) }) {
+                oursCells.insert(cell)
+            }
+            if tChanged, let sig = (t ?? b)?.signature, PluginMerge.placements.contains(sig),
+               let cell = theirs.records[id].flatMap({ theirs.cell(of: $0.groups) }) ?? base.records[id].flatMap({ base.cell(of: $0.groups) }) {
+                theirsCells.insert(cell)
+            }
+            if !oChanged && !tChanged { continue }
+            if try same(o, t, limits: limits) {
+                decisions[id] = .ours
+                if o == nil { counts.removed += 1 } else if b == nil { counts.added += 1 } else { counts.sameBoth += 1 }
+                continue
+            }
+            if !tChanged {
+                oursContributes = true
+                decisions[id] = .ours
+                if o == nil { counts.removed += 1 } else if b == nil { counts.added += 1 } else { counts.takenOurs += 1 }
+                continue
+            }
+            if !oChanged {
+                theirsContributes = true
+                decisions[id] = .theirs(t)
+                if t == nil { counts.removed += 1 } else if b == nil { counts.added += 1 } else { counts.takenTheirs += 1 }
+                continue
+            }
+            // Changed on both sides, differently.
+            if b == nil {
+                decisions[id] = .conflict("same_new_id")
+                conflicts.append(describe(id, o ?? t, kind: "same_new_id", o: "added", t: "added"))
+            } else if o == nil || t == nil {
+                decisions[id] = .conflict("changed_deleted")
+                conflicts.append(describe(id, o ?? t ?? b, kind: "changed_deleted", o: o == nil ? "deleted" : "changed", t: t == nil ? "deleted" : "changed"))
+            } else if let b, let o, let t, PluginMerge.fieldMergeable.contains(o.signature), let fields = try mergeFields(b, o, t, limits: limits) {
+                decisions[id] = .merged(fields)
+                counts.fieldMerged += 1
+                oursContributes = true
+                theirsContributes = true
+            } else {
+                decisions[id] = .conflict("both_changed")
+                conflicts.append(describe(id, o, kind: "both_changed", o: "changed", t: "changed"))
+            }
+        }
+        // Placements changed on both sides inside one cell conflict as a whole.
+        for cell in oursCells.intersection(theirsCells).sorted() {
+            var differs = false
+            for id in keys where decisions[id] != nil {
+                let node = ours.records[id]?.node ?? theirs.records[id]?.node
+                guard let node, PluginMerge.placements.contains(node.signature) else { continue }
+                let inCell = ours.records[id].flatMap { ours.cell(of: $0.groups) } ?? theirs.records[id].flatMap { theirs.cell(of: $0.groups) }
+                guard inCell == cell else { continue }
+                if try !same(ours.records[id]?.node, theirs.records[id]?.node, limits: limits) { differs = true }
+                if case .theirs? = decisions[id] { decisions[id] = .conflict("cell_both_changed") }
+            }
+            if differs {
+                conflicts.append(PluginMerge.Conflict(formID: cell.text(masters: masters), type: "CELL", editorID: nil, kind: "cell_both_changed",
+                                                      ours: "changed", theirs: "changed"))
+            }
+        }
+        // Localized plugins: string IDs from both sides could collide.
+        if ours.header.isLocalized || theirs.header.isLocalized, oursContributes, theirsContributes {
+            conflicts.append(PluginMerge.Conflict(formID: "-", type: "TES4", editorID: nil, kind: "localized_both_changed", ours: "changed", theirs: "changed"))
+        }
+
+        // Masters: equal, or added on one side only (at the end); then only the other side's own forms move.
+        var outMasters = ours.header.masters
+        var shift: (side: Int, from: UInt32, to: UInt32)? = nil  // side 0 ours, 1 theirs
+        if ours.header.masters != theirs.header.masters {
+            let oursExtends = theirs.header.masters == base.header.masters && ours.header.masters.starts(with: base.header.masters)
+            let theirsExtends = ours.header.masters == base.header.masters && theirs.header.masters.starts(with: base.header.masters)
+            if oursExtends {
+                outMasters = ours.header.masters
+                shift = (1, UInt32(theirs.header.masters.count), UInt32(outMasters.count))
+            } else if theirsExtends {
+                outMasters = theirs.header.masters
+                shift = (0, UInt32(ours.header.masters.count), UInt32(outMasters.count))
+            } else {
+                conflicts.append(PluginMerge.Conflict(formID: "-", type: "TES4", editorID: nil, kind: "masters_changed", ours: "changed", theirs: "changed"))
+            }
+        }
+
+        if !conflicts.isEmpty && !partial {
+            return PluginMerge.Outcome(output: nil, conflicts: conflicts, counts: counts)
+        }
+
+        // Build: ours' tree, with theirs' decisions applied.
+        let roots = ours.roots.map { $0.copy() }
+        var byID: [NormalizedID: (node: PluginNode, parent: PluginNode?)] = [:]
+        func index(_ nodes: [PluginNode], parent: PluginNode?) {
+            for n in nodes {
+                if n.isGroup { index(n.children, parent: n) } else { byID[Parsed.normalize(n.formID, masters: ours.header.masters)] = (n, parent) }
+            }
+        }
+        index(roots, parent: nil)
+        var top = roots
+        var removed = Set<ObjectIdentifier>()
+        var oursSelf = Set<UInt32>(), theirsSelf = Set<UInt32>()
+        for id in ours.records.keys where id.owner.isEmpty { oursSelf.insert(id.object) }
+        for id in theirs.records.keys where id.owner.isEmpty { theirsSelf.insert(id.object) }
+
+        for id in keys.sorted() {
+            guard let decision = decisions[id] else { continue }
+            switch decision {
+            case .ours, .conflict: continue
+            case .merged(let fields):
+                guard let target = byID[id]?.node else { continue }
+                target.data = fields[...]
+                var h = target.header
+                h.setU32(8, target.flags & ~PluginRecord.compressedFlag)
+                h.setU32(4, UInt32(fields.count))
+                target.header = h
+            case .theirs(let node):
+                if let node {
+                    let fresh = PluginNode(header: node.header, data: node.data, isGroup: false)
+                    fresh.header.setU32(12, formID(id, in: outMasters))
+                    fresh.tag = 1
+                    if let existing = byID[id]?.node {
+                        existing.header = fresh.header
+                        existing.data = fresh.data
+                        existing.tag = 1
+                    } else {
+                        // A record new from theirs: into the matching groups of ours, made where missing.
+                        let chain = theirs.records[id]?.groups ?? []
+                        var level = top
+                        var parent: PluginNode? = nil
+                        for g in chain {
+                            let key = theirs.groupKey(g)
+                            if let found = level.first(where: { $0.isGroup && ours.groupKey($0) == key }) {
+                                parent = found
+                            } else {
+                                let made = PluginNode(header: g.header, data: [], isGroup: true)
+                                made.tag = 1
+                                if [1, 6, 7, 8, 9].contains(g.groupType) {
+                                    made.header.setU32(8, formID(Parsed.normalize(g.label, masters: theirs.header.masters), in: outMasters))
+                                }
+                                if let parent { parent.children.append(made) } else { top.append(made) }
+                                parent = made
+                            }
+                            level = parent!.children
+                        }
+                        if let parent { parent.children.append(fresh) } else { top.append(fresh) }
+                        byID[id] = (fresh, parent)
+                    }
+                } else if let existing = byID[id]?.node {
+                    removed.insert(ObjectIdentifier(existing))
+                }
+            }
+        }
+        // Drop removed records, and groups left empty by it.
+        func prune(_ nodes: [PluginNode]) -> [PluginNode] {
+            nodes.compactMap { n in
+                if removed.contains(ObjectIdentifier(n)) { return nil }
+                guard n.isGroup else { return n }
+                let hadChildren = !n.children.isEmpty
+                n.children = prune(n.children)
+                return hadChildren && n.children.isEmpty ? nil : n
+            }
+        }
+        top = prune(top)
+
+        // The side whose own forms move (a master was added on the other side): record FormIDs, group
+        // labels, and references inside its records to its own forms.
+        if let shift {
+            let mine = shift.side == 0 ? oursSelf : theirsSelf
+            func remap(_ nodes: [PluginNode]) throws(FormatError) {
+                for n in nodes {
+                    let fromTheirs = n.tag == 1
+                    guard (shift.side == 1) == fromTheirs else {
+                        if n.isGroup { try remap(n.children) }
+                        continue
+                    }
+                    if n.isGroup {
+                        if [1, 6, 7, 8, 9].contains(n.groupType), n.label >> 24 == shift.from, mine.contains(n.label & 0xFF_FFFF) {
+                            n.header.setU32(8, shift.to << 24 | n.label & 0xFF_FFFF)
+                        }
+                        try remap(n.children)
+                        continue
+                    }
+                    if n.formID >> 24 == shift.from { n.header.setU32(12, shift.to << 24 | n.formID & 0xFF_FFFF) }
+                    var fields = Array(try n.fields(engine: engine, path: path, limits: limits))
+                    var changed = false
+                    if fields.count >= 4 {
+                        for i in 0...(fields.count - 4) where fields[i + 3] == UInt8(shift.from) {
+                            let v = fields.u32(i)
+                            if mine.contains(v & 0xFF_FFFF) {
+                                fields.setU32(i, shift.to << 24 | v & 0xFF_FFFF)
+                                changed = true
+                            }
+                        }
+                    }
+                    if changed {
+                        n.data = fields[...]
+                        n.header.setU32(8, n.flags & ~PluginRecord.compressedFlag)
+                        n.header.setU32(4, UInt32(fields.count))
+                    }
+                }
+            }
+            // In ours' tree, nodes not tagged are ours'; tagged ones came from theirs.
+            try remap(top)
+        }
+
+        let output = try build(top, masters: outMasters, limits: limits)
+        // Check the result before anyone writes it.
+        // The full parser inflates every compressed record, so a damaged one taken from either side is found here.
+        _ = try PluginFile.parse(MemoryRangeReader(output), path: path + " (merged)", limits: limits)
+        let check = try Parsed(output, path: path + " (merged)", limits: limits)
+        for id in check.records.keys where !id.owner.isEmpty {
+            guard outMasters.contains(where: { $0.lowercased() == id.owner }) else {
+                throw FormatError(path: path, cause: .malformed("merged record \(id.text(masters: outMasters)) names no master"))
+            }
+        }
+        if check.header.isLight {
+            let newVersion = check.header.version >= 1.0
+            for id in check.records.keys where id.owner.isEmpty && !(newVersion ? (0x001...0xFFF) : (0x800...0xFFF)).contains(id.object) {
+                conflicts.append(PluginMerge.Conflict(formID: id.text(masters: outMasters), type: check.records[id]!.node.signature, editorID: nil,
+                                                      kind: "esl_range", ours: "added", theirs: "added"))
+            }
+            if !conflicts.isEmpty && !partial { return PluginMerge.Outcome(output: nil, conflicts: conflicts, counts: counts) }
+        }
+        return PluginMerge.Outcome(output: output, conflicts: conflicts, counts: counts)
+    }
+
+    /// The FormID a normalised ID has under `masters`.
+    func formID(_ id: NormalizedID, in masters: [String]) -> UInt32 {
+        let index = id.owner.isEmpty ? masters.count : (masters.firstIndex { $0.lowercased() == id.owner } ?? masters.count)
+        return UInt32(index) << 24 | id.object
+    }
+
+    /// Field-level merge of a record whose fields are unique by signature: each field three-way.
+    func mergeFields(_ b: PluginNode, _ o: PluginNode, _ t: PluginNode, limits: FormatLimits) throws(FormatError) -> [UInt8]? {
+        func fields(_ n: PluginNode) throws(FormatError) -> [(UInt32, ArraySlice<UInt8>)]? {
+            var out: [(UInt32, ArraySlice<UInt8>)] = []
+            try PluginFields.forEach(try n.fields(engine: engine, path: path, limits: limits), path: path, owner: PluginWalker.RecordHeader(
+                signature: n.header.u32(0), dataSize: UInt32(n.data.count), flags: n.flags, formID: n.formID, formVersion: 0, offset: 0)) {
+                (sig, payload) throws(FormatError) in out.append((sig, payload))
+            }
+            return Set(out.map(\.0)).count == out.count ? out : nil
+        }
+        guard let fb = try fields(b), let fo = try fields(o), let ft = try fields(t) else { return nil }
+        let db = Dictionary(uniqueKeysWithValues: fb), dt = Dictionary(uniqueKeysWithValues: ft)
+        var result: [(UInt32, ArraySlice<UInt8>)] = []
+        var seen = Set<UInt32>()
+        for (sig, value) in fo {
+            seen.insert(sig)
+            let bv = db[sig], tv = dt[sig]
+            if tv == value || tv == bv { result.append((sig, value)); continue }
+            if value == bv { if let tv { result.append((sig, tv)) }; continue }
+            return nil
+        }
+        for (sig, value) in ft where !seen.contains(sig) {
+            let bv = db[sig]
+            if bv == nil { result.append((sig, value)); continue }  // added by theirs
+            if bv != value { return nil }  // ours deleted a field theirs changed
+        }
+        var out: [UInt8] = []
+        for (sig, value) in result {
+            guard value.count <= 0xFFFF else { return nil }
+            out.appendU32(sig)
+            out.appendU16(UInt16(value.count))
+            out.append(contentsOf: value)
+        }
+        return out
+    }
+
+    /// Serialises TES4 and the tree: group sizes, HEDR counts and next object ID, MAST list and ONAM recomputed.
+    func build(_ roots: [PluginNode], masters: [String], limits: FormatLimits) throws(FormatError) -> [UInt8] {
+        var body: [UInt8] = []
+        var count: UInt32 = 0
+        var maxSelf: UInt32 = 0
+        var overrides: [UInt32] = []
+        func emit(_ n: PluginNode) {
+            count += 1
+            if n.isGroup {
+                let start = body.count
+                body.append(contentsOf: n.header)
+                for c in n.children { emit(c) }
+                body.setU32(start + 4, UInt32(body.count - start))
+            } else {
+                var h = n.header
+                h.setU32(4, UInt32(n.data.count))
+                body.append(contentsOf: h)
+                body.append(contentsOf: n.data)
+                let index = Int(n.formID >> 24)
+                if index >= masters.count { maxSelf = max(maxSelf, n.formID & 0xFF_FFFF) }
+                else if PluginMerge.onamTypes.contains(n.signature) { overrides.append(n.formID) }
+            }
+        }
+        for r in roots { emit(r) }
+        // TES4: ours' fields in order, with HEDR, MAST/DATA and ONAM rewritten.
+        var fields: [UInt8] = []
+        var wroteMasters = false, hadONAM = false
+        let next = max(ours.header.nextObjectID, theirs.header.nextObjectID, maxSelf + 1)
+        func writeMasters() {
+            for m in masters {
+                var name = Array(m.utf8)
+                name.append(0)
+                fields.appendU32(PluginSignature.MAST)
+                fields.appendU16(UInt16(name.count))
+                fields.append(contentsOf: name)
+                fields.appendU32(PluginSignature.value("DATA"))
+                fields.appendU16(8)
+                fields.append(contentsOf: [UInt8](repeating: 0, count: 8))
+            }
+            wroteMasters = true
+        }
+        func writeONAM() {
+            let sorted = overrides.sorted()
+            let size = sorted.count * 4
+            if size > 0xFFFF {
+                fields.appendU32(PluginSignature.XXXX)
+                fields.appendU16(4)
+                fields.appendU32(UInt32(size))
+                fields.appendU32(PluginSignature.value("ONAM"))
+                fields.appendU16(0)
+            } else {
+                fields.appendU32(PluginSignature.value("ONAM"))
+                fields.appendU16(UInt16(size))
+            }
+            for f in sorted { fields.appendU32(f) }
+        }
+        try PluginFields.forEach(ours.tes4Data, path: path, owner: PluginWalker.RecordHeader(
+            signature: PluginSignature.TES4, dataSize: UInt32(ours.tes4Data.count), flags: 0, formID: 0, formVersion: 0, offset: 0)) {
+            (sig, payload) throws(FormatError) in
+            switch sig {
+            case PluginSignature.HEDR:
+                var p = Array(payload)
+                p.setU32(4, count)
+                p.setU32(8, next)
+                fields.appendU32(sig)
+                fields.appendU16(UInt16(p.count))
+                fields.append(contentsOf: p)
+            case PluginSignature.MAST:
+                if !wroteMasters { writeMasters() }
+            case PluginSignature.value("DATA") where wroteMasters:
+                break
+            case PluginSignature.value("ONAM"):
+                hadONAM = true
+                writeONAM()
+            default:
+                if sig == PluginSignature.value("INTV") || sig == PluginSignature.value("INCC") || sig == PluginSignature.value("SCRN") || sig == PluginSignature.value("TNAM") {
+                    if !wroteMasters { writeMasters() }
+                    if !hadONAM, !overrides.isEmpty { hadONAM = true; writeONAM() }
+                }
+                if payload.count > 0xFFFF {
+                    fields.appendU32(PluginSignature.XXXX)
+                    fields.appendU16(4)
+                    fields.appendU32(UInt32(payload.count))
+                    fields.appendU32(sig)
+                    fields.appendU16(0)
+                } else {
+                    fields.appendU32(sig)
+                    fields.appendU16(UInt16(payload.count))
+                }
+                fields.append(contentsOf: payload)
+            }
+        }
+        if !wroteMasters { writeMasters() }
+        if !hadONAM, !overrides.isEmpty { writeONAM() }
+        var tes4 = ours.tes4Header
+        tes4.setU32(4, UInt32(fields.count))
+        return tes4 + fields + body
+    }
+}
+
+extension Array where Element == UInt8 {
+    func u32(_ offset: Int) -> UInt32 { self[...].u32(offset) }
+    mutating func setU32(_ offset: Int, _ v: UInt32) {
+        self[offset] = UInt8(v & 0xFF)
+        self[offset + 1] = UInt8(v >> 8 & 0xFF)
+        self[offset + 2] = UInt8(v >> 16 & 0xFF)
+        self[offset + 3] = UInt8(v >> 24)
+    }
+    mutating func appendU32(_ v: UInt32) { append(contentsOf: [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)]) }
+    mutating func appendU16(_ v: UInt16) { append(contentsOf: [UInt8(v & 0xFF), UInt8(v >> 8)]) }
+}
