@@ -21,7 +21,7 @@ public struct SnapshotOptions: Sendable {
     /// When new compressed streams are stored decompressed with a recipe (format-aware runs only).
     public var normalize = NormalizePolicy.auto
     /// CPU seconds `.auto` may spend searching for recipes; streams after that are stored as they are.
-    public var normalizeBudget = 30.0
+    public var normalizeBudget = 120.0
     /// Seconds to keep retrying while prune holds the repository lock.
     public var lockWait: Double = 0
     /// Receives notes such as adopted packs from an interrupted run.

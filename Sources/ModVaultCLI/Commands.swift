@@ -195,7 +195,7 @@ struct SnapshotCommand: AsyncParsableCommand {
     var normalize: String = "auto"
 
     @Option(help: ArgumentHelp("CPU seconds --normalize auto may spend finding recipes.", valueName: "seconds"))
-    var normalizeBudget: Double = 30
+    var normalizeBudget: Double = 120
 
     @Flag(help: "Print a JSON summary as the last line of stdout.")
     var json = false

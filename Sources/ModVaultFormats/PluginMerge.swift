@@ -166,7 +166,8 @@ struct Parsed {
         var stack: [PluginNode] = []
         var roots: [PluginNode] = []
         var found: [(PluginNode, [PluginNode])] = []
-        try PluginWalker.walk(MemoryRangeReader(bytes), path: path, limits: limits, readData: true) { (event) throws(FormatError) in
+        // Record data is sliced from `bytes` (the walker only checks bounds), so nothing is copied.
+        try PluginWalker.walk(MemoryRangeReader(bytes), path: path, limits: limits, readData: false) { (event) throws(FormatError) in
             switch event {
             case .tes4(let h, let data): tes4 = (h, data ?? [])
             case .groupStart(let g):
@@ -176,9 +177,9 @@ struct Parsed {
                 stack.append(node)
             case .groupEnd:
                 stack.removeLast()
-            case .record(let h, let data):
+            case .record(let h, _):
                 let start = Int(h.offset)
-                let node = PluginNode(header: Array(bytes[start..<(start + 24)]), data: data ?? [], isGroup: false)
+                let node = PluginNode(header: Array(bytes[start..<(start + 24)]), data: bytes[(start + 24)..<(start + 24 + Int(h.dataSize))], isGroup: false)
                 if let top = stack.last { top.children.append(node) } else { roots.append(node) }
                 found.append((node, stack))
             }
@@ -542,28 +543,39 @@ struct Merger {
 
     /// Serialises TES4 and the tree: group sizes, HEDR counts and next object ID, MAST list and ONAM recomputed.
     func build(_ roots: [PluginNode], masters: [String], limits: FormatLimits) throws(FormatError) -> [UInt8] {
-        var body: [UInt8] = []
+        // First pass: counts, the highest own object ID, master overrides and the body's exact size, so the
+        // output is written once into an array of the right size (no growth, no second copy).
         var count: UInt32 = 0
         var maxSelf: UInt32 = 0
         var overrides: [UInt32] = []
-        func emit(_ n: PluginNode) {
+        var bodySize = 0
+        func survey(_ n: PluginNode) {
             count += 1
+            bodySize += 24
+            if n.isGroup {
+                for c in n.children { survey(c) }
+            } else {
+                bodySize += n.data.count
+                let index = Int(n.formID >> 24)
+                if index >= masters.count { maxSelf = max(maxSelf, n.formID & 0xFF_FFFF) }
+                else if PluginMerge.onamTypes.contains(n.signature) { overrides.append(n.formID) }
+            }
+        }
+        for r in roots { survey(r) }
+        var body: [UInt8] = []
+        func emit(_ n: PluginNode) {
             if n.isGroup {
                 let start = body.count
                 body.append(contentsOf: n.header)
                 for c in n.children { emit(c) }
                 body.setU32(start + 4, UInt32(body.count - start))
             } else {
-                var h = n.header
-                h.setU32(4, UInt32(n.data.count))
-                body.append(contentsOf: h)
+                let start = body.count
+                body.append(contentsOf: n.header)
+                body.setU32(start + 4, UInt32(n.data.count))
                 body.append(contentsOf: n.data)
-                let index = Int(n.formID >> 24)
-                if index >= masters.count { maxSelf = max(maxSelf, n.formID & 0xFF_FFFF) }
-                else if PluginMerge.onamTypes.contains(n.signature) { overrides.append(n.formID) }
             }
         }
-        for r in roots { emit(r) }
         // TES4: ours' fields in order, with HEDR, MAST/DATA and ONAM rewritten.
         var fields: [UInt8] = []
         var wroteMasters = false, hadONAM = false
@@ -634,9 +646,12 @@ struct Merger {
         }
         if !wroteMasters { writeMasters() }
         if !hadONAM, !overrides.isEmpty { writeONAM() }
-        var tes4 = ours.tes4Header
-        tes4.setU32(4, UInt32(fields.count))
-        return tes4 + fields + body
+        body.reserveCapacity(24 + fields.count + bodySize)
+        body.append(contentsOf: ours.tes4Header)
+        body.setU32(4, UInt32(fields.count))
+        body.append(contentsOf: fields)
+        for r in roots { emit(r) }
+        return body
     }
 }
 
