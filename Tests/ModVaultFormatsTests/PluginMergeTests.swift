@@ -236,4 +236,47 @@ struct PluginMergeTests {
         let base = MergeFixture.base().build()
         #expect(throws: FormatError.self) { try PluginMerge.merge(base: base, ours: Array(base.prefix(30)), theirs: base, path: "Foo.esp") }
     }
+
+    /// A reference added by theirs deep inside a world (WRLD children, exterior blocks, cell
+    /// children, temporary group) lands in the same groups of the merged plugin.
+    @Test func recordsAddedInsideNestedWorldGroupsFindTheirGroups() throws {
+        let world: UInt32 = Self.me | 0x900, cell: UInt32 = Self.me | 0x901
+        func plugin(gmst: UInt32, refs: [UInt32], extraGroupFor: UInt32? = nil) -> [UInt8] {
+            let refNodes = refs.map { TestPlugin.Node.record(sig: "REFR", formID: $0, fields: [("NAME", MergeFixture.u32(0x0001_0000 | $0))]) }
+            var cellChildren: [TestPlugin.Node] = [.groupID(label: cell, type: 9, children: refNodes)]
+            if let extra = extraGroupFor {
+                cellChildren.append(.groupID(label: cell, type: 8, children: [.record(sig: "ACHR", formID: extra, fields: [("NAME", MergeFixture.u32(7))])]))
+            }
+            return TestPlugin.file(header: TestPlugin.header(nextID: 0x990), [
+                .group(label: "GMST", children: [.record(sig: "GMST", formID: Self.me | 0x800, fields: [("EDID", TestPlugin.zstring("fX")), ("DATA", MergeFixture.u32(gmst))])]),
+                .group(label: "WRLD", children: [
+                    .record(sig: "WRLD", formID: world, fields: [("EDID", TestPlugin.zstring("World"))]),
+                    .groupID(label: world, type: 1, children: [
+                        .groupID(label: 0x0000_0000, type: 4, children: [
+                            .groupID(label: 0x0000_0000, type: 5, children: [
+                                .record(sig: "CELL", formID: cell, fields: [("EDID", TestPlugin.zstring("Ext"))]),
+                                .groupID(label: cell, type: 6, children: cellChildren),
+                            ]),
+                        ]),
+                    ]),
+                ]),
+            ])
+        }
+        let base = plugin(gmst: 1, refs: [Self.me | 0x910])
+        let ours = plugin(gmst: 2, refs: [Self.me | 0x910])
+        let theirs = plugin(gmst: 1, refs: [Self.me | 0x910, Self.me | 0x911], extraGroupFor: Self.me | 0x912)
+        let out = try PluginMerge.merge(base: base, ours: ours, theirs: theirs)
+        #expect(out.merged && out.counts.added == 2 && out.counts.takenOurs == 1)
+        let merged = try PluginFile.parse(MemoryRangeReader(try #require(out.output)))
+        func chain(_ formID: UInt32) -> [Int32] {
+            guard let r = merged.records.first(where: { $0.formID == formID }) else { return [] }
+            var types: [Int32] = []
+            var g = r.group
+            while let i = g { types.insert(merged.groups[i].type, at: 0); g = merged.groups[i].parent }
+            return types
+        }
+        #expect(chain(Self.me | 0x911) == [0, 1, 4, 5, 6, 9])
+        #expect(chain(Self.me | 0x912) == [0, 1, 4, 5, 6, 8])
+        #expect(merged.groups.filter { $0.type == 1 }.count == 1, "no second world-children group")
+    }
 }
