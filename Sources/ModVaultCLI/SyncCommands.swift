@@ -6,8 +6,27 @@ import ModVaultCore
 import ModVaultStore
 import ModVaultSync
 
-/// Set by SIGINT/SIGTERM during `sync --watch`: the run in progress finishes, then the loop ends.
+/// Set by SIGINT/SIGTERM during `sync --watch` and `watch`: the step in progress finishes, then the loop ends.
 private let stopRequested = Atomic<Bool>(false)
+
+/// Makes SIGINT and SIGTERM request a clean stop instead of ending the process at once.
+private func catchStopSignals() {
+    signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+    signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+}
+
+/// A push log entry as `log --json` and `watch --json` print it.
+private func entryJSON(_ e: PushEntry) -> [String: Any] {
+    ["seq": e.seq, "snapshot": e.snapshot.hex, "parents": e.parents.map(\.hex), "author": e.author, "device": e.device,
+     "time": Timestamp.format(e.time), "summary": ["added": e.summary.added, "changed": e.summary.changed, "removed": e.summary.removed]]
+}
+
+/// One line for a push log entry.
+private func entryLine(_ e: PushEntry) -> String {
+    let merge = e.parents.count > 1 ? " merge" : ""
+    return "#\(e.seq)  \(Format.time(e.time))  \(e.snapshot.short)\(merge)  \(e.author) (\(e.device.prefix(8)))  "
+        + "+\(e.summary.added) ~\(e.summary.changed) -\(e.summary.removed)"
+}
 
 /// Opens the folder's state and checks it belongs to this repository; nil when never synced.
 private func folderState(_ folder: String, repository: Repository) throws -> FolderSyncState? {
@@ -123,8 +142,7 @@ struct SyncCommand: AsyncParsableCommand {
             try finish(report, repository: repo, folder: path)
             return
         }
-        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+        catchStopSignals()
         let watcher = try FolderWatcher(root: path)
         var failures = 0
         var due = true
@@ -323,19 +341,66 @@ struct LogCommand: AsyncParsableCommand {
         if let last { entries = Array(entries.suffix(max(0, last))) }
         for r in reading.refused { Terminal.warn("\(source.location)/\(r.object): refused: \(r.reason)") }
         if json {
-            let rows: [[String: Any]] = entries.map { e in
-                ["seq": e.seq, "snapshot": e.snapshot.hex, "parents": e.parents.map(\.hex), "author": e.author, "device": e.device,
-                 "time": Timestamp.format(e.time), "summary": ["added": e.summary.added, "changed": e.summary.changed, "removed": e.summary.removed]]
-            }
-            let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .withoutEscapingSlashes])
+            let data = try JSONSerialization.data(withJSONObject: entries.map(entryJSON), options: [.sortedKeys, .withoutEscapingSlashes])
             print(String(decoding: data, as: UTF8.self))
             return
         }
         if entries.isEmpty { print("no pushes on \(source.location)") }
-        for e in entries {
-            let merge = e.parents.count > 1 ? " merge" : ""
-            print("#\(e.seq)  \(Format.time(e.time))  \(e.snapshot.short)\(merge)  \(e.author) (\(e.device.prefix(8)))  "
-                  + "+\(e.summary.added) ~\(e.summary.changed) -\(e.summary.removed)")
+        for e in entries { print(entryLine(e)) }
+    }
+}
+
+struct WatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow a remote's push log: one line per push as it happens, until SIGINT or SIGTERM.",
+        discussion: """
+            Lists the push log every --interval seconds (one listing of the entries after the last
+            one seen, so nothing is missed or shown twice across a dropped connection, which is
+            reported and retried). With --json each event is one JSON object per line: type
+            (push), seq, snapshot, parents, author, device, time, summary. Membership events and
+            PocketBase's realtime subscription come with sharing; today every remote is polled.
+            """)
+    @OptionGroup var global: RepositoryOptionsGroup
+    @Argument(help: "Remote name or URL.") var remote: String
+    @Option(help: ArgumentHelp("Seconds between listings of the log.", valueName: "seconds")) var interval: Double = 2
+    @Option(help: ArgumentHelp("Also show the pushes after this number that are already in the log (0: all).", valueName: "seq")) var since: UInt64?
+    @Flag(help: "One JSON object per line.") var json = false
+
+    func validate() throws { guard interval > 0 else { throw ValidationError("--interval must be above 0") } }
+
+    func run() async throws {
+        let repo = try global.open()
+        let source = try RemoteFactory.make(try RemoteFactory.url(for: remote, repo: repo.path))
+        let log = PushLog(remote: source, repository: repo)
+        var seen: UInt64
+        if let since { seen = since } else { seen = try await log.read(after: 0).lastSeq }
+        if !global.quiet && !json { FileHandle.standardError.write(Data("modvault: watching \(source.location) after #\(seen)\n".utf8)) }
+        catchStopSignals()
+        var failures = 0
+        while !stopRequested.load(ordering: .relaxed) {
+            do {
+                let reading = try await log.read(after: seen)
+                for e in reading.entries {
+                    if json {
+                        var obj = entryJSON(e)
+                        obj["type"] = "push"
+                        print(JSON.line(obj))
+                    } else {
+                        print(entryLine(e))
+                    }
+                }
+                for r in reading.refused { Terminal.warn("\(source.location)/\(r.object): refused: \(r.reason)") }
+                fflush(nil)  // all streams: piped stdout is block-buffered, and a watcher must see each line at once
+                seen = reading.lastSeq
+                failures = 0
+            } catch {
+                failures += 1
+                Terminal.warn("reading the push log failed (\(failures) in a row), retrying: \((error as? ModVaultFailure)?.description ?? "\(error)")")
+            }
+            let pause = failures == 0 ? interval : min(60, interval * Double(1 << min(failures, 5)))
+            let until = monotonicSeconds() + pause
+            while !stopRequested.load(ordering: .relaxed), monotonicSeconds() < until { try await Task.sleep(for: .milliseconds(50)) }
         }
     }
 }

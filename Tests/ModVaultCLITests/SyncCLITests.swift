@@ -148,6 +148,39 @@ struct SyncCLITests {
         #expect(usage.status == 2)
     }
 
+    /// `watch --json` prints each push as it lands, once, and ends cleanly on SIGTERM.
+    @Test func watchPrintsPushesAsTheyLand() throws {
+        let d = try CLIDevices()
+        try d.setUp(["a.txt": "a"])
+        let out = d.h.root + "/watch.out"
+        FileManager.default.createFile(atPath: out, contents: nil)
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CLIHarness.binary)
+        p.arguments = ["watch", d.remote, "--json", "--interval", "0.3"]
+        p.environment = d.environment("a")
+        p.standardOutput = FileHandle(forWritingAtPath: out)
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        Thread.sleep(forTimeInterval: 1)
+        for i in 0..<2 {
+            try d.write("b", "b\(i).txt", Data("from B \(i)".utf8))
+            #expect(try d.run("b", ["sync", d.folder("b")]).status == 0)
+        }
+        func lines() -> [[String: Any]] {
+            let text = (try? String(contentsOfFile: out, encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        let started = Date()
+        while lines().count < 2, Date().timeIntervalSince(started) < 10 { Thread.sleep(forTimeInterval: 0.1) }
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let events = lines()
+        #expect(events.map { $0["seq"] as? Int ?? 0 } == [2, 3], "each new push once, in order")
+        #expect(events.allSatisfy { $0["type"] as? String == "push" && $0["author"] != nil && $0["summary"] != nil })
+        #expect(p.terminationReason == .exit && p.terminationStatus == 0)
+    }
+
     /// Both devices follow their folders; a file saved on one appears on the other within 10 s.
     @Test func watchBringsASavedFileAcross() throws {
         let d = try CLIDevices()
