@@ -8,24 +8,26 @@ struct MergePluginCommand: AsyncParsableCommand {
         commandName: "merge-plugin",
         abstract: "Merge two edits of one plugin (.esp/.esm/.esl) record by record against their common base.",
         discussion: """
-            Records are matched by FormID, normalised through each file's own master list. A record
-            changed on one side is taken from it, the same change on both is taken once, additions
-            are kept and deletions applied. GMST, GLOB and KYWD records changed in different fields
-            on the two sides merge field by field. Conflicts: one record changed differently on both
-            sides (both_changed), changed against deleted (changed_deleted), two new records with one
-            object ID (same_new_id), placements changed in one cell on both sides
-            (cell_both_changed), master lists changed on both sides (masters_changed), a localized
-            plugin changed on both sides (localized_both_changed), a light plugin's new form out of
-            range (esl_range).
+            Records are matched by FormID, normalised through each file's own master
+            list. A record changed on one side is taken from it, the same change on both
+            is taken once, additions are kept and deletions applied. GMST, GLOB and KYWD
+            records changed in different fields on the two sides merge field by field.
+            Conflicts: one record changed differently on both sides (both_changed),
+            changed against deleted (changed_deleted), two new records with one object
+            ID (same_new_id), placements changed in one cell on both sides
+            (cell_both_changed), master lists changed on both sides (masters_changed), a
+            localized plugin changed on both sides (localized_both_changed), a light
+            plugin's new form out of range (esl_range).
 
-            The output keeps the bytes of every record neither side touched; groups, the HEDR record
-            count and next object ID, the master list and ONAM are rebuilt, and the result is parsed
-            again before it is written (through a temporary file). A master added on one side
-            renumbers the other side's own forms, in record headers, group labels and references
-            found in record data.
+            The output keeps the bytes of every record neither side touched; groups, the
+            HEDR record count and next object ID, the master list and ONAM are rebuilt,
+            and the result is parsed again before it is written (through a temporary
+            file). A master added on one side renumbers the other side's own forms, in
+            record headers, group labels and references found in record data.
 
-            Exit codes: 0 merged (MERGED written), 5 conflicts remain (nothing written unless
-            --partial, which writes ours for each conflicting record), 1 an input is not a plugin.
+            Exit codes: 0 merged (MERGED written), 5 conflicts remain (nothing written
+            unless --partial, which writes ours for each conflicting record), 1 an input
+            is not a plugin.
             """)
 
     @Argument(help: "The common base version.") var base: String

@@ -52,34 +52,40 @@ struct SyncCommand: AsyncParsableCommand {
         commandName: "sync",
         abstract: "Keep a folder in step with a shared remote: snapshot, merge, push, update the folder.",
         discussion: """
-            The first sync binds the folder to a remote (--remote NAME or URL); later ones use it.
-            Each run snapshots the folder (so every version stays in history), reads the remote's
-            push log, merges the remote's changes three-way with the folder's, pushes the result
-            as the next log entry, and writes the merged result into the folder through temporary
-            files. Pushes from several devices never overwrite each other: a device that loses the
-            race for the next entry merges again and retries.
+            The first sync binds the folder to a remote (--remote NAME or URL); later
+            ones use it. Each run snapshots the folder (so every version stays in
+            history), reads the remote's push log, merges the remote's changes three-way
+            with the folder's, pushes the result as the next log entry, and writes the
+            merged result into the folder through temporary files. Pushes from several
+            devices never overwrite each other: a device that loses the race for the
+            next entry merges again and retries.
 
-            Conflicts (both sides changed one path differently) are settled by --strategy, then by
-            the rules in FOLDER/.modvault/sync-rules ('PATTERN STRATEGY' lines, e.g. '*.esp manual'),
-            then by the defaults: manual for plugins (.esp .esm .esl) and load-order files,
-            keep-both for the rest. A path modified on one side and deleted on the other keeps the
-            modification unless a strategy was chosen for it. plugins.txt, loadorder.txt and
+            Conflicts (both sides changed one path differently) are settled by
+            --strategy, then by the rules in FOLDER/.modvault/sync-rules ('PATTERN
+            STRATEGY' lines, e.g. '*.esp manual'), then by the defaults: manual for
+            plugins (.esp .esm .esl) and load-order files, keep-both for the rest. A
+            path modified on one side and deleted on the other keeps the modification
+            unless a strategy was chosen for it. plugins.txt, loadorder.txt and
             modlist.txt merge line by line first.
               ours       keep this folder's version
               theirs     take the remote's version
-              newest     the later snapshot wins (ties: the larger device ID), the same on every device
-              keep-both  the newest stays; the other is kept as NAME.modvault-conflict-DEVICE-SNAPSHOT,
-                         a name neither the game nor Mod Organizer 2 loads
-              manual     the folder keeps its version, nothing is pushed, 'modvault resolve' settles it
+              newest     the later snapshot wins (ties: the larger device ID)
+              keep-both  the newest stays, the other is kept beside it as
+                         NAME.modvault-conflict-DEVICE-SNAPSHOT, which
+                         neither the game nor Mod Organizer 2 loads
+              manual     the folder keeps its version, nothing is pushed,
+                         and 'modvault resolve' settles it
+            A plugin changed on both sides is first merged record by record
+            (see 'modvault merge-plugin --help'); only record conflicts remain.
 
             A pull that would delete more than half of the folder's files stops unless
-            --allow-mass-delete. The remote must refuse a second create of one name (disk, PocketBase,
-            S3 servers with If-None-Match); for one that cannot ('rclone serve s3'), --single-writer
-            accepts it when only one device writes.
+            --allow-mass-delete. The remote must refuse a second create of one name
+            (disk, PocketBase, S3 servers with If-None-Match); for one that cannot
+            ('rclone serve s3'), --single-writer accepts it when only one device writes.
 
-            Exit codes: 0 in step, 5 conflicts wait for 'modvault resolve' (their paths are left as
-            they were), 3 some files could not be read or changed during the run (the next sync takes
-            them), others as for every command.
+            Exit codes: 0 in step, 5 conflicts wait for 'modvault resolve' (their paths
+            are left as they were), 3 some files could not be read or changed during the
+            run (the next sync takes them), others as for every command.
             """)
 
     @OptionGroup var global: RepositoryOptionsGroup
@@ -217,9 +223,9 @@ struct StatusCommand: AsyncParsableCommand {
         commandName: "status",
         abstract: "Show a synced folder's state: ahead/behind, local changes, pending conflicts, last sync.",
         discussion: """
-            Local changes are found from file sizes and times, without reading content. 'behind'
-            counts pushes on the remote not merged here; with --offline (or when the remote cannot
-            be reached) it is left out.
+            Local changes are found from file sizes and times, without reading content.
+            'behind' counts pushes on the remote not merged here; with --offline (or
+            when the remote cannot be reached) it is left out.
             """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "The synced folder.") var folder: String
@@ -301,7 +307,8 @@ struct ResolveCommand: AsyncParsableCommand {
         discussion: """
               ours    keep the folder's version (pushed over the remote's by the next sync)
               theirs  put the remote's version in the folder
-              both    keep ours, and put the remote's beside it as NAME.modvault-conflict-DEVICE-SNAPSHOT
+              both    keep ours, and put the remote's beside it as
+                      NAME.modvault-conflict-DEVICE-SNAPSHOT
             """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "The synced folder.") var folder: String
@@ -355,11 +362,12 @@ struct WatchCommand: AsyncParsableCommand {
         commandName: "watch",
         abstract: "Follow a remote's push log: one line per push as it happens, until SIGINT or SIGTERM.",
         discussion: """
-            Lists the push log every --interval seconds (one listing of the entries after the last
-            one seen, so nothing is missed or shown twice across a dropped connection, which is
-            reported and retried). With --json each event is one JSON object per line: type
-            (push), seq, snapshot, parents, author, device, time, summary. Membership events and
-            PocketBase's realtime subscription come with sharing; today every remote is polled.
+            Lists the push log every --interval seconds (one listing of the entries
+            after the last one seen, so nothing is missed or shown twice across a
+            dropped connection, which is reported and retried). With --json each event
+            is one JSON object per line: type (push), seq, snapshot, parents, author,
+            device, time, summary. Membership events and PocketBase's realtime
+            subscription come with sharing; today every remote is polled.
             """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote name or URL.") var remote: String
