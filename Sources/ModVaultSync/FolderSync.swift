@@ -270,10 +270,18 @@ public struct FolderSync: Sendable {
                 report.bytesDownloaded += pulled.bytesDownloaded
                 report.warnings += pulled.refused.map { "\(remote.location)/\($0.object): refused: \($0.reason)" }
             }
-            let theirs = try remoteHead.map { id -> SnapshotRecord in
-                guard let s = graph.snapshot(id) else { throw SyncError.corruptDownload(remote: remote.location, object: "snapshots/\(id.hex)", reason: "named by the push log but missing") }
-                return SnapshotRecord(id: id, snapshot: s)
+            // An entry whose snapshot the remote does not hold (damaged, or written by a broken client) is
+            // reported and passed over: the head is the newest entry whose snapshot arrived.
+            if let id = remoteHead, graph.snapshot(id) == nil {
+                var usable: ObjectID? = nil
+                for entry in reading.entries.reversed() {
+                    if graph.snapshot(entry.snapshot) != nil { usable = entry.snapshot; break }
+                    report.warnings.append("\(remote.location)/\(PushLog.name(entry.seq).relativePath): names snapshot \(entry.snapshot.short), which the remote does not hold; skipped")
+                }
+                if usable == nil, let earlier = state.remoteHead, graph.snapshot(earlier) != nil { usable = earlier }
+                remoteHead = usable
             }
+            let theirs = remoteHead.flatMap { id in graph.snapshot(id).map { SnapshotRecord(id: id, snapshot: $0) } }
 
             // 4. The result: ours, theirs, or a merge of both.
             var target = ours

@@ -330,6 +330,28 @@ struct FolderSyncTests {
         #expect(log.entries.map(\.seq) == [1, 3] && log.refused.count == 1)
     }
 
+    /// A log entry naming a snapshot the remote lacks is passed over, not trusted and not fatal.
+    @Test func aLogEntryWhoseSnapshotIsMissingIsSkipped() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first(["a.txt": "a"])
+        let b = try await team.join("b")
+        try a.write("a.txt", "a2")
+        try await a.sync()
+        // A key holder's broken client logs #3 for a snapshot it never uploaded.
+        let log = PushLog(remote: team.remote, repository: a.repository)
+        let ghost = ObjectID(hex: String(repeating: "ab", count: 32))!
+        #expect(try await log.append(PushEntry(seq: 3, snapshot: ghost, parents: [], author: "x@y", device: "broken", time: Date(),
+                                               summary: PushSummary())))
+        let report = try await b.sync()
+        #expect(report.warnings.contains { $0.contains("pushes/00000000000000000003") })
+        #expect(b.read("a.txt") == "a2")
+        try b.write("b.txt", "b")
+        let pushed = try await b.sync()
+        #expect(pushed.pushed && pushed.seq == 4)
+        try await a.sync()
+        #expect(a.read("b.txt") == "b")
+    }
+
     @Test(arguments: [UInt64(1), 2])
     func syncCompletesThroughTenPercentFaults(seed: UInt64) async throws {
         let w = try SyncWorld()
