@@ -12,7 +12,8 @@ public import ModVaultCore
 public enum PluginMerge {
     /// One record (or cell, or the master list) the merge could not settle.
     public struct Conflict: Codable, Sendable, Equatable {
-        /// Normalised FormID, `Master.esm:00ABCD` or `self:000800` (`-` for the master list).
+        /// Normalised FormID: `Master.esm:00ABCD`, or `Foo.esp:000800` for the plugin's own forms (`self:` when
+        /// its name is unknown; `-` for the master list).
         public var formID: String
         /// Record signature (`CELL` for a whole-cell conflict, `TES4` for masters).
         public var type: String
@@ -96,8 +97,9 @@ struct NormalizedID: Hashable, Comparable {
 
     static func < (a: NormalizedID, b: NormalizedID) -> Bool { (a.owner, a.object) < (b.owner, b.object) }
 
-    func text(masters: [String]) -> String {
-        let name = owner.isEmpty ? "self" : (masters.first { $0.lowercased() == owner } ?? owner)
+    /// `Master.esm:00ABCD`, or for the plugin's own forms `selfName:000800` (its file name when known).
+    func text(masters: [String], selfName: String = "self") -> String {
+        let name = owner.isEmpty ? selfName : (masters.first { $0.lowercased() == owner } ?? owner)
         let hex = String(object, radix: 16, uppercase: true)
         return name + ":" + String(repeating: "0", count: max(0, 6 - hex.count)) + hex
     }
@@ -239,6 +241,11 @@ struct Parsed {
 struct Merger {
     let base: Parsed, ours: Parsed, theirs: Parsed
     let path: String
+    /// How conflicts name the plugin's own forms: its file name, or `self` when unknown.
+    var selfName: String {
+        let name = path.split(separator: "/").last.map(String.init) ?? ""
+        return name.lowercased().hasSuffix(".esp") || name.lowercased().hasSuffix(".esm") || name.lowercased().hasSuffix(".esl") ? name : "self"
+    }
     let engine = RecipeEngine()
 
     init(base: Parsed, ours: Parsed, theirs: Parsed, path: String) {
@@ -266,7 +273,7 @@ struct Merger {
         var decisions: [NormalizedID: Decision] = [:]
         let masters = ours.header.masters
         func describe(_ id: NormalizedID, _ node: PluginNode?, kind: String, o: String, t: String) -> PluginMerge.Conflict {
-            PluginMerge.Conflict(formID: id.text(masters: masters + theirs.header.masters), type: node?.signature ?? "????",
+            PluginMerge.Conflict(formID: id.text(masters: masters + theirs.header.masters, selfName: selfName), type: node?.signature ?? "????",
                                  editorID: node.flatMap { ours.editorID($0, engine: engine, path: path, limits: limits) }, kind: kind, ours: o, theirs: t)
         }
         var keys = Set(base.records.keys).union(ours.records.keys).union(theirs.records.keys)
@@ -332,7 +339,7 @@ struct Merger {
                 if case .theirs? = decisions[id] { decisions[id] = .conflict("cell_both_changed") }
             }
             if differs {
-                conflicts.append(PluginMerge.Conflict(formID: cell.text(masters: masters), type: "CELL", editorID: nil, kind: "cell_both_changed",
+                conflicts.append(PluginMerge.Conflict(formID: cell.text(masters: masters, selfName: selfName), type: "CELL", editorID: nil, kind: "cell_both_changed",
                                                       ours: "changed", theirs: "changed"))
             }
         }
@@ -491,7 +498,7 @@ struct Merger {
         if check.header.isLight {
             let newVersion = check.header.version >= 1.0
             for id in check.records.keys where id.owner.isEmpty && !(newVersion ? (0x001...0xFFF) : (0x800...0xFFF)).contains(id.object) {
-                conflicts.append(PluginMerge.Conflict(formID: id.text(masters: outMasters), type: check.records[id]!.node.signature, editorID: nil,
+                conflicts.append(PluginMerge.Conflict(formID: id.text(masters: outMasters, selfName: selfName), type: check.records[id]!.node.signature, editorID: nil,
                                                       kind: "esl_range", ours: "added", theirs: "added"))
             }
             if !conflicts.isEmpty && !partial { return PluginMerge.Outcome(output: nil, conflicts: conflicts, counts: counts) }

@@ -310,7 +310,7 @@ struct SyncCLITests {
         let clash = try h.modvault(["merge-plugin", "\(h.root)/base.esp", "\(h.root)/clash.esp", "\(h.root)/ours.esp", "-o", "\(h.root)/none.esp", "--json"])
         #expect(clash.status == 5)
         let conflicts = try #require(try clash.lastJSON()["conflicts"] as? [[String: Any]])
-        #expect(conflicts.first?["form_id"] as? String == "self:000800" && conflicts.first?["kind"] as? String == "both_changed"
+        #expect(conflicts.first?["form_id"] as? String == "clash.esp:000800" && conflicts.first?["kind"] as? String == "both_changed"
                 && conflicts.first?["editor_id"] as? String == "gValue2048")
         #expect(!FileManager.default.fileExists(atPath: h.root + "/none.esp"))
         let partial = try h.modvault(["merge-plugin", "\(h.root)/base.esp", "\(h.root)/clash.esp", "\(h.root)/ours.esp", "-o", "\(h.root)/p.esp", "--partial"])

@@ -453,7 +453,7 @@ struct FolderSyncTests {
         try await b.sync()
         let clash = try await a.sync()
         #expect(clash.unresolved)
-        #expect(clash.conflicts.first?.records?.first?.formID == "self:000800")
+        #expect(clash.conflicts.first?.records?.first?.formID == "Team.esp:000800")
     }
 
     @Test func dryRunChangesNothing() async throws {
