@@ -141,6 +141,9 @@ make_corpus() {
     CORPUS_NEXT=$dir/next
 }
 
+# in_list X ITEMS...: whether X is one of ITEMS.
+in_list() { local x=$1; shift; local y; for y in "$@"; do [[ $x == "$y" ]] && return 0; done; return 1; }
+
 # fixture_tree CORPUS SCALE NAME [ARGS...]: CORPUS/NAME and its summary CORPUS/NAME.json, made by
 # modvault-fixtures --scale SCALE ARGS, and reused while the binary and the arguments are unchanged.
 fixture_tree() {

@@ -85,7 +85,6 @@ while (($#)); do
     shift
 done
 
-in_list() { local x=$1; shift; local y; for y in "$@"; do [[ $x == "$y" ]] && return 0; done; return 1; }
 
 scenarios=("${ALL_SCENARIOS[@]}")
 if [[ -n $only ]]; then

@@ -55,7 +55,6 @@ while (($#)); do
     esac
     shift
 done
-in_list() { local x=$1; shift; local y; for y in "$@"; do [[ $x == "$y" ]] && return 0; done; return 1; }
 scenarios=("${ALL_SCENARIOS[@]}")
 [[ -z $only ]] || IFS=, read -r -a scenarios <<<"$only"
 for s in "${scenarios[@]}"; do in_list "$s" "${ALL_SCENARIOS[@]}" || die "unknown scenario '$s'"; done

@@ -37,6 +37,14 @@ private func folderState(_ folder: String, repository: Repository) throws -> Fol
     return state
 }
 
+/// A folder already synced: its state, and the sync of it through the remote it is bound to.
+private func boundFolder(_ folder: String, repository: Repository) throws -> (path: String, state: FolderSyncState, sync: FolderSync) {
+    let path = FileSystem.absolute(folder)
+    guard let state = try folderState(path, repository: repository) else { throw SyncFolderError.notBound(folder: path) }
+    let remote = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repository.path))
+    return (path, state, FolderSync(repository: repository, remote: remote, folder: path))
+}
+
 private func conflictJSON(_ c: SyncConflict) -> [String: Any] {
     var obj: [String: Any] = ["path": c.path, "kind": c.kind.rawValue, "resolution": c.resolution]
     if let copy = c.copy { obj["copy"] = copy }
@@ -234,17 +242,14 @@ struct StatusCommand: AsyncParsableCommand {
 
     func run() async throws {
         let repo = try global.open()
-        let path = FileSystem.absolute(folder)
-        guard let state = try folderState(path, repository: repo) else { throw SyncFolderError.notBound(folder: path) }
-        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path))
-        let sync = FolderSync(repository: repo, remote: target, folder: path)
+        let (path, state, sync) = try boundFolder(folder, repository: repo)
         let changes = try sync.localChanges(state: state)
         let ahead = sync.ahead(state: state)
         var behind: Int? = nil
         var remoteError: String? = nil
         if !offline {
             do {
-                let reading = try await PushLog(remote: target, repository: repo).read(after: state.mergedSeq ?? state.seq)
+                let reading = try await PushLog(remote: sync.remote, repository: repo).read(after: state.mergedSeq ?? state.seq)
                 behind = reading.entries.count
             } catch {
                 remoteError = (error as? ModVaultFailure)?.description ?? "\(error)"
@@ -284,10 +289,8 @@ struct ConflictsCommand: AsyncParsableCommand {
 
     func run() async throws {
         let repo = try global.open()
-        let path = FileSystem.absolute(folder)
-        guard let state = try folderState(path, repository: repo) else { throw SyncFolderError.notBound(folder: path) }
-        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path))
-        let copies = try FolderSync(repository: repo, remote: target, folder: path).files().keys.filter(SyncRules.isConflictCopy).sorted()
+        let (_, state, sync) = try boundFolder(folder, repository: repo)
+        let copies = try sync.files().keys.filter(SyncRules.isConflictCopy).sorted()
         if json {
             let rows = state.conflicts.map(conflictJSON) + copies.map { ["path": $0, "kind": "copy", "resolution": "keep-both"] as [String: Any] }
             let data = try JSONSerialization.data(withJSONObject: rows, options: [.sortedKeys, .withoutEscapingSlashes])
@@ -321,10 +324,8 @@ struct ResolveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let repo = try global.open()
-        let root = FileSystem.absolute(folder)
-        guard let state = try folderState(root, repository: repo) else { throw SyncFolderError.notBound(folder: root) }
-        let target = try RemoteFactory.make(try RemoteFactory.url(for: state.remote, repo: repo.path))
-        let after = try FolderSync(repository: repo, remote: target, folder: root).resolve(path, take: FolderSync.Take(rawValue: take)!, state: state)
+        let (_, state, sync) = try boundFolder(folder, repository: repo)
+        let after = try sync.resolve(path, take: FolderSync.Take(rawValue: take)!, state: state)
         if !global.quiet {
             print("resolved \(path) (\(take)); \(after.conflicts.count) conflicts left" + (after.conflicts.isEmpty ? ": run 'modvault sync \(folder)' to finish the merge" : ""))
         }

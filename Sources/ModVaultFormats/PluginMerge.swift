@@ -128,6 +128,16 @@ final class PluginNode {
     var groupType: Int32 { Int32(bitPattern: header.u32(12)) }
     var label: UInt32 { header.u32(8) }
 
+    /// The record's fields (decompressed) as (signature, payload) pairs, `XXXX` sizes applied.
+    func fieldList(engine: RecipeEngine, path: String, limits: FormatLimits) throws(FormatError) -> [(UInt32, ArraySlice<UInt8>)] {
+        var out: [(UInt32, ArraySlice<UInt8>)] = []
+        try PluginFields.forEach(try fields(engine: engine, path: path, limits: limits), path: path, owner: PluginWalker.RecordHeader(
+            signature: header.u32(0), dataSize: UInt32(data.count), flags: flags, formID: formID, formVersion: 0, offset: 0)) {
+            (sig, payload) throws(FormatError) in out.append((sig, payload))
+        }
+        return out
+    }
+
     func copy() -> PluginNode {
         let n = PluginNode(header: header, data: data, isGroup: isGroup)
         n.children = children.map { $0.copy() }
@@ -225,14 +235,9 @@ struct Parsed {
     }
 
     func editorID(_ node: PluginNode, engine: RecipeEngine, path: String, limits: FormatLimits) -> String? {
-        guard let fields = try? node.fields(engine: engine, path: path, limits: limits) else { return nil }
-        var id: String?
-        try? PluginFields.forEach(fields, path: path, owner: PluginWalker.RecordHeader(
-            signature: node.header.u32(0), dataSize: UInt32(node.data.count), flags: node.flags, formID: node.formID, formVersion: 0, offset: 0)) {
-            (sig, payload) throws(FormatError) in
-            if sig == PluginSignature.EDID, id == nil { id = PluginFields.zstring(payload) }
-        }
-        return id
+        guard let fields = try? node.fieldList(engine: engine, path: path, limits: limits),
+              let edid = fields.first(where: { $0.0 == PluginSignature.EDID }) else { return nil }
+        return PluginFields.zstring(edid.1)
     }
 }
 
@@ -265,7 +270,7 @@ struct Merger {
         return try a.fields(engine: engine, path: path, limits: limits) == b.fields(engine: engine, path: path, limits: limits)
     }
 
-    enum Decision { case ours, theirs(PluginNode?), merged([UInt8]), conflict(String) }
+    enum Decision { case ours, theirs(PluginNode?), merged([UInt8]), conflict }
 
     mutating func run(partial: Bool, limits: FormatLimits) throws(FormatError) -> PluginMerge.Outcome {
         var counts = PluginMerge.Counts()
@@ -312,10 +317,10 @@ struct Merger {
             }
             // Changed on both sides, differently.
             if b == nil {
-                decisions[id] = .conflict("same_new_id")
+                decisions[id] = .conflict
                 conflicts.append(describe(id, o ?? t, kind: "same_new_id", o: "added", t: "added"))
             } else if o == nil || t == nil {
-                decisions[id] = .conflict("changed_deleted")
+                decisions[id] = .conflict
                 conflicts.append(describe(id, o ?? t ?? b, kind: "changed_deleted", o: o == nil ? "deleted" : "changed", t: t == nil ? "deleted" : "changed"))
             } else if let b, let o, let t, PluginMerge.fieldMergeable.contains(o.signature), let fields = try mergeFields(b, o, t, limits: limits) {
                 decisions[id] = .merged(fields)
@@ -323,7 +328,7 @@ struct Merger {
                 oursContributes = true
                 theirsContributes = true
             } else {
-                decisions[id] = .conflict("both_changed")
+                decisions[id] = .conflict
                 conflicts.append(describe(id, o, kind: "both_changed", o: "changed", t: "changed"))
             }
         }
@@ -336,7 +341,7 @@ struct Merger {
                 let inCell = ours.records[id].flatMap { ours.cell(of: $0.groups) } ?? theirs.records[id].flatMap { theirs.cell(of: $0.groups) }
                 guard inCell == cell else { continue }
                 if try !same(ours.records[id]?.node, theirs.records[id]?.node, limits: limits) { differs = true }
-                if case .theirs? = decisions[id] { decisions[id] = .conflict("cell_both_changed") }
+                if case .theirs? = decisions[id] { decisions[id] = .conflict }
             }
             if differs {
                 conflicts.append(PluginMerge.Conflict(formID: cell.text(masters: masters, selfName: selfName), type: "CELL", editorID: nil, kind: "cell_both_changed",
@@ -515,11 +520,7 @@ struct Merger {
     /// Field-level merge of a record whose fields are unique by signature: each field three-way.
     func mergeFields(_ b: PluginNode, _ o: PluginNode, _ t: PluginNode, limits: FormatLimits) throws(FormatError) -> [UInt8]? {
         func fields(_ n: PluginNode) throws(FormatError) -> [(UInt32, ArraySlice<UInt8>)]? {
-            var out: [(UInt32, ArraySlice<UInt8>)] = []
-            try PluginFields.forEach(try n.fields(engine: engine, path: path, limits: limits), path: path, owner: PluginWalker.RecordHeader(
-                signature: n.header.u32(0), dataSize: UInt32(n.data.count), flags: n.flags, formID: n.formID, formVersion: 0, offset: 0)) {
-                (sig, payload) throws(FormatError) in out.append((sig, payload))
-            }
+            let out = try n.fieldList(engine: engine, path: path, limits: limits)
             return Set(out.map(\.0)).count == out.count ? out : nil
         }
         guard let fb = try fields(b), let fo = try fields(o), let ft = try fields(t) else { return nil }
@@ -539,12 +540,8 @@ struct Merger {
             if bv != value { return nil }  // ours deleted a field theirs changed
         }
         var out: [UInt8] = []
-        for (sig, value) in result {
-            guard value.count <= 0xFFFF else { return nil }
-            out.appendU32(sig)
-            out.appendU16(UInt16(value.count))
-            out.append(contentsOf: value)
-        }
+        guard result.allSatisfy({ $0.1.count <= 0xFFFF }) else { return nil }
+        for (sig, value) in result { out.appendField(sig, value) }
         return out
     }
 
@@ -591,29 +588,15 @@ struct Merger {
             for m in masters {
                 var name = Array(m.utf8)
                 name.append(0)
-                fields.appendU32(PluginSignature.MAST)
-                fields.appendU16(UInt16(name.count))
-                fields.append(contentsOf: name)
-                fields.appendU32(PluginSignature.value("DATA"))
-                fields.appendU16(8)
-                fields.append(contentsOf: [UInt8](repeating: 0, count: 8))
+                fields.appendField(PluginSignature.MAST, name)
+                fields.appendField(PluginSignature.value("DATA"), [UInt8](repeating: 0, count: 8))
             }
             wroteMasters = true
         }
         func writeONAM() {
-            let sorted = overrides.sorted()
-            let size = sorted.count * 4
-            if size > 0xFFFF {
-                fields.appendU32(PluginSignature.XXXX)
-                fields.appendU16(4)
-                fields.appendU32(UInt32(size))
-                fields.appendU32(PluginSignature.value("ONAM"))
-                fields.appendU16(0)
-            } else {
-                fields.appendU32(PluginSignature.value("ONAM"))
-                fields.appendU16(UInt16(size))
-            }
-            for f in sorted { fields.appendU32(f) }
+            var ids: [UInt8] = []
+            for f in overrides.sorted() { ids.appendU32(f) }
+            fields.appendField(PluginSignature.value("ONAM"), ids)
         }
         try PluginFields.forEach(ours.tes4Data, path: path, owner: PluginWalker.RecordHeader(
             signature: PluginSignature.TES4, dataSize: UInt32(ours.tes4Data.count), flags: 0, formID: 0, formVersion: 0, offset: 0)) {
@@ -623,9 +606,7 @@ struct Merger {
                 var p = Array(payload)
                 p.setU32(4, count)
                 p.setU32(8, next)
-                fields.appendU32(sig)
-                fields.appendU16(UInt16(p.count))
-                fields.append(contentsOf: p)
+                fields.appendField(sig, p)
             case PluginSignature.MAST:
                 if !wroteMasters { writeMasters() }
             case PluginSignature.value("DATA") where wroteMasters:
@@ -638,17 +619,7 @@ struct Merger {
                     if !wroteMasters { writeMasters() }
                     if !hadONAM, !overrides.isEmpty { hadONAM = true; writeONAM() }
                 }
-                if payload.count > 0xFFFF {
-                    fields.appendU32(PluginSignature.XXXX)
-                    fields.appendU16(4)
-                    fields.appendU32(UInt32(payload.count))
-                    fields.appendU32(sig)
-                    fields.appendU16(0)
-                } else {
-                    fields.appendU32(sig)
-                    fields.appendU16(UInt16(payload.count))
-                }
-                fields.append(contentsOf: payload)
+                fields.appendField(sig, payload)
             }
         }
         if !wroteMasters { writeMasters() }
@@ -672,4 +643,18 @@ extension Array where Element == UInt8 {
     }
     mutating func appendU32(_ v: UInt32) { append(contentsOf: [UInt8(v & 0xFF), UInt8(v >> 8 & 0xFF), UInt8(v >> 16 & 0xFF), UInt8(v >> 24)]) }
     mutating func appendU16(_ v: UInt16) { append(contentsOf: [UInt8(v & 0xFF), UInt8(v >> 8)]) }
+    /// A plugin field: signature, u16 size and payload, preceded by an `XXXX` field when the payload exceeds 65,535 bytes.
+    mutating func appendField(_ sig: UInt32, _ payload: some Collection<UInt8>) {
+        if payload.count > 0xFFFF {
+            appendU32(PluginSignature.XXXX)
+            appendU16(4)
+            appendU32(UInt32(payload.count))
+            appendU32(sig)
+            appendU16(0)
+        } else {
+            appendU32(sig)
+            appendU16(UInt16(payload.count))
+        }
+        append(contentsOf: payload)
+    }
 }

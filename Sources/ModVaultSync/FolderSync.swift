@@ -189,9 +189,7 @@ public struct FolderSync: Sendable {
 
         // The head can be missing here (forgotten and pruned locally); the remote still has it.
         if let head = state.head, (try? repository.loadSnapshot(head)) == nil {
-            var syncer = Syncer(local: repository, remote: remote)
-            syncer.concurrency = options.transfers
-            _ = try await syncer.pull()
+            _ = try await syncer(options).pull()
         }
 
         // 2. What is in the folder now: snapshotted before anything is touched.
@@ -247,12 +245,16 @@ public struct FolderSync: Sendable {
                           graph: inout SnapshotGraph, rules: SyncRules, options: FolderSyncOptions, start: Double) async throws -> FolderSyncReport {
         let dryRun = options.dryRun
         let log = PushLog(remote: remote, repository: repository)
-        let syncer = { () -> Syncer in
-            var s = Syncer(local: repository, remote: remote)
-            s.concurrency = options.transfers
-            s.lockWait = options.lockWait
-            return s
-        }()
+        let syncer = syncer(options)
+        // Each tree flattened once per run: the target is read both to plan the folder and to summarise the push.
+        var flat: [ObjectID: FlatTree] = [:]
+        func flatTree(_ id: ObjectID?) throws -> FlatTree {
+            guard let id else { return FlatTree() }
+            if let known = flat[id] { return known }
+            let loaded = try FlatTree.load(id, repository: repository)
+            flat[id] = loaded
+            return loaded
+        }
         var ours = local
         var attempt = 0
         while true {
@@ -318,7 +320,8 @@ public struct FolderSync: Sendable {
             }
 
             // 5. Check what writing the result would delete before anything leaves this machine.
-            let changes = try FolderChanges.plan(from: folderTree, to: target.snapshot.tree, repository: repository)
+            let changes = folderTree == target.snapshot.tree
+                ? FolderChanges() : FolderChanges.plan(have: try flatTree(folderTree), want: try flatTree(target.snapshot.tree))
             if !options.allowMassDelete, changes.deletions > 0, changes.deletions * 2 > changes.localFiles {
                 throw SyncFolderError.massDelete(folder: folder, removing: changes.deletions, of: changes.localFiles)
             }
@@ -341,7 +344,8 @@ public struct FolderSync: Sendable {
                 report.bytesUploaded += uploaded.bytesUploaded
                 let entry = PushEntry(seq: reading.lastSeq + 1, snapshot: target.id, parents: target.snapshot.parents,
                                       author: "\(Host.user)@\(Host.name)", device: DeviceID.current(), time: Date(),
-                                      summary: try PushSummary.between(remoteHead.flatMap { graph.snapshot($0)?.tree }, target.snapshot.tree, repository: repository))
+                                      summary: PushSummary.between(try flatTree(remoteHead.flatMap { graph.snapshot($0)?.tree }),
+                                                                   try flatTree(target.snapshot.tree)))
                 if try await !log.append(entry) {
                     // Another device took the number first: read its push, merge again from our result.
                     state.seq = reading.lastSeq
@@ -386,6 +390,14 @@ public struct FolderSync: Sendable {
         }
     }
 
+    /// A push/pull of this sync's repository and remote with the run's transfer settings.
+    private func syncer(_ options: FolderSyncOptions) -> Syncer {
+        var s = Syncer(local: repository, remote: remote)
+        s.concurrency = options.transfers
+        s.lockWait = options.lockWait
+        return s
+    }
+
     /// The base tree for merging `a` and `b`: their merge base, or with several (a criss-cross history)
     /// a virtual base merged from them, as git's ort does.
     private func baseTree(_ a: ObjectID, _ b: ObjectID, graph: inout SnapshotGraph, writer: BlobWriter, depth: Int = 0) throws -> ObjectID? {
@@ -415,9 +427,8 @@ extension FlatTree {
 }
 
 extension PushSummary {
-    /// Files added, changed and removed from `old` (nil: empty) to `new`.
-    static func between(_ old: ObjectID?, _ new: ObjectID, repository: Repository) throws -> PushSummary {
-        let a = try FlatTree.load(old, repository: repository), b = try FlatTree.load(new, repository: repository)
+    /// Files added, changed and removed from `a` to `b`.
+    static func between(_ a: FlatTree, _ b: FlatTree) -> PushSummary {
         var s = PushSummary()
         for (path, node) in b.files {
             if let before = a.files[path] { if !sameEntry(before, node) { s.changed += 1 } } else { s.added += 1 }
@@ -443,10 +454,13 @@ struct FolderChanges {
     var isEmpty: Bool { writes.isEmpty && links.isEmpty && removals.isEmpty && newFolders.isEmpty && goneFolders.isEmpty }
 
     static func plan(from folderTree: ObjectID, to target: ObjectID, repository: Repository) throws -> FolderChanges {
+        guard folderTree != target else { return FolderChanges() }
+        return plan(have: try FlatTree.load(folderTree, repository: repository), want: try FlatTree.load(target, repository: repository))
+    }
+
+    /// The changes that turn the folder `have` describes into `want`.
+    static func plan(have: FlatTree, want: FlatTree) -> FolderChanges {
         var c = FolderChanges()
-        guard folderTree != target else { return c }
-        let have = try FlatTree.load(folderTree, repository: repository)
-        let want = try FlatTree.load(target, repository: repository)
         c.current = have.files
         c.localFiles = have.files.count
         for path in want.folders.keys.sorted() where have.folders[path] == nil {
@@ -488,7 +502,7 @@ struct FolderChanges {
             let now = try materializer.status(path)
             guard let was = c.current[path] else { return now == nil }
             guard let now else { return false }
-            return now.type == was.type && now.size == (was.type == .regular ? was.size : now.size) && now.mtimeNanos == was.mtimeNanos
+            return now.type == was.type && (was.type != .regular || now.size == was.size) && now.mtimeNanos == was.mtimeNanos
                 && now.inode == was.inode && now.ctimeNanos == was.ctimeNanos
         }
         for removal in c.removals {

@@ -261,11 +261,16 @@ struct TreeMerger {
             return .notMergeable
         }
         guard let merged = outcome.output, outcome.merged else { return .conflicts(outcome.conflicts) }
+        return .merged(try mergedNode(merged, ours: ours, theirs: theirs))
+    }
+
+    /// Ours' entry holding `bytes` (stored), with the later of the two sides' times.
+    private func mergedNode(_ bytes: [UInt8], ours: TreeNode, theirs: TreeNode) throws -> TreeNode {
         var node = ours
-        node.content = try store(merged)
-        node.size = Int64(merged.count)
+        node.content = try store(bytes)
+        node.size = Int64(bytes.count)
         node.mtimeNanos = max(ours.mtimeNanos, theirs.mtimeNanos)
-        return .merged(node)
+        return node
     }
 
     /// A stored file's bytes.
@@ -280,11 +285,7 @@ struct TreeMerger {
         let limit: Int64 = 4 << 20
         guard ours.size <= limit, theirs.size <= limit, (base?.size ?? 0) <= limit else { return nil }
         guard let merged = LineMerge.merge(base: try bytes(base), ours: try bytes(ours), theirs: try bytes(theirs)) else { return nil }
-        var node = ours
-        node.content = try store(merged)
-        node.size = Int64(merged.count)
-        node.mtimeNanos = max(ours.mtimeNanos, theirs.mtimeNanos)
-        return node
+        return try mergedNode(merged, ours: ours, theirs: theirs)
     }
 
     /// Stores bytes as a file's content, cut by the repository's chunker.
