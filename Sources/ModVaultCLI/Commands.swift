@@ -46,7 +46,8 @@ public struct ModVaultCommand: AsyncParsableCommand {
         subcommands: [Init.self, SnapshotCommand.self, Snapshots.self, List.self, Diff.self, Restore.self, Check.self, Stats.self,
                       Forget.self, Prune.self, Optimize.self, Key.self, Unlock.self, Repair.self,
                       RemoteCommand.self, Push.self, Pull.self, Clone.self, MirrorCommand.self,
-                      SyncCommand.self, StatusCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self, WatchCommand.self, MergePluginCommand.self, Chunks.self]
+                      SyncCommand.self, StatusCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self, WatchCommand.self,
+                      ShareCommand.self, JoinCommand.self, MembersCommand.self, InvitesCommand.self, MergePluginCommand.self, Chunks.self]
     )
 
     /// Creates the command.

@@ -170,17 +170,19 @@ struct RemoteRemove: AsyncParsableCommand {
 struct RemoteInit: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Prepare a remote: create a PocketBase collection, or a folder.",
+        abstract: "Prepare a remote: create a PocketBase project, or a folder.",
         discussion: """
-            PocketBase: needs POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD once; daily use
-            then signs in as a user. Only the accounts named with --member (by default the one in
-            POCKETBASE_EMAIL) may list, read, write or delete anything in the collection.
+            PocketBase: needs POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD once, to create
+            three collections: <name> (objects), <name>_members and <name>_invites, whose API rules give
+            readers, writers and admins exactly their rights (Docs/SHARING.md). The accounts named with
+            --admin (by default the one in POCKETBASE_EMAIL) become the first admins; others join with
+            an invite code from 'modvault share'. Daily use signs in as a user, never as a superuser.
             """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Name of a saved remote, or a URL.") var remote: String
-    @Option(name: .customLong("member"), help: ArgumentHelp("PocketBase: email of an account allowed to use the collection (repeatable).",
-                                                            valueName: "email"))
-    var members: [String] = []
+    @Option(name: .customLong("admin"), help: ArgumentHelp("PocketBase: email of an account to make a first admin (repeatable).",
+                                                           valueName: "email"))
+    var admins: [String] = []
 
     func run() async throws {
         let url = try RemoteFactory.url(for: remote, repo: try? global.repositoryPath())
@@ -188,12 +190,13 @@ struct RemoteInit: AsyncParsableCommand {
         switch url {
         case .pocketBase(let address):
             guard let email = env["POCKETBASE_SUPERUSER_EMAIL"], let password = env["POCKETBASE_SUPERUSER_PASSWORD"] else {
-                throw CLIError("set POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD to create the collection")
+                throw CLIError("set POCKETBASE_SUPERUSER_EMAIL and POCKETBASE_SUPERUSER_PASSWORD to create the collections")
             }
             let credentials = (try? PocketBaseCredentials.fromEnvironment(env, location: address.location)) ?? .token("")
             try await PocketBaseRemote(address: address, credentials: credentials, options: RemoteFactory.pocketBaseOptions(env))
-                .createCollection(superuserEmail: email, password: password, members: members.isEmpty ? nil : members)
-            print("created collection on \(address.location), open to \(members.isEmpty ? (env["POCKETBASE_EMAIL"] ?? "") : members.joined(separator: ", ")) only")
+                .createProject(superuserEmail: email, password: password, admins: admins.isEmpty ? nil : admins)
+            print("created project \(address.location) (collections \(address.collection), \(PocketBaseProject.members(address.collection)), "
+                  + "\(PocketBaseProject.invites(address.collection))); admins: \(admins.isEmpty ? (env["POCKETBASE_EMAIL"] ?? "") : admins.joined(separator: ", "))")
         case .disk(let path):
             try DiskRemote(path: path).createFolder()
             print("prepared folder \(path)")
@@ -222,8 +225,10 @@ struct Push: AsyncParsableCommand {
     @Flag(help: "Print a JSON summary as the last line.") var json = false
 
     func run() async throws {
-        let repo = try global.open()
-        let target = try RemoteFactory.make(try RemoteFactory.url(for: remote, repo: repo.path), forWriting: true)
+        let opened = try global.open()
+        let url = try RemoteFactory.url(for: remote, repo: opened.path)
+        let target = try RemoteFactory.make(url, forWriting: true)
+        let repo = try await global.adoptingRotatedKey(opened, from: target)
         let all = try repo.snapshots()
         let selected = snapshots.isEmpty ? nil : try snapshots.map { try repo.resolveSnapshot($0, among: all).id }
         let progress = transferProgress("push", quiet: global.quiet)
@@ -233,7 +238,8 @@ struct Push: AsyncParsableCommand {
         syncer.verifyRemote = verify
         let report = try await syncer.push(snapshots: selected, progress: progress)
         // The manifest lets a plain static HTTP host serving this folder or bucket be pulled and mirrored.
-        _ = try await RemoteManifest.write(to: target)
+        // A PocketBase project is never served that way, and only its admins may rewrite an object.
+        if case .pocketBase = url {} else { _ = try await RemoteManifest.write(to: target) }
         finishProgressLine(progress)
         printReport(report, verb: "pushed to \(target.location)", json: json, quiet: global.quiet)
     }
@@ -250,8 +256,9 @@ struct Pull: AsyncParsableCommand {
     @Flag(help: "Print a JSON summary as the last line.") var json = false
 
     func run() async throws {
-        let repo = try global.open()
-        let source = try RemoteFactory.make(try RemoteFactory.url(for: remote, repo: repo.path))
+        let opened = try global.open()
+        let source = try RemoteFactory.make(try RemoteFactory.url(for: remote, repo: opened.path))
+        let repo = try await global.adoptingRotatedKey(opened, from: source)
         let progress = transferProgress("pull", quiet: global.quiet)
         var syncer = Syncer(local: repo, remote: source)
         syncer.lockWait = global.retryLock

@@ -122,23 +122,24 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let repo = try global.open()
+        let opened = try global.open()
         let path = FileSystem.absolute(folder)
         guard FileSystem.isDirectory(path) else { throw CLIError("\(path) is not a folder", kind: .notFound) }
         var state: FolderSyncState
-        if let existing = try folderState(path, repository: repo) {
+        if let existing = try folderState(path, repository: opened) {
             state = existing
             if let remote, remote != existing.remote,
-               (try? RemoteFactory.url(for: remote, repo: repo.path).location) != existing.remoteLocation {
+               (try? RemoteFactory.url(for: remote, repo: opened.path).location) != existing.remoteLocation {
                 throw SyncFolderError.boundElsewhere(folder: path, detail: "remote '\(existing.remote)' (\(existing.remoteLocation)), not '\(remote)'")
             }
         } else {
             guard let remote else { throw SyncFolderError.notBound(folder: path) }
-            let url = try RemoteFactory.url(for: remote, repo: repo.path)
-            state = FolderSyncState(repository: repo.config.id, remote: remote, remoteLocation: url.location)
+            let url = try RemoteFactory.url(for: remote, repo: opened.path)
+            state = FolderSyncState(repository: opened.config.id, remote: remote, remoteLocation: url.location)
         }
-        let url = try RemoteFactory.url(for: state.remote, repo: repo.path)
+        let url = try RemoteFactory.url(for: state.remote, repo: opened.path)
         let target = try RemoteFactory.make(url, forWriting: true)
+        let repo = try await global.adoptingRotatedKey(opened, from: target)
         var sync = FolderSync(repository: repo, remote: target, folder: path)
         sync.remoteLabel = url.description
         var options = FolderSyncOptions()

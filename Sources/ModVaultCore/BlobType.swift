@@ -56,6 +56,10 @@ public enum FileKind: String, Sendable, CaseIterable, Codable {
     /// The push log of a shared remote (`pushes/<seq>`, 20 decimal digits): one entry per sync push.
     case push = "pushes"
 
+    /// True for kinds whose objects are named by their content (packs, index files, snapshots): two
+    /// objects of one such name hold the same bytes, so writing an existing one is a no-op.
+    public var isContentAddressed: Bool { self == .pack || self == .index || self == .snapshot }
+
     /// The largest object of this kind a reader accepts from a remote: a claim above it (a length
     /// header, a listing, the bytes themselves) is refused before it is read into memory. Packs may
     /// reach the largest pack size (1 GiB) plus one blob; index files list at most 32 packs' blobs.

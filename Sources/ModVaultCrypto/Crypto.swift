@@ -139,9 +139,15 @@ public struct AEAD: Sendable {
     public static let tagSize = 16
 
     private let key: [UInt8]
+    // Keys retired by a rotation, newest first: tried in turn when `key` does not open a box. A box
+    // carries no key ID, so data sealed before a rotation costs one failed tag check per newer key.
+    private let retired: [[UInt8]]
 
-    /// Creates a cipher under `key`.
-    public init(key: SecretKey) { self.key = key.bytes }
+    /// Creates a cipher that seals under `key` and opens with it or any of `retired`.
+    public init(key: SecretKey, retired: [SecretKey] = []) {
+        self.key = key.bytes
+        self.retired = retired.map(\.bytes)
+    }
 
     /// Seals `plaintext` into `output`, which must hold `plaintext.count + overhead` bytes; returns the box length.
     public func seal(_ plaintext: UnsafeRawBufferPointer, associatedData: UnsafeRawBufferPointer?, into output: UnsafeMutableRawBufferPointer) -> Int {
@@ -149,7 +155,7 @@ public struct AEAD: Sendable {
         let nonce = UnsafeMutableRawBufferPointer(rebasing: output[0..<Self.nonceSize])
         precondition(RAND_bytes(nonce.baseAddress!.assumingMemoryBound(to: UInt8.self), Int32(Self.nonceSize)) == 1, "RAND_bytes failed")
         let body = output.baseAddress!.advanced(by: Self.nonceSize).assumingMemoryBound(to: UInt8.self)
-        let ok = crypt(encrypt: true, nonce: UnsafeRawBufferPointer(nonce), aad: associatedData, input: plaintext, output: body,
+        let ok = crypt(key: key, encrypt: true, nonce: UnsafeRawBufferPointer(nonce), aad: associatedData, input: plaintext, output: body,
                        tag: body.advanced(by: plaintext.count))
         precondition(ok, "AES-GCM encryption failed")
         return plaintext.count + Self.overhead
@@ -161,11 +167,13 @@ public struct AEAD: Sendable {
         let length = box.count - Self.overhead
         precondition(output.count >= length)
         let tag = UnsafeMutablePointer(mutating: box.baseAddress!.advanced(by: Self.nonceSize + length).assumingMemoryBound(to: UInt8.self))
-        let ok = crypt(encrypt: false, nonce: UnsafeRawBufferPointer(rebasing: box[0..<Self.nonceSize]), aad: associatedData,
-                       input: UnsafeRawBufferPointer(rebasing: box[Self.nonceSize..<(Self.nonceSize + length)]),
-                       output: output.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag)
-        guard ok else { throw .authenticationFailed }
-        return length
+        for candidate in [key] + retired {
+            let ok = crypt(key: candidate, encrypt: false, nonce: UnsafeRawBufferPointer(rebasing: box[0..<Self.nonceSize]), aad: associatedData,
+                           input: UnsafeRawBufferPointer(rebasing: box[Self.nonceSize..<(Self.nonceSize + length)]),
+                           output: output.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag)
+            if ok { return length }
+        }
+        throw .authenticationFailed
     }
 
     /// Seals `plaintext`, binding `associatedData`, and appends the box to `output`.
@@ -209,7 +217,7 @@ public struct AEAD: Sendable {
         return out
     }
 
-    private func crypt(encrypt: Bool, nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer?, input: UnsafeRawBufferPointer,
+    private func crypt(key: [UInt8], encrypt: Bool, nonce: UnsafeRawBufferPointer, aad: UnsafeRawBufferPointer?, input: UnsafeRawBufferPointer,
                        output: UnsafeMutablePointer<UInt8>?, tag: UnsafeMutablePointer<UInt8>) -> Bool {
         guard let ctx = EVP_CIPHER_CTX_new() else { return false }
         defer { EVP_CIPHER_CTX_free(ctx) }

@@ -31,7 +31,7 @@ public struct PocketBaseOptions: Sendable, Equatable {
     public var requestTimeout: TimeInterval
     /// The auth collection users sign in to, and the one the collection's API rules admit.
     public var authCollection: String
-    /// The file size limit `createCollection` sets: packs must fit.
+    /// The file size limit `createProject` sets: packs must fit.
     public var maxFileSize: Int64
     /// How long a file token is reused before a new one is fetched (PocketBase issues them for minutes).
     public var fileTokenLifetime: Duration
@@ -59,8 +59,8 @@ public final class PocketBaseRemote: Remote, Sendable {
     public let address: PocketBaseAddress
     /// Tuning.
     public let options: PocketBaseOptions
-    private let credentials: PocketBaseCredentials
-    private let client: RemoteHTTPClient
+    let credentials: PocketBaseCredentials
+    let client: RemoteHTTPClient
     private let state = Mutex(SessionState())
 
     private struct RecordRef: Sendable {
@@ -73,6 +73,7 @@ public final class PocketBaseRemote: Remote, Sendable {
         var authToken: String?
         var fileToken: (token: String, fetched: ContinuousClock.Instant)?
         var records: [String: RecordRef] = [:]
+        var userID: String?
     }
 
     /// A remote at `address` signing in with `credentials`.
@@ -99,38 +100,9 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     // MARK: Collection set-up
 
-    /// Creates the collection (fields, unique index, protected file field of `options.maxFileSize`)
-    /// signing in as a superuser for this one request. Its API rules admit only the accounts of
-    /// `options.authCollection` named by `members` (emails; by default the account this remote signs
-    /// in with): any other account, even one that signed itself up, can neither list, read, create,
-    /// update nor delete anything. Throws `.alreadyExists` when a collection of that name exists.
-    public func createCollection(superuserEmail: String, password: String, members: [String]? = nil) async throws {
-        let token = try await signIn(collection: "_superusers", email: superuserEmail, password: password, what: "superuser")
-        var emails = members ?? []
-        if members == nil, case .password(let email, _) = credentials { emails = [email] }
-        guard !emails.isEmpty else {
-            throw RemoteError(.invalidConfiguration, location: location,
-                              detail: "name the accounts that may use the collection (members), or sign in with POCKETBASE_EMAIL")
-        }
-        var ids: [String] = []
-        for email in emails { ids.append(try await userID(email: email, superuserToken: token)) }
-        let body = try JSONSerialization.data(withJSONObject: collectionDefinition(memberIDs: ids), options: [.sortedKeys])
-        let response = try await send("POST", path: "/api/collections", headers: [("Authorization", token), ("Content-Type", "application/json")],
-                                      body: [UInt8](body), object: nil)
-        if response.status == 200 {
-            try await waitUntilServed(superuserToken: token)
-            return
-        }
-        let failure = failure(response, object: nil)
-        if response.status == 400, fieldErrorCodes(response)["name"]?.contains("exists") == true {
-            throw RemoteError(.alreadyExists, location: location, detail: "collection \(address.collection) exists")
-        }
-        throw failure
-    }
-
     /// Waits (up to 10 s) until the records API knows the new collection: a busy server can answer
     /// "missing collection" for a moment after creating it, and the first push follows right away.
-    private func waitUntilServed(superuserToken token: String) async throws {
+    func waitUntilServed(superuserToken token: String) async throws {
         let path = "/api/collections/\(HTTPSupport.percentEncode(address.collection))/records"
         for _ in 0..<100 {
             let probe = try await send("GET", path: path, query: [("perPage", "1")], headers: [("Authorization", token)], object: nil)
@@ -141,7 +113,7 @@ public final class PocketBaseRemote: Remote, Sendable {
     }
 
     /// The record ID of the account with `email` in `options.authCollection`, looked up as superuser.
-    private func userID(email: String, superuserToken token: String) async throws -> String {
+    func userID(email: String, superuserToken token: String) async throws -> String {
         let quoted = email.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'")
         let response = try await send("GET", path: "/api/collections/\(HTTPSupport.percentEncode(options.authCollection))/records",
                                       query: [("filter", "email='\(quoted)'"), ("perPage", "2"), ("fields", "id")],
@@ -169,27 +141,6 @@ public final class PocketBaseRemote: Remote, Sendable {
         !id.isEmpty && id.count <= 64 && id.utf8.allSatisfy { ($0 >= 48 && $0 <= 57) || ($0 >= 97 && $0 <= 122) || ($0 >= 65 && $0 <= 90) }
     }
 
-    /// The collection definition `createCollection` posts (PocketBase v0.23+ JSON: `fields`, `indexes`,
-    /// rules admitting exactly the accounts `memberIDs` of `options.authCollection`).
-    public func collectionDefinition(memberIDs: [String]) -> [String: any Sendable] {
-        let c = address.collection
-        let members = memberIDs.filter(Self.isRecordID).map { "@request.auth.id = '\($0)'" }.joined(separator: " || ")
-        let rule = "@request.auth.collectionName = '\(options.authCollection)' && (\(members.isEmpty ? "false" : members))"
-        return [
-            "name": c,
-            "type": "base",
-            "fields": [
-                ["name": "kind", "type": "text", "required": true, "max": 16, "pattern": "^[a-z]+$"],
-                ["name": "name", "type": "text", "required": true, "max": 200, "pattern": "^[A-Za-z0-9_-][A-Za-z0-9._-]*$"],
-                ["name": "size", "type": "number", "onlyInt": true, "min": 0],
-                ["name": "file", "type": "file", "required": true, "maxSelect": 1, "maxSize": options.maxFileSize,
-                 "protected": true, "mimeTypes": [String]()],
-            ] as [[String: any Sendable]],
-            "indexes": ["CREATE UNIQUE INDEX idx_\(c)_kind_name ON \(c) (kind, name)"],
-            "listRule": rule, "viewRule": rule, "createRule": rule, "updateRule": rule, "deleteRule": rule,
-        ]
-    }
-
     /// Signs in now (otherwise the first operation does), so bad credentials show up early.
     public func authenticate() async throws {
         _ = try await authToken(renew: true)
@@ -202,11 +153,16 @@ public final class PocketBaseRemote: Remote, Sendable {
     public func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
         try RemoteLayout.validate(name, location: location)
         let object = name.relativePath
-        let (contentType, body) = multipart(fields: [("kind", name.kind.rawValue), ("name", name.name), ("size", String(data.count))],
-                                           fileName: name.name, file: data)
+        var fields = [("kind", name.kind.rawValue), ("name", name.name), ("size", String(data.count))]
+        // Project rules let each member see and remove only the key slots they own.
+        if name.kind == .key { fields.append(("owner", try await ownUserID())) }
+        let (contentType, body) = multipart(fields: fields, fileName: name.name, file: data)
         var response = try await authorized("POST", path: recordsPath, headers: [("Content-Type", contentType)], body: body, object: object)
         if response.status == 400, isUniqueViolation(response) {
             if ifAbsent { throw RemoteError(.alreadyExists, location: location, name: name) }
+            // A pack, index file or snapshot is named by its content: the record already holds these
+            // bytes, and a writer may not replace records (only admins may), so there is nothing to do.
+            if name.kind.isContentAddressed, let existing = try await lookup(name), existing.size == Int64(data.count) { return }
             guard let existing = try await lookup(name) else {
                 throw RemoteError(.conflict, location: location, name: name, detail: "record vanished while replacing it")
             }
@@ -300,13 +256,19 @@ public final class PocketBaseRemote: Remote, Sendable {
         forget(object)
         if response.status == 204 || response.status == 200 { return }
         let error = failure(response, object: object)
-        if error.reason == .notFound { return }
+        if error.reason == .notFound {
+            // PocketBase answers 404 both for a record already gone and for one the delete rule hides
+            // from this account: only the first is success.
+            guard try await lookup(name) != nil else { return }
+            throw RemoteError(.accessDenied, location: location, name: name,
+                              detail: "the project's rules do not let this account delete (admins only)", status: response.status)
+        }
         throw error
     }
 
     // MARK: Records
 
-    private var recordsPath: String { "/api/collections/\(HTTPSupport.percentEncode(address.collection))/records" }
+    var recordsPath: String { "/api/collections/\(HTTPSupport.percentEncode(address.collection))/records" }
 
     private func cachedOrLookup(_ name: ObjectName) async throws -> RecordRef? {
         if let cached = state.withLock({ $0.records[name.relativePath] }) { return cached }
@@ -338,7 +300,7 @@ public final class PocketBaseRemote: Remote, Sendable {
         }
     }
 
-    private func forget(_ object: String) {
+    func forget(_ object: String) {
         _ = state.withLock { $0.records.removeValue(forKey: object) }
     }
 
@@ -377,7 +339,15 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     // MARK: Authentication
 
-    private func signIn(collection: String, email: String, password: String, what: String) async throws -> String {
+    /// The signed-in account's record ID, fetched once.
+    func ownUserID() async throws -> String {
+        if let id = state.withLock({ $0.userID }) { return id }
+        let id = try await currentUser().id
+        state.withLock { $0.userID = id }
+        return id
+    }
+
+    func signIn(collection: String, email: String, password: String, what: String) async throws -> String {
         // Anyone on the path could read a password sent in the clear; only this machine is exempt.
         if !options.allowInsecureHTTP, let url = URLComponents(string: address.baseURL), url.scheme == "http",
            !Self.isLoopback(url.host ?? "") {
@@ -401,7 +371,7 @@ public final class PocketBaseRemote: Remote, Sendable {
         }
     }
 
-    private func authToken(renew: Bool) async throws -> String {
+    func authToken(renew: Bool) async throws -> String {
         if !renew, let token = state.withLock({ $0.authToken }) { return token }
         let token: String
         switch credentials {
@@ -433,7 +403,7 @@ public final class PocketBaseRemote: Remote, Sendable {
         return token
     }
 
-    private func token(in response: HTTPResponse) throws -> String {
+    func token(in response: HTTPResponse) throws -> String {
         guard let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
               let token = json["token"] as? String, !token.isEmpty else {
             throw RemoteError(.unexpectedResponse, location: location, detail: "no token in the sign-in answer")
@@ -442,7 +412,7 @@ public final class PocketBaseRemote: Remote, Sendable {
     }
 
     /// Sends with the user's token; on 401 signs in again once (tokens expire).
-    private func authorized(
+    func authorized(
         _ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
         body: [UInt8]? = nil, object: String?
     ) async throws -> HTTPResponse {
@@ -457,7 +427,7 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     // MARK: HTTP
 
-    private func send(
+    func send(
         _ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
         body: [UInt8]? = nil, object: String?, reading: (name: ObjectName, range: Range<Int64>?)? = nil
     ) async throws -> HTTPResponse {
@@ -474,7 +444,7 @@ public final class PocketBaseRemote: Remote, Sendable {
         return try await client.send(request, object: object)
     }
 
-    private func multipart(fields: [(String, String)], fileName: String, file: [UInt8]) -> (contentType: String, body: [UInt8]) {
+    func multipart(fields: [(String, String)], fileName: String, file: [UInt8]) -> (contentType: String, body: [UInt8]) {
         let boundary = "modvault-" + Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
         var body: [UInt8] = []
         body.reserveCapacity(file.count + 1024)
@@ -488,12 +458,12 @@ public final class PocketBaseRemote: Remote, Sendable {
         return ("multipart/form-data; boundary=\(boundary)", body)
     }
 
-    private func message(_ response: HTTPResponse) -> String? {
+    func message(_ response: HTTPResponse) -> String? {
         (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["message"] as? String
     }
 
     /// Field name → error code from a PocketBase validation answer (`{"data": {"name": {"code": …}}}`).
-    private func fieldErrorCodes(_ response: HTTPResponse) -> [String: String] {
+    func fieldErrorCodes(_ response: HTTPResponse) -> [String: String] {
         guard let json = try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any],
               let data = json["data"] as? [String: Any] else { return [:] }
         var out: [String: String] = [:]
@@ -503,12 +473,12 @@ public final class PocketBaseRemote: Remote, Sendable {
         return out
     }
 
-    private func isUniqueViolation(_ response: HTTPResponse) -> Bool {
+    func isUniqueViolation(_ response: HTTPResponse) -> Bool {
         let codes = fieldErrorCodes(response)
         return codes["name"] == "validation_not_unique" || codes["kind"] == "validation_not_unique"
     }
 
-    private func failure(_ response: HTTPResponse, object: String?) -> RemoteError {
+    func failure(_ response: HTTPResponse, object: String?) -> RemoteError {
         let text = message(response)
         var detail = "\(response.status)" + (text.map { " \($0)" } ?? "")
         let fields = fieldErrorCodes(response)
@@ -516,6 +486,10 @@ public final class PocketBaseRemote: Remote, Sendable {
         let reason: RemoteError.Reason
         switch response.status {
         case 401, 403: reason = .accessDenied
+        // A create the collection's rules refuse: 400 with no field named (a validation error names one).
+        case 400 where fields.isEmpty && text?.hasPrefix("Failed to create") == true:
+            reason = .accessDenied
+            detail += " (the collection's rules refuse this account: a reader, or not a member)"
         case 404 where text?.contains("collection") == true: reason = .containerMissing
         case 404: reason = .notFound
         case 416: reason = .invalidRange

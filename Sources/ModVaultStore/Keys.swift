@@ -5,19 +5,38 @@ public import ModVaultChunking
 
 /// The repository's master secrets. Never written anywhere except sealed inside key slots.
 public struct MasterKey: Codable, Sendable, Equatable {
-    /// AES-256-GCM key for every encrypted object.
+    /// AES-256-GCM key for every object written from now on.
     public var encryption: SecretKey
     /// HMAC-SHA256 key that turns blob plaintext into content IDs.
     public var mac: SecretKey
+    /// Encryption keys retired by `members remove --rotate`, newest first: they still open what was
+    /// written before each rotation, and never seal anything new. Absent before the first rotation.
+    public var retired: [SecretKey]?
+    /// This slot holder's own X25519 key, to which admins seal the new key at a rotation. Each
+    /// member's slots carry their own; it is never handed on (`sharable` drops it).
+    public var member: MemberPrivateKey?
 
     /// Creates master secrets.
-    public init(encryption: SecretKey, mac: SecretKey) {
+    public init(encryption: SecretKey, mac: SecretKey, retired: [SecretKey]? = nil, member: MemberPrivateKey? = nil) {
         self.encryption = encryption
         self.mac = mac
+        self.retired = retired
+        self.member = member
     }
 
     /// Fresh random master secrets.
     public static func random() -> MasterKey { MasterKey(encryption: .random(), mac: .random()) }
+
+    /// The keys every member shares: these secrets without this holder's member key.
+    public var sharable: MasterKey { MasterKey(encryption: encryption, mac: mac, retired: retired, member: nil) }
+
+    /// The cipher for repository objects: seals with `encryption`, opens with it or a retired key.
+    public var cipher: AEAD { AEAD(key: encryption, retired: retired ?? []) }
+
+    /// After a rotation: `fresh` seals from now on, the current key joins the retired ones.
+    public func rotated(to fresh: SecretKey = .random()) -> MasterKey {
+        MasterKey(encryption: fresh, mac: mac, retired: [encryption] + (retired ?? []), member: member)
+    }
 }
 
 /// A key slot: the master key sealed under a key derived from one password.
@@ -83,6 +102,59 @@ public struct KeySlot: Codable, Sendable {
     }
 }
 
+/// A rotated master key sealed to one member's X25519 public key (`keys/<random id>` on a shared
+/// remote, owned by that member): how remaining members receive the new key after
+/// `members remove --rotate`. Plain JSON; `data` is a `RecipientBox` with associated data `modvault-grant`.
+public struct KeyGrant: Codable, Sendable, Equatable {
+    /// Always "grant".
+    public var type: String
+    /// Grant format version (1).
+    public var version: Int
+    /// When the grant was made.
+    public var created: Date
+    /// The recipient's public key, base64.
+    public var recipient: String
+    /// The sealed `MasterKey` JSON (without any member key), base64.
+    public var data: String
+
+    static let associatedData = Array("modvault-grant".utf8)
+
+    /// Seals `master` (its sharable part) to `recipient`.
+    public static func seal(_ master: MasterKey, to recipient: MemberPublicKey) throws -> KeyGrant {
+        let box = try RecipientBox.seal(Array(try JSONEncoder().encode(master.sharable)), to: recipient, associatedData: associatedData)
+        return KeyGrant(type: "grant", version: 1, created: Date(), recipient: Base64.encode(recipient.bytes), data: Base64.encode(box))
+    }
+
+    /// Opens the grant with `key`; nil when it is for someone else or was altered.
+    public func open(with key: MemberPrivateKey) -> MasterKey? {
+        guard recipient == Base64.encode(key.publicKey.bytes), let box = Base64.decode(data),
+              let plain = try? RecipientBox.open(box, with: key, associatedData: Self.associatedData) else { return nil }
+        return try? JSONDecoder().decode(MasterKey.self, from: Data(plain))
+    }
+
+    /// The grant as JSON.
+    public func encoded() throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
+        return Array(try encoder.encode(self))
+    }
+
+    /// Parses a grant; throws for anything else (a key slot included).
+    public static func decode(_ bytes: [UInt8]) throws -> KeyGrant {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let grant = try decoder.decode(KeyGrant.self, from: Data(bytes))
+        guard grant.type == "grant", grant.version == 1 else {
+            throw StoreError.corruptObject(path: "keys", reason: "not a version-1 key grant")
+        }
+        return grant
+    }
+}
+
+/// The `type` field that tells grants and invites apart from key slots (which have none).
+private struct TypedKeyObject: Decodable { var type: String }
+
 /// A key slot left out because it cannot be tried, with the reason.
 public struct SkippedKeySlot: Sendable, Equatable, CustomStringConvertible {
     /// The slot's file name.
@@ -117,6 +189,9 @@ public enum KeySlots {
         for (name, bytes) in slots {
             let slot: KeySlot
             do { slot = try KeySlot.decode(bytes) } catch {
+                // Grants (for one member's X25519 key) and invites (for one code's secret) live beside
+                // the slots but never open with a password: not an error, and not usable here.
+                if let typed = try? JSONDecoder().decode(TypedKeyObject.self, from: Data(bytes)), ["grant", "invite"].contains(typed.type) { continue }
                 outcome.skipped.append(SkippedKeySlot(name: name, reason: "not a key slot"))
                 continue
             }

@@ -102,6 +102,20 @@ extension Repository {
         try storeIO { try FileSystem.syncDirectory(path + "/keys") }
     }
 
+    /// Replaces the current key slot by one sealing `master` under the same `password` (after a key
+    /// rotation, or to add a member key): the new slot is written before the old one is removed, and
+    /// the old one is recorded so the next push removes it from remotes too. Returns the new slot's
+    /// name; reopen the repository to use the new key.
+    public func replaceMasterKey(with master: MasterKey, password: [UInt8]) throws -> String {
+        let current = try KeySlot.decode(try storeIO { try FileSystem.readFile(path + "/keys/" + keyID) })
+        guard try current.open(password: password) != nil else { throw StoreError.wrongPassword(path: path) }
+        let newID = try Self.writeKeySlot(try KeySlot.seal(master, password: password, parameters: current.scrypt), repository: path)
+        try recordRemovedKey(keyID)
+        try storeIO { try FileSystem.remove(path + "/keys/" + keyID) }
+        try storeIO { try FileSystem.syncDirectory(path + "/keys") }
+        return newID
+    }
+
     /// Replaces the current key slot by one for `newPassword`: the new slot is written before the old one is removed.
     public func changePassword(to newPassword: [UInt8], parameters: ScryptParameters) throws -> String {
         let newID = try addKey(password: newPassword, parameters: parameters)

@@ -54,7 +54,7 @@ public final class Repository: Sendable {
         self.config = config
         self.masterKey = masterKey
         self.keyID = keyID
-        cipher = AEAD(key: masterKey.encryption)
+        cipher = masterKey.cipher
         contentMAC = ContentMAC(key: masterKey.mac)
         chunker = try FastCDC(parameters: config.chunker, gear: GearTable.derive(secret: config.chunkerSecret))
         guard let codec = Codec(name: config.compression) else {
@@ -102,7 +102,7 @@ public final class Repository: Sendable {
             compressionLevel: options.compressionLevel ?? options.compression.defaultLevel, packSize: options.packSize)
         // Key first, config last: a repository exists once its config does, and then it can be opened.
         let keyID = try writeKeySlot(KeySlot.seal(master, password: password, parameters: options.scrypt), repository: path)
-        let sealedConfig = AEAD(key: master.encryption).seal(Array(try JSONEncoder().encode(config)), associatedData: Array("config".utf8))
+        let sealedConfig = master.cipher.seal(Array(try JSONEncoder().encode(config)), associatedData: Array("config".utf8))
         try storeIO { try FileSystem.writeAtomically(path + "/config", bytes: sealedConfig) }
         return try Repository(path: path, config: config, masterKey: master, keyID: keyID)
     }
@@ -113,7 +113,7 @@ public final class Repository: Sendable {
         guard FileSystem.exists(path + "/config") else { throw StoreError.repositoryMissing(path: path) }
         let (master, keyID, skipped) = try unlock(path: path, password: password)
         let sealed = try storeIO { try FileSystem.readFile(path + "/config") }
-        guard let plain = try? AEAD(key: master.encryption).open(sealed, associatedData: Array("config".utf8)) else {
+        guard let plain = try? master.cipher.open(sealed, associatedData: Array("config".utf8)) else {
             throw StoreError.corruptObject(path: path + "/config", reason: "authentication failed")
         }
         let config: RepositoryConfig

@@ -50,7 +50,7 @@ public struct RemoteRepositoryAccess: Sendable {
         guard try await remote.stat(.config) != nil else { throw SyncError.notARepository(remote: remote.location) }
         let (master, _) = try RemoteKeys.unlock(try await RemoteKeys.slots(of: remote), password: password, remote: remote.location)
         let sealed = try await remote.load(.config, range: nil)
-        guard let plain = try? AEAD(key: master.encryption).open(sealed, associatedData: Array("config".utf8)),
+        guard let plain = try? master.cipher.open(sealed, associatedData: Array("config".utf8)),
               let config = try? JSONDecoder().decode(RepositoryConfig.self, from: Data(plain)) else {
             throw SyncError.corruptDownload(remote: remote.location, object: "config", reason: "does not open with the key")
         }
@@ -61,7 +61,7 @@ public struct RemoteRepositoryAccess: Sendable {
     private init(remote: any Remote, config: RepositoryConfig, master: MasterKey, chunker: FastCDC) {
         self.remote = remote
         self.config = config
-        opener = BlobOpener(cipher: AEAD(key: master.encryption), contentMAC: ContentMAC(key: master.mac))
+        opener = BlobOpener(cipher: master.cipher, contentMAC: ContentMAC(key: master.mac))
         self.chunker = chunker
     }
 }

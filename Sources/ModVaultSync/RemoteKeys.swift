@@ -4,8 +4,8 @@ import ModVaultStore
 
 /// The key slots of a remote repository, and unlocking them with a password.
 enum RemoteKeys {
-    /// Every key slot file, by name. Names are random 64-digit hex IDs; anything else (such as "..")
-    /// is skipped, so it can never be written to a local path.
+    /// Every object under `keys/` (key slots and key grants), by name. Names are random 64-digit hex
+    /// IDs; anything else (such as "..") is skipped, so it can never be written to a local path.
     static func slots(of remote: any Remote) async throws -> [(name: String, bytes: [UInt8])] {
         var keys: [(String, [UInt8])] = []
         var after: String? = nil

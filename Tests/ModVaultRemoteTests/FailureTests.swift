@@ -79,13 +79,13 @@ extension LiveRemoteTests {
             let servers = try TestServers.required()
             let address = PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "t\(Fixture.uniqueName())")
             let byPassword = PocketBaseRemote(address: address, credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword))
-            try await byPassword.createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
+            try await byPassword.createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
             let again = await Fixture.remoteError {
-                try await byPassword.createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
+                try await byPassword.createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
             }
             #expect(again?.reason == .alreadyExists)
             let wrongAdmin = await Fixture.remoteError {
-                try await byPassword.createCollection(superuserEmail: TestServers.superuserEmail, password: "nope-nope-nope")
+                try await byPassword.createProject(superuserEmail: TestServers.superuserEmail, password: "nope-nope-nope")
             }
             #expect(wrongAdmin?.reason == .accessDenied)
 
@@ -115,7 +115,7 @@ extension LiveRemoteTests {
             let servers = try TestServers.required()
             let address = PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "m\(Fixture.uniqueName())")
             let member = PocketBaseRemote(address: address, credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword))
-            try await member.createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
+            try await member.createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
             try await member.save(ObjectName(kind: .key, name: String(repeating: "a", count: 64)), data: [1, 2, 3], ifAbsent: true)
 
             let strangerEmail = "stranger-\(Fixture.uniqueName())@modvault.test"
@@ -130,11 +130,11 @@ extension LiveRemoteTests {
             #expect(try await member.load(keyName, range: nil) == [1, 2, 3])
             #expect(try await member.stat(.config) == nil)
 
-            // A second member named at creation has the same access as the first.
+            // A second admin named at creation has the same access as the first.
             let other = PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "m\(Fixture.uniqueName())")
             try await PocketBaseRemote(address: other, credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword))
-                .createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword,
-                                  members: [TestServers.userEmail, strangerEmail])
+                .createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword,
+                                  admins: [TestServers.userEmail, strangerEmail])
             let admitted = PocketBaseRemote(address: other, credentials: .password(email: strangerEmail, password: "stranger-pass-123"))
             try await admitted.save(.config, data: [7], ifAbsent: true)
             #expect(try await admitted.load(.config, range: nil) == [7])
@@ -142,8 +142,8 @@ extension LiveRemoteTests {
             let missing = await Fixture.remoteError {
                 try await PocketBaseRemote(address: PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "m\(Fixture.uniqueName())"),
                                            credentials: .token("x"))
-                    .createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword,
-                                      members: ["nobody@modvault.test"])
+                    .createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword,
+                                      admins: ["nobody@modvault.test"])
             }
             #expect(missing?.description.contains("nobody@modvault.test") == true)
         }

@@ -48,7 +48,7 @@ enum RemoteKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
                 address: PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "t\(unique)"),
                 credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword),
                 options: PocketBaseOptions(listPageSize: pageSize))
-            try await remote.createCollection(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
+            try await remote.createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
             return remote
         case .http:
             let folder = DiskRemote(path: "\(servers.servedRoot)/\(unique)")

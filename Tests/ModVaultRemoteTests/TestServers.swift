@@ -330,7 +330,7 @@ final class TestServers: Sendable {
     static let serialTransport = OneRequestPerConnection(base: AsyncHTTPTransport(connectionsPerHost: 4))
 }
 
-/// Superuser calls the tests need besides `createCollection`.
+/// Superuser calls the tests need besides `createProject`.
 struct PocketBaseAdmin {
     let baseURL: String
 
