@@ -58,7 +58,8 @@ let package = Package(
         // MARK: Push, pull, clone and mirror between a repository and a remote
         .target(
             name: "ModVaultSync",
-            dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking", "ModVaultFormats", "ModVaultArchive", "ModVaultRemoteSupport"]
+            dependencies: ["ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultChunking", "ModVaultFormats", "ModVaultArchive", "ModVaultRemoteSupport",
+                           "ModVaultRemotePocketBase"]
         ),
 
         // MARK: Command line

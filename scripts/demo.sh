@@ -19,6 +19,9 @@ Usage: scripts/demo.sh [--scale SIZE] [--dir DIR] [--no-setup]
   5. sync between two devices through a folder remote DIR/remote: device A syncs DIR/Data,
      device B (MODVAULT_REPO=DIR/repo-b, a clone) syncs DIR/Data-b; each edits a file, both sync,
      and the two folders must be equal; then modvault log shows the pushes
+  6. sharing by invite: device A prints a one-time code (modvault share), a teammate joins with it
+     into DIR/repo-c and DIR/Data-c (modvault join CODE --folder), and a second use is refused
+     (a folder remote cannot enforce roles: the demo says so; PocketBase does, see Docs/SHARING.md)
 
   --scale SIZE  corpus size for modvault-fixtures (default 64M)
   --dir DIR     working folder, wiped first (default $MODVAULT_DEMO_DIR or /tmp/modvault-demo)
@@ -128,4 +131,24 @@ step "sync: the remote's push log"
 run "$modvault" log "$dir/remote"
 run "$modvault" status "$dir/Data"
 echo "sync OK: both folders hold the same $(find "$dir/Data-b" -path '*/.modvault' -prune -o -type f -print | wc -l) files"
+
+# ---- sharing by invite ----------------------------------------------------------------------
+step "share: device A invites a teammate as a writer (the code works once, for 2 hours)"
+printf '$ modvault share %s --role writer --expires 2h
+' "$dir/remote"
+code=$("$modvault" share "$dir/remote" --role writer --expires 2h)
+echo "$code"
+c() { MODVAULT_REPO=$dir/repo-c XDG_CONFIG_HOME=$dir/config-c "$modvault" "$@"; }
+step "join: the teammate joins with the code, with a repository and folder of their own"
+printf '$ MODVAULT_REPO=%s modvault join CODE --folder %s
+' "$dir/repo-c" "$dir/Data-c"
+c join "$code" --folder "$dir/Data-c"
+run diff -r -x .modvault "$dir/Data" "$dir/Data-c"
+step "join: a second use of the same code is refused"
+if c join "$code" --repo "$dir/repo-d" 2>"$dir/second-join.err"; then
+    echo "demo: a used invite code was accepted twice" >&2
+    exit 1
+fi
+cat "$dir/second-join.err"
+echo "share OK: the teammate's folder holds the same $(find "$dir/Data-c" -path '*/.modvault' -prune -o -type f -print | wc -l) files"
 echo "demo OK"

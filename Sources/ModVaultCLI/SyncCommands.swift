@@ -15,6 +15,15 @@ private func catchStopSignals() {
     signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
 }
 
+/// Set when the remote reports a push, taken by the loop of `sync --watch`.
+private final class NewsFlag: Sendable {
+    private let flag = Atomic<Bool>(false)
+    func raise() { flag.store(true, ordering: .relaxed) }
+    var isRaised: Bool { flag.load(ordering: .relaxed) }
+    /// True once per raise.
+    func take() -> Bool { flag.exchange(false, ordering: .relaxed) }
+}
+
 /// A push log entry as `log --json` and `watch --json` print it.
 private func entryJSON(_ e: PushEntry) -> [String: Any] {
     ["seq": e.seq, "snapshot": e.snapshot.hex, "parents": e.parents.map(\.hex), "author": e.author, "device": e.device,
@@ -159,6 +168,19 @@ struct SyncCommand: AsyncParsableCommand {
         }
         catchStopSignals()
         let watcher = try FolderWatcher(root: path)
+        // On PocketBase the remote's news comes from the same realtime stream 'watch' follows, and a
+        // heartbeat shows this member online; other remotes are asked every --interval seconds.
+        let remoteNews = NewsFlag()
+        var live: [Task<Void, Never>] = []
+        if let pb = try pocketBase(url) {
+            var feed = ProjectWatch(remote: target, repository: repo)
+            feed.signals = projectSignals(pb)
+            feed.interval = interval
+            let start = state.seq, stream = feed
+            live.append(Task { try? await stream.run(after: start) { if case .push = $0 { remoteNews.raise() } } })
+            live.append(Task { await sendHeartbeats(pb) })
+        }
+        defer { live.forEach { $0.cancel() } }
         var failures = 0
         var due = true
         while !stopRequested.load(ordering: .relaxed) {
@@ -177,10 +199,10 @@ struct SyncCommand: AsyncParsableCommand {
                 }
             }
             let backoff = failures == 0 ? interval : min(60, interval * Double(1 << min(failures, 6)))
-            let changed = try watcher.wait(timeout: backoff, quiet: settle) { stopRequested.load(ordering: .relaxed) }
+            let changed = try watcher.wait(timeout: backoff, quiet: settle) { stopRequested.load(ordering: .relaxed) || remoteNews.isRaised }
             if stopRequested.load(ordering: .relaxed) { break }
-            due = changed || failures > 0
-            if !due, let current = try FolderSyncState.load(path) {
+            due = changed || failures > 0 || remoteNews.take()
+            if !due, live.isEmpty, let current = try FolderSyncState.load(path) {
                 // Nothing here changed: sync only when the remote has news (one listing of the log).
                 due = (try? await PushLog(remote: target, repository: repo).read(after: current.seq).lastSeq > current.seq) ?? true
             }
@@ -362,55 +384,93 @@ struct LogCommand: AsyncParsableCommand {
 struct WatchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "watch",
-        abstract: "Follow a remote's push log: one line per push as it happens, until SIGINT or SIGTERM.",
+        abstract: "Follow a project: one line per push or team change as it happens, until SIGINT or SIGTERM.",
         discussion: """
-            Lists the push log every --interval seconds (one listing of the entries
-            after the last one seen, so nothing is missed or shown twice across a
-            dropped connection, which is reported and retried). With --json each event
-            is one JSON object per line: type (push), seq, snapshot, parents, author,
-            device, time, summary. Membership events and PocketBase's realtime
-            subscription come with sharing; today every remote is polled.
+            On PocketBase it subscribes to the project through the realtime API (pushes,
+            members joining and leaving, and for admins invites created, used and
+            revoked), and counts you as online while it runs. After a dropped connection
+            it reconnects and lists the push log from the last number seen, so no push
+            is missed or shown twice. Other remotes are polled every --interval seconds,
+            each listing only the entries after the last one seen.
+
+            With --json each event is one JSON object per line: type (push,
+            member_joined, member_removed, invite_created, invite_used, invite_revoked),
+            and seq, snapshot, parents, author, device, time, summary for a push; user
+            and role for members; id, role and expires for invites.
             """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote name or URL.") var remote: String
-    @Option(help: ArgumentHelp("Seconds between listings of the log.", valueName: "seconds")) var interval: Double = 2
+    @Option(help: ArgumentHelp("Seconds between listings of the log when polling.", valueName: "seconds")) var interval: Double = 2
     @Option(help: ArgumentHelp("Also show the pushes after this number that are already in the log (0: all).", valueName: "seq")) var since: UInt64?
     @Flag(help: "One JSON object per line.") var json = false
 
     func validate() throws { guard interval > 0 else { throw ValidationError("--interval must be above 0") } }
 
     func run() async throws {
-        let repo = try global.open()
-        let source = try RemoteFactory.make(try RemoteFactory.url(for: remote, repo: repo.path))
-        let log = PushLog(remote: source, repository: repo)
-        var seen: UInt64
-        if let since { seen = since } else { seen = try await log.read(after: 0).lastSeq }
-        if !global.quiet && !json { FileHandle.standardError.write(Data("modvault: watching \(source.location) after #\(seen)\n".utf8)) }
-        catchStopSignals()
-        var failures = 0
-        while !stopRequested.load(ordering: .relaxed) {
-            do {
-                let reading = try await log.read(after: seen)
-                for e in reading.entries {
-                    if json {
-                        var obj = entryJSON(e)
-                        obj["type"] = "push"
-                        print(JSON.line(obj))
-                    } else {
-                        print(entryLine(e))
-                    }
-                }
-                for r in reading.refused { Terminal.warn("\(source.location)/\(r.object): refused: \(r.reason)") }
-                fflush(nil)  // all streams: piped stdout is block-buffered, and a watcher must see each line at once
-                seen = reading.lastSeq
-                failures = 0
-            } catch {
-                failures += 1
-                Terminal.warn("reading the push log failed (\(failures) in a row), retrying: \((error as? ModVaultFailure)?.description ?? "\(error)")")
-            }
-            let pause = failures == 0 ? interval : min(60, interval * Double(1 << min(failures, 5)))
-            let until = monotonicSeconds() + pause
-            while !stopRequested.load(ordering: .relaxed), monotonicSeconds() < until { try await Task.sleep(for: .milliseconds(50)) }
+        let opened = try global.open()
+        let url = try RemoteFactory.url(for: remote, repo: opened.path)
+        let source = try RemoteFactory.make(url)
+        let repo = try await global.adoptingRotatedKey(opened, from: source)
+        var seen = since ?? 0
+        if since == nil { seen = try await PushLog(remote: source, repository: repo).read(after: 0).lastSeq }
+        var watch = ProjectWatch(remote: source, repository: repo)
+        watch.interval = interval
+        let pb = try pocketBase(url)
+        if let pb { watch.signals = projectSignals(pb) }
+        if !global.quiet && !json {
+            FileHandle.standardError.write(Data("modvault: watching \(source.location) after #\(seen)\(pb != nil ? " (realtime)" : "")\n".utf8))
         }
+        catchStopSignals()
+        let json = self.json, start = seen, watcher = watch
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try await watcher.run(after: start) { event in
+                    if let line = eventOutput(event, json: json) { print(line) }
+                    fflush(nil)  // all streams: piped stdout is block-buffered, and a watcher must see each line at once
+                }
+            }
+            if let pb { group.addTask { await sendHeartbeats(pb) } }
+            group.addTask { while !stopRequested.load(ordering: .relaxed) { try await Task.sleep(for: .milliseconds(50)) } }
+            _ = try await group.next()
+            group.cancelAll()
+        }
+    }
+}
+
+/// One event as `watch` prints it (warnings go to stderr and print nothing).
+private func eventOutput(_ event: ProjectEvent, json: Bool) -> String? {
+    switch event {
+    case .push(let e):
+        if !json { return entryLine(e) }
+        var obj = entryJSON(e)
+        obj["type"] = "push"
+        return JSON.line(obj)
+    case .team(let signal):
+        let time = Timestamp.format(Date())
+        var obj: [String: Any]
+        var text: String
+        switch signal {
+        case .memberJoined(let user, let role):
+            obj = ["type": "member_joined", "user": user, "role": role]; text = "+ \(user) joined as \(role)"
+        case .memberRemoved(let user, let role):
+            obj = ["type": "member_removed", "user": user, "role": role]; text = "- \(user) (\(role)) was removed"
+        case .inviteCreated(let id, let role, let expires):
+            obj = ["type": "invite_created", "id": id, "role": role, "expires": expires.map(Timestamp.format) as Any? ?? NSNull()]
+            text = "invite \(id) created for a \(role)"
+        case .inviteUsed(let id):
+            obj = ["type": "invite_used", "id": id]; text = "invite \(id) was used"
+        case .inviteRevoked(let id):
+            obj = ["type": "invite_revoked", "id": id]; text = "invite \(id) was revoked"
+        case .subscribed, .logChanged:
+            return nil
+        }
+        obj["time"] = time
+        return json ? JSON.line(obj) : "\(Format.time(Date()))  \(text)"
+    case .reconnecting(let reason, let failures):
+        Terminal.warn("connection to the project lost (\(failures) in a row), reconnecting: \(reason)")
+        return nil
+    case .refused(let r):
+        Terminal.warn("\(r.object): refused: \(r.reason)")
+        return nil
     }
 }

@@ -10,7 +10,7 @@ import ModVaultRemoteS3
 import ModVaultRemotePocketBase
 
 /// The PocketBase remote behind a URL (sharing talks to PocketBase's collections directly), or nil.
-private func pocketBase(_ url: RemoteURL) throws -> PocketBaseRemote? {
+func pocketBase(_ url: RemoteURL) throws -> PocketBaseRemote? {
     guard case .pocketBase(let address) = url else { return nil }
     let env = ProcessInfo.processInfo.environment
     return PocketBaseRemote(address: address, credentials: try PocketBaseCredentials.fromEnvironment(env, location: address.location),
@@ -327,5 +327,17 @@ extension RepositoryOptionsGroup {
         guard let reopened = try await KeyRotation.adoptPendingKey(repo, from: remote, password: try password()) else { return repo }
         if !quiet { Terminal.warn("received the project's new repository key (an admin rotated it); new data is sealed with it") }
         return reopened
+    }
+}
+
+/// Seconds between heartbeats of a member running `watch` or `sync --watch` (online for
+/// `PocketBaseProject.onlineTimeout` after the last one).
+let heartbeatInterval: Double = 20
+
+/// Sends heartbeats until cancelled; a failed one is retried at the next beat.
+func sendHeartbeats(_ pb: PocketBaseRemote) async {
+    while !Task.isCancelled {
+        _ = try? await pb.heartbeat(device: Host.name)
+        try? await Task.sleep(for: .seconds(heartbeatInterval))
     }
 }

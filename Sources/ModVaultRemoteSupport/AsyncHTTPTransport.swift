@@ -33,10 +33,13 @@ public final class AsyncHTTPTransport: HTTPTransport {
         for client in clients.withLock({ Array($0.values) }) { client.shutdown { _ in } }
     }
 
-    private func client(timeout: TimeInterval) -> HTTPClient {
+    private func client(timeout: TimeInterval, streaming: Bool = false) -> HTTPClient {
         let millis = max(1, Int((timeout * 1000).rounded()))
+        // Long-lived answers (event streams) get a pool of their own: they would otherwise hold the
+        // connections that ordinary requests wait for.
+        let key = streaming ? -millis : millis
         return clients.withLock { clients in
-            if let client = clients[millis] { return client }
+            if let client = clients[key] { return client }
             var pool = HTTPClient.Configuration.ConnectionPool(
                 idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: connectionsPerHost)
             // A failed connection fails its request at once: RetryingRemote owns the retry policy, and the
@@ -49,7 +52,7 @@ public final class AsyncHTTPTransport: HTTPTransport {
                 decompression: .disabled)
             configuration.httpVersion = .http1Only
             let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-            clients[millis] = client
+            clients[key] = client
             return client
         }
     }
@@ -62,6 +65,50 @@ public final class AsyncHTTPTransport: HTTPTransport {
     }
 
     private func sendNow(_ request: HTTPRequest) async throws -> HTTPResponse {
+        do {
+            let response = try await client(timeout: request.timeout).execute(Self.outgoing(request), deadline: .distantFuture)
+            return try await Self.read(response, for: request)
+        } catch {
+            throw Self.transportFailure(error)
+        }
+    }
+
+    /// Sends `request` and passes each piece of a 2xx answer's body to `receive` as it arrives, until the
+    /// server ends it; returns the status and headers then (the body went to `receive`). Any other answer
+    /// is read whole, within the request's limits, and returned without calling `receive`.
+    ///
+    /// For long-lived answers such as server-sent events: the request waits for no connection slot and
+    /// uses a connection pool of its own; `request.timeout` is the longest silence allowed. Transport
+    /// failures throw `HTTPTransportError`; what `receive` throws is rethrown as it is. Cancelling the
+    /// calling task closes the connection.
+    public func stream(_ request: HTTPRequest, receive: ([UInt8]) async throws -> Void) async throws -> HTTPResponse {
+        let response: HTTPClientResponse
+        do {
+            response = try await client(timeout: request.timeout, streaming: true).execute(Self.outgoing(request), deadline: .distantFuture)
+            guard (200..<300).contains(response.status.code) else { return try await Self.read(response, for: request) }
+        } catch {
+            throw Self.transportFailure(error)
+        }
+        var pieces = response.body.makeAsyncIterator()
+        while true {
+            let piece: ByteBuffer?
+            do {
+                piece = try await pieces.next()
+            } catch HTTPParserError.invalidEOFState {
+                // The connection closed inside the body (a server that died mid-stream).
+                throw HTTPTransportError(.connectionLost, "the server closed the connection before the answer ended")
+            } catch {
+                throw Self.transportFailure(error)
+            }
+            guard let piece else { break }
+            try await receive(Array(piece.readableBytesView))
+        }
+        try Task.checkCancellation()
+        return HTTPResponse(status: Int(response.status.code), headers: Self.headers(of: response))
+    }
+
+    /// The async-http-client request for `request`.
+    private static func outgoing(_ request: HTTPRequest) -> HTTPClientRequest {
         var outgoing = HTTPClientRequest(url: Self.connectable(request.url).absoluteString)
         outgoing.method = HTTPMethod(rawValue: request.method)
         if let host = request.url.host, host.lowercased().hasSuffix(".localhost") {
@@ -74,54 +121,62 @@ public final class AsyncHTTPTransport: HTTPTransport {
             // several packs in flight, and each would otherwise be held twice.
             outgoing.body = .bytes(body)
         }
-        do {
-            let response = try await client(timeout: request.timeout).execute(outgoing, deadline: .distantFuture)
-            var headers: [String: String] = [:]
-            for (name, value) in response.headers { headers[name.lowercased()] = value }
-            let status = Int(response.status.code)
-            // A 200 to a ranged request without Content-Range ignored the Range header: keep the window.
-            let window = (status == 200 && headers["content-range"] == nil) ? request.window : nil
-            let limit = window.map { Int64($0.count) } ?? request.maximumBodyLength
-            let declared = headers["content-length"].flatMap { Int64($0) }
-            if window == nil, request.method != "HEAD", let declared, declared > limit {
-                throw HTTPTransportError(.tooLarge, "the answer announces \(declared) bytes, more than the \(limit) allowed")
-            }
-            var body: [UInt8] = []
-            body.reserveCapacity(Int(min(declared ?? 0, limit, 64 << 20)))
-            var position: Int64 = 0
-            for try await buffer in response.body {
-                let start = position
-                position += Int64(buffer.readableBytes)
-                if let window {
-                    let low = max(start, window.lowerBound), high = min(position, window.upperBound)
-                    if low < high {
-                        buffer.withUnsafeReadableBytes { bytes in
-                            body.append(contentsOf: bytes[Int(low - start)..<Int(high - start)])
-                        }
-                    }
-                    if position >= window.upperBound {
-                        return HTTPResponse(status: status, headers: headers, body: body, bodyOffset: window.lowerBound, receivedBytes: position)
-                    }
-                    continue
-                }
-                guard Int64(body.count) + (position - start) <= limit else {
-                    throw HTTPTransportError(.tooLarge, "the answer is longer than the \(limit) bytes allowed")
-                }
-                buffer.withUnsafeReadableBytes { body.append(contentsOf: $0) }
-            }
-            if let window {
-                // The object ended before the window did: return what there was, from the window's start.
-                return HTTPResponse(status: status, headers: headers, body: body, bodyOffset: min(window.lowerBound, position), receivedBytes: position)
-            }
-            return HTTPResponse(status: status, headers: headers, body: body, receivedBytes: position)
-        } catch let error as HTTPTransportError {
-            throw error
-        } catch is CancellationError {
-            throw CancellationError()
-        } catch {
-            if Task.isCancelled { throw CancellationError() }
-            throw Self.classify(error)
+        return outgoing
+    }
+
+    /// The answer's header fields, keyed by lowercase name.
+    private static func headers(of response: HTTPClientResponse) -> [String: String] {
+        var headers: [String: String] = [:]
+        for (name, value) in response.headers { headers[name.lowercased()] = value }
+        return headers
+    }
+
+    /// Reads the body of `response` within the limits of `request`.
+    private static func read(_ response: HTTPClientResponse, for request: HTTPRequest) async throws -> HTTPResponse {
+        let headers = Self.headers(of: response)
+        let status = Int(response.status.code)
+        // A 200 to a ranged request without Content-Range ignored the Range header: keep the window.
+        let window = (status == 200 && headers["content-range"] == nil) ? request.window : nil
+        let limit = window.map { Int64($0.count) } ?? request.maximumBodyLength
+        let declared = headers["content-length"].flatMap { Int64($0) }
+        if window == nil, request.method != "HEAD", let declared, declared > limit {
+            throw HTTPTransportError(.tooLarge, "the answer announces \(declared) bytes, more than the \(limit) allowed")
         }
+        var body: [UInt8] = []
+        body.reserveCapacity(Int(min(declared ?? 0, limit, 64 << 20)))
+        var position: Int64 = 0
+        for try await buffer in response.body {
+            let start = position
+            position += Int64(buffer.readableBytes)
+            if let window {
+                let low = max(start, window.lowerBound), high = min(position, window.upperBound)
+                if low < high {
+                    buffer.withUnsafeReadableBytes { bytes in
+                        body.append(contentsOf: bytes[Int(low - start)..<Int(high - start)])
+                    }
+                }
+                if position >= window.upperBound {
+                    return HTTPResponse(status: status, headers: headers, body: body, bodyOffset: window.lowerBound, receivedBytes: position)
+                }
+                continue
+            }
+            guard Int64(body.count) + (position - start) <= limit else {
+                throw HTTPTransportError(.tooLarge, "the answer is longer than the \(limit) bytes allowed")
+            }
+            buffer.withUnsafeReadableBytes { body.append(contentsOf: $0) }
+        }
+        if let window {
+            // The object ended before the window did: return what there was, from the window's start.
+            return HTTPResponse(status: status, headers: headers, body: body, bodyOffset: min(window.lowerBound, position), receivedBytes: position)
+        }
+        return HTTPResponse(status: status, headers: headers, body: body, receivedBytes: position)
+    }
+
+    /// `error` as the transport reports it: a `HTTPTransportError`, or `CancellationError` when the task was cancelled.
+    private static func transportFailure(_ error: any Error) -> any Error {
+        if error is HTTPTransportError { return error }
+        if error is CancellationError || Task.isCancelled { return CancellationError() }
+        return classify(error)
     }
 
     /// The URL to connect to: names under `.localhost` are loopback (RFC 6761), as browsers and curl

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import ModVaultCore
 import ModVaultCrypto
@@ -241,6 +242,67 @@ extension LiveRemoteTests {
             #expect(try Checker(repository: lateDevice.repository).check(readData: true).isHealthy)
         }
 
+        /// Test 2: a writer's push reaches the owner's watch within 2 s; with PocketBase restarted while
+        /// two more pushes happen, both arrive after the reconnect, once each and in order.
+        @Test func watchFollowsPushesAcrossARestart() async throws {
+            let server = try await PrivatePocketBase.start()
+            defer { server.stop() }
+            let ownerRemote = PocketBaseRemote(address: PocketBaseAddress(baseURL: server.baseURL, collection: "w\(Fixture.uniqueName())"),
+                                               credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword))
+            try await ownerRemote.createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword)
+            let root = try TestServers.required().root + "/watch-" + Fixture.uniqueName()
+            let ownerRepo = try Repository.initialize(at: root + "/owner-repo", password: Sharing.password, options: FolderSyncOnServers.options())
+            let owner = try Device(repository: ownerRepo, folder: root + "/owner", remote: ownerRemote)
+            try owner.write("a.txt", "first")
+            try await owner.sync()
+
+            // The writer joins by invite, as `join` does.
+            let writerEmail = "writer-\(Fixture.uniqueName())@modvault.test"
+            try await PocketBaseAdmin(baseURL: server.baseURL).createUser(email: writerEmail, password: "writer-pass-123")
+            let writerRemote = PocketBaseRemote(address: ownerRemote.address, credentials: .password(email: writerEmail, password: "writer-pass-123"))
+            let code = InviteCode(remote: RemoteURL.pocketBase(ownerRemote.address).description, invite: PocketBaseProject.newRecordID(),
+                                  expires: Date().addingTimeInterval(600), role: "writer", repository: ownerRepo.config.id.hex)
+            _ = try await ownerRemote.createInvite(id: code.invite, secret: code.secret, role: .writer, expires: code.expires,
+                                                   slot: try InviteSlot.seal(ownerRepo.masterKey, for: code))
+            let redeemed = try await writerRemote.redeemInvite(id: code.invite, secret: code.secret, expires: code.expires)
+            let (writerRepo, _) = try await Syncer.join(from: writerRemote, to: root + "/writer-repo", master: try InviteSlot.open(redeemed.slot, with: code),
+                                                        password: Sharing.password, repository: code.repository)
+            let writer = try Device(repository: writerRepo, folder: root + "/writer", remote: writerRemote)
+            try await writer.sync()
+
+            let start = try await PushLog(remote: ownerRemote, repository: ownerRepo).read(after: 0).lastSeq
+            let inbox = EventInbox()
+            var watch = ProjectWatch(remote: ownerRemote, repository: ownerRepo)
+            watch.signals = projectSignals(ownerRemote)
+            // The first reconnect waits 3 s, so the two pushes below land while the watcher is away and
+            // only the catch-up listing can deliver them.
+            watch.interval = 3
+            let watcher = watch
+            let task = Task { try await watcher.run(after: start) { inbox.add($0) } }
+            defer { task.cancel() }
+            try await Task.sleep(for: .seconds(1))  // the subscription is made
+
+            try writer.write("b.txt", "from the writer")
+            try await writer.sync()
+            let pushed = ContinuousClock.now
+            try await inbox.waitFor(timeout: 10) { $0.pushes.count == 1 }
+            let delay = ContinuousClock.now - pushed
+            #expect(delay < .seconds(2), "the push took \(delay) to reach the watcher")
+
+            // The server goes down; while it restarts and before the watcher is back, two pushes land.
+            server.kill()
+            try await server.restart()
+            for n in 1...2 {
+                try writer.write("c\(n).txt", "push \(n) during the outage")
+                try await writer.sync()
+            }
+            try await inbox.waitFor(timeout: 30) { $0.pushes.count >= 3 }
+            try await Task.sleep(for: .seconds(1))  // anything duplicated would show up by now
+            let seqs = inbox.events.pushes.map(\.seq)
+            #expect(seqs == [start + 1, start + 2, start + 3], "pushes seen: \(seqs)")
+            #expect(inbox.events.contains { if case .reconnecting = $0 { true } else { false } })
+        }
+
         /// Test 4: the code carries no configured credential.
         @Test func codeCarriesNoCredentials() async throws {
             let project = try await Project.make()
@@ -332,4 +394,27 @@ enum RawPocketBase {
             method: "POST", url: URL(string: base + "/api/collections/\(collection)/records")!,
             headers: [("Authorization", token), ("Content-Type", "multipart/form-data; boundary=\(boundary)")], body: Array(text.utf8)))
     }
+}
+
+/// Events a `ProjectWatch` reported, for a test to wait on.
+final class EventInbox: Sendable {
+    private let state = Mutex<[ProjectEvent]>([])
+
+    func add(_ event: ProjectEvent) { state.withLock { $0.append(event) } }
+
+    var events: [ProjectEvent] { state.withLock { $0 } }
+
+    /// Waits until `condition` holds for the events so far, or fails after `timeout` seconds.
+    func waitFor(timeout: Double, _ condition: ([ProjectEvent]) -> Bool) async throws {
+        let deadline = ContinuousClock.now + .seconds(timeout)
+        while !condition(events) {
+            guard ContinuousClock.now < deadline else { throw TestSetupError("timed out; events: \(events)") }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+extension [ProjectEvent] {
+    /// The push entries among the events, in order.
+    var pushes: [PushEntry] { compactMap { if case .push(let e) = $0 { e } else { nil } } }
 }

@@ -385,3 +385,47 @@ struct OneRequestPerConnection: HTTPTransport {
         return try await base.send(closing)
     }
 }
+
+/// A PocketBase of one test's own, which it may kill and restart on the same data and port.
+final class PrivatePocketBase: @unchecked Sendable {
+    // Test-only: started, killed and restarted by one test task at a time.
+    let home: String
+    let port: Int
+    var data: String { home + "/pb_data" }
+    var baseURL: String { "http://127.0.0.1:\(port)" }
+    private var server: ServerProcess?
+
+    private init(home: String, port: Int) {
+        self.home = home
+        self.port = port
+    }
+
+    /// A fresh server with the test superuser and user.
+    static func start() async throws -> PrivatePocketBase {
+        // PocketBase writes a migration for every collection created to the folder beside its data
+        // (`../pb_migrations`) and replays that folder at start-up: a folder of its own keeps the
+        // suite's server's collections out of it.
+        let server = PrivatePocketBase(home: try TestServers.required().root + "/pocketbase-" + Fixture.uniqueName(),
+                                       port: try TestTools.freePorts(1)[0])
+        let upsert = try TestTools.run(try TestTools.locate("pocketbase"),
+                                       ["superuser", "upsert", TestServers.superuserEmail, TestServers.superuserPassword, "--dir", server.data])
+        guard upsert.status == 0 else { throw TestSetupError("pocketbase superuser upsert failed: \(upsert.output)") }
+        try await server.restart()
+        try await PocketBaseAdmin(baseURL: server.baseURL).createUser(email: TestServers.userEmail, password: TestServers.userPassword)
+        return server
+    }
+
+    /// Starts the server on its data (again, after `kill`) and waits until it answers.
+    func restart() async throws {
+        let launched = try ServerProcess.launch("pocketbase-private", tool: try TestTools.locate("pocketbase"),
+                                                arguments: ["serve", "--http", "127.0.0.1:\(port)", "--dir", data], port: port, logFolder: home)
+        server = launched
+        try await launched.waitUntilAnswering(baseURL + "/api/health")
+    }
+
+    /// Kills the server at once, as a crash would.
+    func kill() { server?.kill() }
+
+    /// Stops the server.
+    func stop() { server?.stop() }
+}
