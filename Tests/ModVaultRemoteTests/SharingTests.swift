@@ -80,6 +80,27 @@ extension LiveRemoteTests {
             try await device.sync()
             #expect(try device.contents() == project.ownerDevice.contents())
             #expect(try await reader.remote.myMembership()?.role == .reader)
+            // The reader restores the owner's snapshot from their own repository, byte for byte.
+            let ownerHead = try #require(try project.ownerDevice.repository.snapshots().last).id
+            let latest = try #require(try device.repository.snapshots().first { $0.id == ownerHead })
+            let restored = project.root + "/reader-restored"
+            _ = try await Restorer(repository: device.repository).restore(latest.snapshot, options: RestoreOptions(target: restored))
+            let owner = try Device(repository: project.ownerDevice.repository, folder: restored, remote: project.owner)
+            let restoredFiles = try owner.contents(), ownerFiles = try project.ownerDevice.contents()
+            #expect(restoredFiles == ownerFiles, "restored \(restoredFiles.keys.sorted()), folder \(ownerFiles.keys.sorted())")
+            // And receives the owner's next push as it happens.
+            let inbox = EventInbox()
+            var watch = ProjectWatch(remote: reader.remote, repository: device.repository)
+            watch.signals = projectSignals(reader.remote)
+            let start = try await PushLog(remote: reader.remote, repository: device.repository).read(after: 0).lastSeq
+            let watcher = watch
+            let task = Task { try await watcher.run(after: start) { inbox.add($0) } }
+            defer { task.cancel() }
+            try await Task.sleep(for: .seconds(1))
+            try project.ownerDevice.write("Data/New.txt", "owner's news")
+            try await project.ownerDevice.sync()
+            try await inbox.waitFor(timeout: 10) { $0.pushes.count == 1 }
+            #expect(inbox.events.pushes.map(\.seq) == [start + 1])
 
             // The reader edits and syncs: the push log append is refused by the server.
             try device.write("Data/Foo.esp", "reader edit")
