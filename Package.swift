@@ -99,8 +99,12 @@ let package = Package(
                 "ModVaultCore", "ModVaultRemoteSupport", "ModVaultRemoteDisk", "ModVaultRemoteS3",
                 "ModVaultRemotePocketBase", "ModVaultRemoteHTTP", "ModVaultSync", "ModVaultStore", "ModVaultArchive",
                 "ModVaultCrypto", "ModVaultChunking",
+                // The team commands' test runs the built binary against the suite's servers.
+                "modvault", "ModVaultTestSupport",
             ]
         ),
+        // Shared by the test targets that run the built programs.
+        .target(name: "ModVaultTestSupport", path: "Tests/ModVaultTestSupport"),
         .testTarget(name: "ModVaultChunkingTests", dependencies: ["ModVaultChunking", "ModVaultCore"]),
         .testTarget(name: "ModVaultCodecsTests", dependencies: ["ModVaultCodecs", "ModVaultCore"]),
         .testTarget(name: "ModVaultCryptoTests", dependencies: ["ModVaultCrypto"]),
@@ -120,7 +124,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ModVaultCLITests",
-            dependencies: ["modvault", "ModVaultFixtures", "ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultArchive"]
+            dependencies: ["modvault", "ModVaultTestSupport", "ModVaultFixtures", "ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultArchive"]
         ),
     ]
 )

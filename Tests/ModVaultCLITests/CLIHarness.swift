@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import ModVaultTestSupport
 
 /// Runs the built `modvault` binary in a scratch folder with its own repository and password.
 final class CLIHarness {
@@ -36,16 +37,7 @@ final class CLIHarness {
     }
 
     /// The `modvault` executable built next to the test bundle.
-    static let binary: String = {
-        if let env = ProcessInfo.processInfo.environment["MODVAULT_BIN"] { return env }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("modvault").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            dir = dir.deletingLastPathComponent()
-        }
-        return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent("modvault").path
-    }()
+    static var binary: String { BuiltProgram.modvault }
 
     /// Runs `modvault ARGS` against this harness's repository.
     @discardableResult
