@@ -38,22 +38,6 @@ func parseDuration(_ text: String) -> TimeInterval? {
     return nil
 }
 
-/// The key an invite on an S3 or disk remote is stored under: `keys/<SHA-256 of the invite ID>`,
-/// so only the code's holder can find it and its name cannot be steered by the code.
-private func inviteObject(_ id: String) -> ObjectName {
-    ObjectName(kind: .key, id: SHA256Digest.hash(Array("modvault-invite:\(id)".utf8)))
-}
-
-/// What an S3 or disk remote holds for an invite: JSON with the role and expiry (advisory: such a
-/// remote cannot enforce them) and the invite's key slot.
-private struct StoredInvite: Codable {
-    var type = "invite"
-    var version = 1
-    var role: String
-    var expires: Date
-    var slot: String
-}
-
 struct ShareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "share",
@@ -82,29 +66,15 @@ struct ShareCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var repo = try global.open()
-        let url = try RemoteFactory.url(for: remote, repo: repo.path)
-        let until = Date().addingTimeInterval(parseDuration(expires)!)
+        let opened = try global.open()
+        let url = try RemoteFactory.url(for: remote, repo: opened.path)
         let pb = try pocketBase(url)
-        let id = pb != nil ? PocketBaseProject.newRecordID() : Hex.encode(SecureRandom.bytes(12))
-        // Rotation seals new keys to each member's public key; the sharer needs one too.
-        if repo.masterKey.member == nil {
-            var master = repo.masterKey
-            master.member = MemberPrivateKey.random()
-            _ = try repo.replaceMasterKey(with: master, password: try global.password())
-            repo = try Repository.open(at: repo.path, password: try global.password())
-        }
-        let code = InviteCode(remote: url.description, invite: id, expires: until, role: role, repository: repo.config.id.hex)
-        let slot = try InviteSlot.seal(repo.masterKey, for: code)
-        if let pb {
-            try await pb.heartbeat(device: Host.name, publicKey: Base64.encode(repo.masterKey.member!.publicKey.bytes))
-            _ = try await pb.createInvite(id: id, secret: code.secret, role: ProjectRole(rawValue: role)!, expires: until, slot: slot)
-        } else {
-            let target = try RemoteFactory.make(url, forWriting: true)
-            let encoder = JSONEncoder()
-            encoder.dateEncodingStrategy = .iso8601
-            encoder.outputFormatting = [.sortedKeys]
-            try await target.save(inviteObject(id), data: Array(try encoder.encode(StoredInvite(role: role, expires: until, slot: slot))), ifAbsent: true)
+        let repo = try Sharing.withMemberKey(opened, password: try global.password())
+        let code = try await Sharing.invite(repository: repo, remote: try RemoteFactory.make(url, forWriting: true), pocketBase: pb,
+                                            remoteURL: url.description, role: ProjectRole(rawValue: role)!,
+                                            expires: Date().addingTimeInterval(parseDuration(expires)!))
+        let id = code.invite
+        if pb == nil {
             Terminal.warn("\(url.location) cannot enforce roles or expiry: the teammate's access is whatever credentials you give them "
                           + "(see Docs/SHARING.md for an S3 policy per role); the code carries none")
         }
@@ -140,29 +110,10 @@ struct JoinCommand: AsyncParsableCommand {
 
     func run() async throws {
         let invite = try InviteCode.parse(code)
-        if invite.isExpired() { throw CLIError("invite \(invite.invite) expired at \(isoSeconds(invite.expires)); ask for a new code", kind: .wrongPassword) }
         let url = try RemoteURL.parse(invite.remote)
         let path = try global.repositoryPath()
         let remote = try RemoteFactory.make(url)
-        let master: MasterKey
-        var role = invite.role
-        if let pb = try pocketBase(url) {
-            let redeemed = try await pb.redeemInvite(id: invite.invite, secret: invite.secret, expires: invite.expires)
-            role = redeemed.role.rawValue
-            master = try InviteSlot.open(redeemed.slot, with: invite)
-        } else {
-            let stored: StoredInvite
-            do {
-                let decoder = JSONDecoder()
-                decoder.dateDecodingStrategy = .iso8601
-                stored = try decoder.decode(StoredInvite.self, from: Data(try await remote.load(inviteObject(invite.invite), range: nil)))
-            } catch let error as RemoteError where error.reason == .notFound {
-                throw CLIError("invite \(invite.invite) was already used or revoked (\(url.location) no longer holds it)", kind: .wrongPassword)
-            }
-            if stored.expires <= Date() { throw CLIError("invite \(invite.invite) expired at \(isoSeconds(stored.expires))", kind: .wrongPassword) }
-            role = stored.role
-            master = try InviteSlot.open(stored.slot, with: invite)
-        }
+        let (master, role) = try await Sharing.redeem(invite, remote: remote, pocketBase: try pocketBase(url))
         let progress = transferProgress("join", quiet: global.quiet)
         let (repo, report) = try await Syncer.join(from: remote, to: path, master: master, password: try global.password(confirm: true),
                                                    repository: invite.repository, progress: progress)
@@ -171,7 +122,7 @@ struct JoinCommand: AsyncParsableCommand {
             try await pb.heartbeat(device: Host.name, publicKey: repo.masterKey.member.map { Base64.encode($0.publicKey.bytes) })
         } else {
             // One use: drop the invite if these credentials may (otherwise its owner revokes it).
-            do { try await remote.remove(inviteObject(invite.invite)) } catch {
+            if let error = await Sharing.discardStoredInvite(invite, remote: remote) {
                 Terminal.warn("could not remove the used invite from \(url.location) (\(error)); ask its owner to revoke \(invite.invite)")
             }
         }
@@ -188,7 +139,7 @@ struct JoinCommand: AsyncParsableCommand {
             if role == ProjectRole.reader.rawValue { arguments.append("--pull-only") }
             if global.quiet { arguments.append("--quiet") }
             if json { arguments.append("--json") }
-            var sync = try SyncCommand.parse(arguments)
+            let sync = try SyncCommand.parse(arguments)
             try await sync.run()
         }
     }

@@ -75,12 +75,16 @@ public enum InviteError: ModVaultFailure, Equatable {
     case slotDoesNotOpen(invite: String)
     /// The repository the slot opened is not the one the code names.
     case wrongRepository(expected: String, found: String)
+    /// The invite's expiry has passed.
+    case expired(invite: String, at: Date)
+    /// The remote no longer holds the invite (used or revoked).
+    case gone(invite: String, remote: String)
 
     /// The broad cause.
     public var kind: FailureKind {
         switch self {
         case .malformed: return .invalidInput
-        case .slotDoesNotOpen, .wrongRepository: return .wrongPassword
+        case .slotDoesNotOpen, .wrongRepository, .expired, .gone: return .wrongPassword
         }
     }
 
@@ -90,6 +94,8 @@ public enum InviteError: ModVaultFailure, Equatable {
         case .malformed(let why): return "not a valid invite code: \(why)"
         case .slotDoesNotOpen(let id): return "invite \(id): its key slot does not open with the code's secret (altered code or slot)"
         case .wrongRepository(let e, let f): return "the invite opened repository \(f), but the code names \(e)"
+        case .expired(let id, let at): return "invite \(id) expired at \(ISO8601DateFormatter().string(from: at)); ask for a new code"
+        case .gone(let id, let r): return "invite \(id) was already used or revoked (\(r) no longer holds it)"
         }
     }
 }
