@@ -22,6 +22,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        // The web UI's server; its optional traits (swift-configuration, full Foundation) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.14.0"),
     ],
     targets: [
         // MARK: C system libraries (Debian -dev packages, found through pkg-config)
@@ -62,13 +66,25 @@ let package = Package(
                            "ModVaultRemotePocketBase"]
         ),
 
+        // MARK: Web UI and JSON API (modvault serve)
+        .target(
+            name: "ModVaultServer",
+            dependencies: [
+                "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultFormats", "ModVaultSync", "ModVaultRemoteSupport",
+                "ModVaultRemotePocketBase",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // MARK: Command line
         .target(
             name: "ModVaultCLI",
             dependencies: [
                 "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultChunking", "ModVaultCodecs",
                 "ModVaultCrypto", "ModVaultSync", "ModVaultRemoteSupport", "ModVaultRemoteDisk", "ModVaultRemoteS3",
-                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP", "ModVaultFormats",
+                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP", "ModVaultFormats", "ModVaultServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -102,6 +118,11 @@ let package = Package(
                 // The team commands' test runs the built binary against the suite's servers.
                 "modvault", "ModVaultTestSupport",
             ]
+        ),
+        .testTarget(
+            name: "ModVaultServerTests",
+            dependencies: ["ModVaultServer", "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultRemoteSupport", "ModVaultCrypto",
+                           "ModVaultChunking"]
         ),
         // Shared by the test targets that run the built programs.
         .target(name: "ModVaultTestSupport", path: "Tests/ModVaultTestSupport"),

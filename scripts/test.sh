@@ -11,6 +11,8 @@ Runs, in order, the selected stages (all of them by default):
   setup   scripts/setup.sh: system libraries, baselines, PyPI test servers
   build   swift build --build-tests
   unit    swift test (the whole suite: Swift Testing and XCTest)
+  web     Tests/web/ui_test.py: Selenium drives headless Chromium through `modvault serve`
+          (screenshots of each page in .build/screenshots)
 
 Not run by default (name it to run it):
   fuzz    builds the fuzz targets (libFuzzer + AddressSanitizer) and runs each for
@@ -27,14 +29,14 @@ EOF
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-ALL_STAGES=(setup build unit fuzz)
+ALL_STAGES=(setup build unit web fuzz)
 stages=()
 skip_setup=0
 while (($#)); do
     case "$1" in
         -h | --help) usage; exit 0 ;;
         --skip-setup) skip_setup=1 ;;
-        setup | build | unit | fuzz | bench) stages+=("$1") ;;
+        setup | build | unit | web | fuzz | bench) stages+=("$1") ;;
         *) echo "test.sh: unknown argument: $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -67,6 +69,10 @@ stage_unit() {
     # shellcheck disable=SC2086 # SWIFT_TEST_ARGS is a word list on purpose
     swift test ${SWIFT_TEST_ARGS:-} 2>&1 | tee "$UNIT_LOG"
     return "${PIPESTATUS[0]}"
+}
+
+stage_web() {
+    python3 Tests/web/ui_test.py --binary .build/debug/modvault --screenshots .build/screenshots
 }
 
 stage_fuzz() {

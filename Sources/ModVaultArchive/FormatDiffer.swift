@@ -141,3 +141,32 @@ public enum FormatDiffer {
         }
     }
 }
+
+extension FormatChange {
+    /// One line per change, as `modvault diff` and the web UI's diff page show them.
+    public var lines: [String] {
+        func fields(_ f: [FieldChange]) -> String { f.map { "\($0.field) \($0.old) -> \($0.new)" }.joined(separator: ", ") }
+        var lines: [String] = []
+        switch self {
+        case .ba2(let d):
+            if !d.archive.isEmpty { lines.append("archive: " + fields(d.archive)) }
+            lines += d.added.map { "+ \($0.path)" }
+            lines += d.removed.map { "- \($0.path)" }
+            lines += d.changed.map { "M \($0.path)" + ($0.changes.isEmpty ? "" : " (\(fields($0.changes)))") }
+            lines += d.repacked.map { "R \($0.path) (same content, stored differently)" }
+            lines.append("\(d.added.count) members added, \(d.removed.count) removed, \(d.changed.count) changed, \(d.repacked.count) repacked, \(d.unchanged) unchanged")
+        case .plugin(let d):
+            if !d.header.isEmpty { lines.append("header: " + fields(d.header)) }
+            if let f = d.flags { lines.append("flags: \(f.old) -> \(f.new)") }
+            if let m = d.masters { lines.append("masters: \(m.old.joined(separator: ", ")) -> \(m.new.joined(separator: ", "))") }
+            func record(_ r: PluginRecordSummary) -> String { "\(r.type) \(r.formID)" + (r.editorID.map { " \($0)" } ?? "") }
+            lines += d.added.map { "+ " + record($0) }
+            lines += d.removed.map { "- " + record($0) }
+            lines += d.changed.map { "M " + record($0.record) + ($0.changes.isEmpty ? "" : " (\(fields($0.changes)))") }
+            lines.append("\(d.added.count) records added, \(d.removed.count) removed, \(d.changed.count) changed, \(d.unchanged) unchanged")
+        case .dds(let d):
+            lines.append(d.changes.isEmpty ? "texture data changed; same dimensions, format and mips" : fields(d.changes))
+        }
+        return lines
+    }
+}

@@ -47,7 +47,7 @@ public struct ModVaultCommand: AsyncParsableCommand {
                       Forget.self, Prune.self, Optimize.self, Key.self, Unlock.self, Repair.self,
                       RemoteCommand.self, Push.self, Pull.self, Clone.self, MirrorCommand.self,
                       SyncCommand.self, StatusCommand.self, ConflictsCommand.self, ResolveCommand.self, LogCommand.self, WatchCommand.self,
-                      ShareCommand.self, JoinCommand.self, MembersCommand.self, InvitesCommand.self, MergePluginCommand.self, Chunks.self]
+                      ShareCommand.self, JoinCommand.self, MembersCommand.self, InvitesCommand.self, ServeCommand.self, MergePluginCommand.self, Chunks.self]
     )
 
     /// Creates the command.
@@ -388,36 +388,10 @@ struct Diff: AsyncParsableCommand {
         for c in changes {
             let mark = c.kind == .added ? "+" : c.kind == .removed ? "-" : c.kind == .modified ? "M" : "U"
             print("\(mark) \(Format.printable(c.path))")
-            if let f = inside[c.path] { for line in Self.describe(f) { print("    " + line) } }
+            if let f = inside[c.path] { for line in f.lines { print("    " + line) } }
         }
         let sign = delta >= 0 ? "+" : "-"
         print("\(count(.added)) added, \(count(.removed)) removed, \(count(.modified)) changed, \(count(.metadata)) metadata only; size \(sign)\(Format.bytes(abs(delta)))")
-    }
-
-    static func describe(_ change: FormatChange) -> [String] {
-        func fields(_ f: [FieldChange]) -> String { f.map { "\($0.field) \($0.old) -> \($0.new)" }.joined(separator: ", ") }
-        var lines: [String] = []
-        switch change {
-        case .ba2(let d):
-            if !d.archive.isEmpty { lines.append("archive: " + fields(d.archive)) }
-            lines += d.added.map { "+ \($0.path)" }
-            lines += d.removed.map { "- \($0.path)" }
-            lines += d.changed.map { "M \($0.path)" + ($0.changes.isEmpty ? "" : " (\(fields($0.changes)))") }
-            lines += d.repacked.map { "R \($0.path) (same content, stored differently)" }
-            lines.append("\(d.added.count) members added, \(d.removed.count) removed, \(d.changed.count) changed, \(d.repacked.count) repacked, \(d.unchanged) unchanged")
-        case .plugin(let d):
-            if !d.header.isEmpty { lines.append("header: " + fields(d.header)) }
-            if let f = d.flags { lines.append("flags: \(f.old) -> \(f.new)") }
-            if let m = d.masters { lines.append("masters: \(m.old.joined(separator: ", ")) -> \(m.new.joined(separator: ", "))") }
-            func record(_ r: PluginRecordSummary) -> String { "\(r.type) \(r.formID)" + (r.editorID.map { " \($0)" } ?? "") }
-            lines += d.added.map { "+ " + record($0) }
-            lines += d.removed.map { "- " + record($0) }
-            lines += d.changed.map { "M " + record($0.record) + ($0.changes.isEmpty ? "" : " (\(fields($0.changes)))") }
-            lines.append("\(d.added.count) records added, \(d.removed.count) removed, \(d.changed.count) changed, \(d.unchanged) unchanged")
-        case .dds(let d):
-            lines.append(d.changes.isEmpty ? "texture data changed; same dimensions, format and mips" : fields(d.changes))
-        }
-        return lines
     }
 }
 

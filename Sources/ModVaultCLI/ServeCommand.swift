@@ -1,0 +1,62 @@
+import Foundation
+import ArgumentParser
+import ModVaultCore
+import ModVaultStore
+import ModVaultServer
+import ModVaultRemotePocketBase
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve a local web UI and JSON API for the repository, until SIGINT or SIGTERM.",
+        discussion: """
+            Prints an address with a one-time login token (as Jupyter does); opening it
+            signs the browser in with a cookie. Pages: history, browse a snapshot (and
+            download or restore files), changes between snapshots (inside archives,
+            plugins and textures too), team (members, who is online, invites), jobs
+            (restores with live progress). The JSON API lives under /api/v1
+            (Docs/openapi.yaml).
+
+            It listens on 127.0.0.1 only, unless --listen names another address and
+            --no-tls-acknowledged says you accept that it speaks plain HTTP. Requests
+            must carry this server's address as Host; changes need the session cookie,
+            a matching Origin and the page's CSRF token.
+            """)
+    @OptionGroup var global: RepositoryOptionsGroup
+    @Option(help: ArgumentHelp("Address and port to listen on (port 0 picks a free one).", valueName: "host:port"))
+    var listen = "127.0.0.1:8424"
+    @Flag(help: "Allow a non-loopback --listen address without TLS: anyone on that network can reach the login page.")
+    var noTLSAcknowledged = false
+
+    func validate() throws {
+        guard let (host, _) = Self.split(listen) else { throw ValidationError("--listen takes HOST:PORT, not '\(listen)'") }
+        if !PocketBaseRemote.isLoopback(host), !noTLSAcknowledged {
+            throw ValidationError("\(host) is not this machine: serving there needs --no-tls-acknowledged (this server speaks plain HTTP)")
+        }
+    }
+
+    static func split(_ text: String) -> (String, Int)? {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        let host = String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        return host.isEmpty ? nil : (host, port)
+    }
+
+    func run() async throws {
+        let repo = try global.open()
+        let (host, port) = Self.split(listen)!
+        let registry = try RemoteRegistry.load(repo.path)
+        var configuration = WebServerConfiguration(repository: repo, password: try global.password()) { name in
+            let url = try RemoteFactory.url(for: name, repo: repo.path)
+            return (try RemoteFactory.make(url, forWriting: true), url.description, try pocketBase(url))
+        }
+        configuration.host = host
+        configuration.port = port
+        configuration.remotes = registry.remotes
+        let quiet = global.quiet
+        try await WebServer(configuration: configuration).run { url in
+            print(url)
+            if !quiet { FileHandle.standardError.write(Data("modvault: serving \(repo.path); open the address above (it works once)\n".utf8)) }
+            fflush(nil)
+        }
+    }
+}

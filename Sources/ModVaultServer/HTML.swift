@@ -1,0 +1,75 @@
+import Foundation
+
+/// Server-rendered pages: escaping, the layout, and the little script the live parts use.
+enum HTML {
+    /// Text made safe for element content and quoted attributes.
+    static func escape(_ text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count)
+        for c in text.unicodeScalars {
+            switch c {
+            case "&": out += "&amp;"
+            case "<": out += "&lt;"
+            case ">": out += "&gt;"
+            case "\"": out += "&quot;"
+            case "'": out += "&#39;"
+            default: out.unicodeScalars.append(c)
+            }
+        }
+        return out
+    }
+
+    /// A query value made safe for a URL.
+    static func query(_ text: String) -> String {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~/")
+        return text.addingPercentEncoding(withAllowedCharacters: allowed) ?? ""
+    }
+
+    static func bytes(_ n: Int64) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(n), unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(n) B" : String(format: "%.1f %@", value, units[unit])
+    }
+
+    static func time(_ date: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        return f.string(from: date) + " UTC"
+    }
+
+    /// A whole page: navigation, the session's CSRF token for scripts, and `body`.
+    static func page(title: String, csrf: String?, body: String) -> String {
+        """
+        <!doctype html>
+        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title)) · ModVault</title>
+        \(csrf.map { "<meta name=\"csrf\" content=\"\(escape($0))\">" } ?? "")
+        <style>
+        body{font:14px system-ui,sans-serif;margin:0;color:#1d1d1f}
+        nav{background:#23272f;padding:8px 16px}nav a{color:#e6e6e6;margin-right:16px;text-decoration:none}
+        main{padding:16px}table{border-collapse:collapse;width:100%}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}
+        th{background:#f4f4f6}.num{text-align:right}.tag{background:#e0ecff;border-radius:3px;padding:0 4px;margin-right:4px}
+        .merge{background:#ffe7c2;border-radius:3px;padding:0 4px}.error{color:#b00020}.added{color:#0a7d2c}.removed{color:#b00020}
+        .inside{color:#555;font-family:monospace;white-space:pre;margin:2px 0 4px 16px}code{background:#f4f4f6;padding:1px 4px}
+        progress{width:320px}
+        </style></head><body>
+        <nav><a href="/">History</a><a href="/team">Team</a><a href="/jobs">Jobs</a></nav>
+        <main><h1>\(escape(title))</h1>
+        \(body)
+        </main>
+        <script>
+        function csrf(){const m=document.querySelector('meta[name=csrf]');return m?m.content:''}
+        async function post(url,body){const r=await fetch(url,{method:'POST',headers:{'Content-Type':'application/json','X-CSRF-Token':csrf()},body:JSON.stringify(body)});
+          const j=await r.json();if(!r.ok)throw new Error(j.error||r.statusText);return j}
+        function follow(id,el){const es=new EventSource('/api/v1/jobs/'+id+'/events');
+          es.onmessage=e=>{const j=JSON.parse(e.data);el.querySelector('progress').max=Math.max(1,j.total_bytes);el.querySelector('progress').value=j.bytes;
+            el.querySelector('.state').textContent=j.state+' · '+j.files+(j.total_files?'/'+j.total_files:'')+' files'+(j.message?' · '+j.message:'');
+            if(j.state!=='running')es.close()}}
+        document.querySelectorAll('[data-job]').forEach(el=>follow(el.dataset.job,el));
+        </script></body></html>
+        """
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+public import ModVaultCore
+public import ModVaultStore
+public import ModVaultArchive
+
+/// What the web UI and its JSON API say about a repository: the same library calls the CLI makes,
+/// shaped as Codable values (snake_case keys, as every `--json` output).
+public struct WebModel: Sendable {
+    /// The open repository.
+    public let repository: Repository
+
+    /// A model of `repository`.
+    public init(repository: Repository) { self.repository = repository }
+
+    /// One snapshot in the history.
+    public struct SnapshotItem: Codable, Sendable, Equatable {
+        public var id: String
+        public var shortID: String
+        public var time: Date
+        public var host: String
+        public var device: String
+        public var paths: [String]
+        public var tags: [String]
+        public var parents: [String]
+        public var bytesAdded: Int64?
+        public var files: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case id, time, host, device, paths, tags, parents, files
+            case shortID = "short_id", bytesAdded = "bytes_added"
+        }
+    }
+
+    /// One entry of a folder inside a snapshot.
+    public struct EntryItem: Codable, Sendable, Equatable {
+        public var name: String
+        public var path: String
+        public var type: String
+        public var size: Int64
+        public var mtime: Date
+    }
+
+    /// One changed path between two snapshots, with what changed inside it.
+    public struct ChangeItem: Codable, Sendable, Equatable {
+        public var kind: String
+        public var path: String
+        public var sizeBefore: Int64
+        public var sizeAfter: Int64
+        public var inside: [String]
+
+        enum CodingKeys: String, CodingKey { case kind, path, inside, sizeBefore = "size_before", sizeAfter = "size_after" }
+    }
+
+    /// Every snapshot, newest first.
+    public func snapshots() throws -> [SnapshotItem] {
+        try repository.snapshots().reversed().map { r in
+            SnapshotItem(id: r.id.hex, shortID: r.id.short, time: r.snapshot.time, host: r.snapshot.host, device: r.snapshot.device,
+                         paths: r.snapshot.paths, tags: r.snapshot.tags, parents: r.snapshot.parents.map(\.hex),
+                         bytesAdded: r.snapshot.summary?.bytesAdded, files: r.snapshot.summary.map { $0.filesNew + $0.filesChanged + $0.filesUnchanged })
+        }
+    }
+
+    /// The snapshot `reference` names (ID, prefix or `latest`).
+    public func snapshot(_ reference: String) throws -> SnapshotRecord {
+        do { return try repository.resolveSnapshot(reference) } catch { throw WebError.notFound("no snapshot \(reference)") }
+    }
+
+    /// The entries of folder `path` ("" for the top) in snapshot `reference`: one tree read per level
+    /// on the way down, so a folder opens in the time its own listing takes, whatever its size.
+    public func entries(_ reference: String, path: String) throws -> [EntryItem] {
+        let components = try WebPath.components(path)
+        var tree = try repository.loadTree(try snapshot(reference).snapshot.tree)
+        var walked: [String] = []
+        for name in components {
+            guard let node = tree.nodes.first(where: { $0.name == name }), node.type == .directory, let subtree = node.subtree else {
+                throw WebError.notFound("no folder \(([String](walked) + [name]).joined(separator: "/")) in snapshot \(reference)")
+            }
+            walked.append(name)
+            tree = try repository.loadTree(subtree)
+        }
+        let prefix = walked.isEmpty ? "" : walked.joined(separator: "/") + "/"
+        return tree.nodes.map { node in
+            EntryItem(name: node.name, path: prefix + node.name, type: Self.typeName(node.type), size: node.size,
+                      mtime: Date(timeIntervalSince1970: Double(node.mtimeNanos) / 1e9))
+        }
+    }
+
+    /// The node of file `path` in snapshot `reference`.
+    public func file(_ reference: String, path: String) throws -> TreeNode {
+        let components = try WebPath.components(path)
+        guard let last = components.last else { throw WebError.badRequest("no file named") }
+        var tree = try repository.loadTree(try snapshot(reference).snapshot.tree)
+        for name in components.dropLast() {
+            guard let node = tree.nodes.first(where: { $0.name == name }), let subtree = node.subtree else {
+                throw WebError.notFound("no folder \(name) on the way to \(path)")
+            }
+            tree = try repository.loadTree(subtree)
+        }
+        guard let node = tree.nodes.first(where: { $0.name == last }), node.type == .regular else {
+            throw WebError.notFound("no file \(path) in snapshot \(reference)")
+        }
+        return node
+    }
+
+    /// What changed from snapshot `from` to `to`, inside archives, plugins and textures too.
+    public func diff(from: String, to: String) throws -> [ChangeItem] {
+        let a = try snapshot(from), b = try snapshot(to)
+        return try Differ(repository: repository).diff(a.snapshot.tree, b.snapshot.tree).map { c in
+            var inside: [String] = []
+            if c.kind == .modified, let old = c.old, let new = c.new,
+               let change = try FormatDiffer.diff(path: c.path, old: old, new: new, repository: repository) {
+                inside = change.lines
+            }
+            return ChangeItem(kind: c.kind.rawValue, path: c.path, sizeBefore: c.sizeBefore, sizeAfter: c.sizeAfter, inside: inside)
+        }
+    }
+
+    static func typeName(_ type: FileType) -> String {
+        switch type {
+        case .regular: return "file"
+        case .directory: return "folder"
+        case .symlink: return "symlink"
+        case .other: return "other"
+        }
+    }
+}
+
+/// Paths that come in with requests: checked here, before anything looks them up.
+public enum WebPath {
+    /// The components of a relative path; refuses `..`, `.`, empty components, NUL, backslashes and
+    /// absolute paths, so a request can only name something inside a snapshot.
+    public static func components(_ path: String) throws -> [String] {
+        if path.isEmpty { return [] }
+        guard !path.hasPrefix("/"), !path.contains("\0"), !path.contains("\\") else { throw WebError.badRequest("invalid path \(path.debugDescription)") }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        for part in parts where part.isEmpty || part == "." || part == ".." {
+            throw WebError.badRequest("invalid path \(path.debugDescription): empty, '.' or '..' component")
+        }
+        return parts
+    }
+
+    /// An absolute folder to write into, normalised; refuses relative paths and `..`.
+    public static func target(_ path: String) throws -> String {
+        guard path.hasPrefix("/"), !path.contains("\0") else { throw WebError.badRequest("the target must be an absolute folder path") }
+        let parts = path.split(separator: "/").map(String.init)
+        guard !parts.contains(".."), !parts.contains(".") else { throw WebError.badRequest("the target may not contain '.' or '..'") }
+        return "/" + parts.joined(separator: "/")
+    }
+}
+
+/// A request the server refuses, with the HTTP status it maps to.
+public enum WebError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// 400.
+    case badRequest(String)
+    /// 401: no session.
+    case unauthorized(String)
+    /// 403: a check (Host, Origin, CSRF) failed.
+    case forbidden(String)
+    /// 404.
+    case notFound(String)
+    /// 409: the operation cannot run now.
+    case conflict(String)
+
+    /// The HTTP status code.
+    public var status: Int {
+        switch self {
+        case .badRequest: return 400
+        case .unauthorized: return 401
+        case .forbidden: return 403
+        case .notFound: return 404
+        case .conflict: return 409
+        }
+    }
+
+    /// The message.
+    public var description: String {
+        switch self {
+        case .badRequest(let m), .unauthorized(let m), .forbidden(let m), .notFound(let m), .conflict(let m): return m
+        }
+    }
+}

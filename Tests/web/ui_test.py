@@ -1,0 +1,158 @@
+#!/usr/bin/env python3
+"""Browser tests of `modvault serve`: Selenium drives headless Chromium through the pages as a
+person would (sign in, history, browse a snapshot, download a file, open the changes of a plugin,
+restore one file with live progress, create an invite), and saves a screenshot of each page.
+
+Usage: Tests/web/ui_test.py --binary PATH/modvault [--screenshots DIR] [--keep]
+(modvault-fixtures is taken from beside the binary.)
+Needs: Debian `chromium` and `chromium-driver`, PyPI `selenium` (scripts/setup.sh installs them).
+"""
+import argparse, os, shutil, subprocess, tempfile, urllib.error, urllib.request
+
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+
+def run(binary, env, *args):
+    done = subprocess.run([binary, *args], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"modvault {' '.join(args)} failed ({done.returncode}): {done.stderr}")
+    return done.stdout
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", required=True)
+    parser.add_argument("--screenshots", default=None)
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    a = parser.parse_args()
+    binary = os.path.abspath(a.binary)
+    shots = a.screenshots and os.path.abspath(a.screenshots)
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+
+    root = tempfile.mkdtemp(prefix="modvault-web-")
+    env = dict(os.environ, MODVAULT_REPO=f"{root}/repo", MODVAULT_PASSWORD="web test password", MODVAULT_TEST_SCRYPT_N="1024",
+               XDG_CONFIG_HOME=f"{root}/config")
+    env.pop("MODVAULT_PASSWORD_FILE", None)
+    mods = f"{root}/mods"
+    os.makedirs(f"{mods}/Armor/Textures")
+    # A generated MO2 folder (modvault-fixtures) whose second version edits and inserts records in one
+    # plugin, so the changes page has records to show; and a small folder to browse and restore.
+    fixtures = os.path.join(os.path.dirname(binary), "modvault-fixtures")
+    subprocess.run([fixtures, "--scale", "2M", f"{mods}/gen"], check=True, capture_output=True)
+    with open(f"{mods}/Armor/Armor.esp", "wb") as f:
+        f.write(b"first version")
+    with open(f"{mods}/Armor/Textures/plate.dds", "wb") as f:
+        f.write(os.urandom(200_000))
+    run(binary, env, "init")
+    run(binary, env, "snapshot", mods, "--tag", "before")
+    subprocess.run([fixtures, "--scale", "2M", "--scenario", "plugin", f"{mods}/gen"], check=True, capture_output=True)
+    with open(f"{mods}/Armor/Armor.esp", "wb") as f:
+        f.write(b"second version")
+    with open(f"{mods}/Armor/Readme.txt", "w") as f:
+        f.write("read me")
+    run(binary, env, "snapshot", mods, "--tag", "after")
+    run(binary, env, "remote", "add", "team", f"{root}/remote")
+    run(binary, env, "push", "team")
+
+    server = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    driver = None
+    try:
+        login = server.stdout.readline().strip()
+        if not login.startswith("http://127.0.0.1:"):
+            raise SystemExit(f"serve printed no address: {login!r} {server.stderr.read() if server.poll() is not None else ''}")
+        base = login.split("/login")[0]
+
+        options = webdriver.ChromeOptions()
+        options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+        for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--disable-gpu"):
+            options.add_argument(flag)
+        driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
+        wait = WebDriverWait(driver, 20)
+
+        def shot(name):
+            if shots:
+                driver.save_screenshot(f"{shots}/{name}.png")
+
+        def check(condition, message):
+            if not condition:
+                shot("failure")
+                raise AssertionError(message)
+
+        # Sign in with the one-time address: the history page, newest first, with tags.
+        driver.get(login)
+        wait.until(lambda d: d.find_elements(By.ID, "history"))
+        rows = driver.find_elements(By.CSS_SELECTOR, "#history tr")[1:]
+        check(len(rows) == 2, f"history shows {len(rows)} snapshots")
+        check("after" in rows[0].text and "before" in rows[1].text, "history is newest first with tags")
+        shot("history")
+        # The address works once: a second visit is refused.
+        try:
+            urllib.request.urlopen(login, timeout=10)
+            check(False, "the login address worked twice")
+        except urllib.error.HTTPError as e:
+            check(e.code == 401, f"second login answered {e.code}")
+
+        # Browse the newest snapshot into Armor/.
+        rows[0].find_element(By.CSS_SELECTOR, "td:nth-child(2) a").click()
+        wait.until(lambda d: d.find_elements(By.ID, "entries"))
+        driver.find_element(By.LINK_TEXT, "Armor/").click()
+        wait.until(lambda d: "Readme.txt" in d.find_element(By.ID, "entries").text)
+        check("Textures/" in driver.find_element(By.ID, "entries").text, "the folder lists its subfolder")
+        shot("browse")
+        href = driver.find_element(By.LINK_TEXT, "Readme.txt").get_attribute("href")
+        check("/api/v1/snapshots/" in href and "path=Armor/Readme.txt" in href, f"download link {href}")
+
+        # The changes of the newest snapshot: the plugin changed, the readme was added.
+        driver.get(base + "/")
+        driver.find_element(By.LINK_TEXT, "changes").click()
+        wait.until(lambda d: d.find_elements(By.ID, "changes"))
+        text = driver.find_element(By.ID, "changes").text
+        check("Armor/Armor.esp" in text and "Armor/Readme.txt" in text, f"changes page shows: {text}")
+        check("records added" in text and ".esp" in text, f"the changed plugin's records are listed: {text}")
+        shot("diff")
+
+        # Restore one file into a new folder and follow the job to the end.
+        driver.get(base + "/")
+        driver.find_elements(By.CSS_SELECTOR, "#history tr")[1].find_element(By.CSS_SELECTOR, "td:nth-child(2) a").click()
+        driver.find_element(By.LINK_TEXT, "Armor/").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button.restore"))
+        for button in driver.find_elements(By.CSS_SELECTOR, "button.restore"):
+            if button.get_attribute("data-path") == "Armor/Armor.esp":
+                button.click()
+        target = f"{root}/restored"
+        driver.find_element(By.ID, "restore-target").send_keys(target)
+        driver.find_element(By.ID, "restore-go").click()
+        wait.until(lambda d: "done" in d.find_element(By.ID, "restore-jobs").text)
+        with open(f"{target}/Armor/Armor.esp", "rb") as f, open(f"{mods}/Armor/Armor.esp", "rb") as g:
+            check(f.read() == g.read(), "the restored file is the snapshot's")
+        check(not os.path.exists(f"{target}/Armor/Readme.txt"), "only the chosen file was restored")
+        shot("restore")
+        # The job outlives the page: the jobs page lists it after a reload.
+        driver.get(base + "/jobs")
+        wait.until(lambda d: "done" in d.find_element(By.TAG_NAME, "main").text)
+        shot("jobs")
+
+        # Create an invite on the team page; the code appears, ready to copy.
+        driver.get(base + "/team")
+        driver.find_element(By.ID, "invite-create").click()
+        wait.until(lambda d: d.find_element(By.ID, "invite-code").get_attribute("value").startswith("mvinv1:"))
+        shot("team")
+        print("web UI tests passed: history, browse, changes, restore with progress, jobs, invite")
+    finally:
+        if driver is not None:
+            driver.quit()
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        if not a.keep:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
