@@ -12,9 +12,11 @@ struct ServeCommand: AsyncParsableCommand {
         discussion: """
             Prints an address with a one-time login token (as Jupyter does); opening it
             signs the browser in with a cookie. Pages: history, browse a snapshot (and
-            download or restore files), changes between snapshots (inside archives,
-            plugins and textures too), team (members, who is online, invites), jobs
-            (restores with live progress). The JSON API lives under /api/v1
+            download or restore files, see inside archives, plugins and textures), every
+            version of a file, changes between snapshots (inside archives, plugins and
+            textures too), sync (each --folder: ahead/behind, push log, sync now,
+            conflicts resolved per path), team (members, who is online, invites), jobs
+            (restores and syncs with live progress). The JSON API lives under /api/v1
             (Docs/openapi.yaml).
 
             It listens on 127.0.0.1 only, unless --listen names another address and
@@ -25,6 +27,7 @@ struct ServeCommand: AsyncParsableCommand {
     @OptionGroup var global: RepositoryOptionsGroup
     @Option(help: ArgumentHelp("Address and port to listen on (port 0 picks a free one).", valueName: "host:port"))
     var listen = "127.0.0.1:8424"
+    @Option(help: ArgumentHelp("A synced folder to show on the Sync page (repeatable).", valueName: "dir")) var folder: [String] = []
     @Flag(help: "Allow a non-loopback --listen address without TLS: anyone on that network can reach the login page.")
     var noTLSAcknowledged = false
 
@@ -52,6 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.host = host
         configuration.port = port
         configuration.remotes = registry.remotes
+        configuration.folders = folder.map(FileSystem.absolute)
         let quiet = global.quiet
         try await WebServer(configuration: configuration).run { url in
             print(url)

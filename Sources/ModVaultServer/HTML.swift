@@ -56,7 +56,7 @@ enum HTML {
         .inside{color:#555;font-family:monospace;white-space:pre;margin:2px 0 4px 16px}code{background:#f4f4f6;padding:1px 4px}
         progress{width:320px}
         </style></head><body>
-        <nav><a href="/">History</a><a href="/team">Team</a><a href="/jobs">Jobs</a></nav>
+        <nav><a href="/">History</a><a href="/sync">Sync</a><a href="/team">Team</a><a href="/jobs">Jobs</a></nav>
         <main><h1>\(escape(title))</h1>
         \(body)
         </main>

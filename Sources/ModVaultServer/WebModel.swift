@@ -102,6 +102,41 @@ public struct WebModel: Sendable {
         return node
     }
 
+    /// One version of a file: the snapshots holding it (newest first) and its size and time.
+    public struct VersionItem: Codable, Sendable, Equatable {
+        public var snapshot: String
+        public var shortID: String
+        public var time: Date
+        public var size: Int64
+        public var mtime: Date
+        /// Later snapshots that hold the same content.
+        public var sameIn: Int
+
+        enum CodingKeys: String, CodingKey { case snapshot, time, size, mtime, shortID = "short_id", sameIn = "same_in" }
+    }
+
+    /// Every version of file `path` across the history, newest first; a run of snapshots holding the
+    /// same content is one version (the oldest snapshot of the run, which introduced it).
+    public func fileHistory(_ path: String) throws -> [VersionItem] {
+        _ = try WebPath.components(path)
+        var versions: [(item: VersionItem, content: FileContent)] = []
+        for record in try repository.snapshots().reversed() {
+            guard let node = try? file(record.id.hex, path: path) else { continue }
+            let item = VersionItem(snapshot: record.id.hex, shortID: record.id.short, time: record.snapshot.time, size: node.size,
+                                   mtime: Date(timeIntervalSince1970: Double(node.mtimeNanos) / 1e9), sameIn: 0)
+            if let last = versions.last, last.content == node.content {
+                versions[versions.count - 1].item.sameIn += 1
+                versions[versions.count - 1].item.snapshot = item.snapshot
+                versions[versions.count - 1].item.shortID = item.shortID
+                versions[versions.count - 1].item.time = item.time
+            } else {
+                versions.append((item, node.content))
+            }
+        }
+        guard !versions.isEmpty else { throw WebError.notFound("no snapshot holds \(path)") }
+        return versions.map(\.item)
+    }
+
     /// What changed from snapshot `from` to `to`, inside archives, plugins and textures too.
     public func diff(from: String, to: String) throws -> [ChangeItem] {
         let a = try snapshot(from), b = try snapshot(to)

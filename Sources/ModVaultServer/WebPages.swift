@@ -41,35 +41,63 @@ extension WebServer {
             if e.type == "folder" {
                 link = "<a href=\"/browse/\(record.id.hex)?path=\(HTML.query(e.path))\">\(HTML.escape(e.name))/</a>"
             } else if e.type == "file" {
+                let lower = e.name.lowercased()
+                let readable = [".ba2", ".esp", ".esm", ".esl", ".dds"].contains { lower.hasSuffix($0) }
                 link = "<a href=\"/api/v1/snapshots/\(record.id.hex)/file?path=\(HTML.query(e.path))\" download>\(HTML.escape(e.name))</a>"
+                    + " <a class=versions href=\"/file?path=\(HTML.query(e.path))\">versions</a>"
+                    + (readable ? " <a class=inside-link href=\"/inside/\(record.id.hex)?path=\(HTML.query(e.path))\">inside</a>" : "")
             } else {
                 link = HTML.escape(e.name)
             }
             let restore = e.type == "file" || e.type == "folder"
-                ? "<button class=restore data-path=\"\(HTML.escape(e.path))\">restore…</button>" : ""
+                ? "<button class=restore data-path=\"\(HTML.escape(e.path))\" data-snapshot=\"\(record.id.hex)\">restore…</button>" : ""
             rows += "<tr><td>\(link)</td><td>\(e.type)</td><td class=num>\(e.type == "folder" ? "" : HTML.bytes(e.size))</td><td>\(HTML.time(e.mtime))</td><td>\(restore)</td></tr>\n"
         }
         let body = """
             <p>\(crumbs) — \(HTML.time(record.snapshot.time)), \(HTML.escape(record.snapshot.host))</p>
             <table id=entries><tr><th>name</th><th>type</th><th class=num>size</th><th>modified</th><th></th></tr>
             \(rows)</table>
+            \(Self.restoreWidget)
+            """
+        return WebResponse.html(HTML.page(title: path.isEmpty ? "Snapshot \(record.id.short)" : path, csrf: csrf, body: body))
+    }
+
+    /// The restore form both the browse and the file history pages use: a button with `data-path`
+    /// and `data-snapshot` opens it; the job's progress follows below it.
+    static let restoreWidget = """
             <div id=restore-box hidden><p>Restore <code id=restore-path></code> into the empty folder
             <input id=restore-target size=50 placeholder="/home/you/restored"> <button id=restore-go>Restore</button></p></div>
             <div id=restore-jobs></div>
             <script>
-            let chosen='';
-            document.querySelectorAll('button.restore').forEach(b=>b.onclick=()=>{chosen=b.dataset.path;
+            let chosen='',chosenSnapshot='';
+            document.querySelectorAll('button.restore').forEach(b=>b.onclick=()=>{chosen=b.dataset.path;chosenSnapshot=b.dataset.snapshot;
               document.getElementById('restore-path').textContent=chosen;document.getElementById('restore-box').hidden=false});
             document.getElementById('restore-go').onclick=async()=>{
               const target=document.getElementById('restore-target').value;
-              try{const job=await post('/api/v1/restore',{snapshot:'\(record.id.hex)',paths:[chosen],target});
+              try{const job=await post('/api/v1/restore',{snapshot:chosenSnapshot,paths:[chosen],target});
                 const el=document.createElement('p');el.className='job';el.dataset.job=job.id;
                 el.innerHTML='<span class=title></span> <progress></progress> <span class=state></span>';el.querySelector('.title').textContent=job.title;
                 document.getElementById('restore-jobs').appendChild(el);follow(job.id,el)}
               catch(e){alert(e.message)}};
             </script>
+    """
+
+    func fileHistoryPage(_ path: String, csrf: String?) throws -> Response {
+        let versions = try model.fileHistory(path)
+        var rows = ""
+        for v in versions {
+            rows += "<tr><td>\(HTML.time(v.time))</td><td><a href=\"/browse/\(v.snapshot)\">\(v.shortID)</a>\(v.sameIn > 0 ? " and \(v.sameIn) later" : "")</td>"
+                + "<td class=num>\(HTML.bytes(v.size))</td><td>\(HTML.time(v.mtime))</td>"
+                + "<td><a href=\"/api/v1/snapshots/\(v.snapshot)/file?path=\(HTML.query(path))\" download>download</a> "
+                + "<button class=restore data-path=\"\(HTML.escape(path))\" data-snapshot=\"\(v.snapshot)\">restore…</button></td></tr>\n"
+        }
+        let body = """
+            <p>\(versions.count) version\(versions.count == 1 ? "" : "s") of <code>\(HTML.escape(path))</code>, newest first.</p>
+            <table id=versions><tr><th>first seen</th><th>snapshot</th><th class=num>size</th><th>modified</th><th></th></tr>
+            \(rows)</table>
+            \(Self.restoreWidget)
             """
-        return WebResponse.html(HTML.page(title: path.isEmpty ? "Snapshot \(record.id.short)" : path, csrf: csrf, body: body))
+        return WebResponse.html(HTML.page(title: "Versions", csrf: csrf, body: body))
     }
 
     func diffPage(from: String, to: String, all: Bool, csrf: String?) throws -> Response {

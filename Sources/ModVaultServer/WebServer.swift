@@ -20,6 +20,8 @@ public struct WebServerConfiguration: Sendable {
     public var password: [UInt8]
     /// Saved remotes: name → URL text.
     public var remotes: [String: String] = [:]
+    /// Synced folders the Sync page shows (absolute paths).
+    public var folders: [String] = []
     /// Opens a saved remote by name: the remote, and the same remote as a PocketBase project if it is one.
     public var openRemote: @Sendable (String) throws -> (remote: any Remote, url: String, pocketBase: PocketBaseRemote?)
     /// The one-time login token (random unless a test sets it).
@@ -111,6 +113,15 @@ public final class WebServer: Sendable {
         router.get("/api/v1/snapshots/:id/file") { [self] request, context in
             try handle { try download(snapshot: try context.parameters.require("id"), path: Self.query(request, "path") ?? "") }
         }
+        router.get("/api/v1/snapshots/:id/inside") { [self] request, context in
+            try handle {
+                try WebResponse.json(try model.inside(try context.parameters.require("id"), path: Self.query(request, "path") ?? "",
+                                                      folder: Self.query(request, "folder") ?? "", offset: Int(Self.query(request, "offset") ?? "") ?? 0))
+            }
+        }
+        router.get("/api/v1/history") { [self] request, _ in
+            try handle { try WebResponse.json(try model.fileHistory(Self.query(request, "path") ?? "")) }
+        }
         router.get("/api/v1/diff") { [self] request, _ in
             try handle {
                 guard let from = Self.query(request, "from"), let to = Self.query(request, "to") else { throw WebError.badRequest("give from and to") }
@@ -142,6 +153,23 @@ public final class WebServer: Sendable {
                 return try WebResponse.json(try startRestore(body), status: .accepted)
             }
         }
+        router.get("/api/v1/folders") { [self] _, _ in
+            try await handleAsync {
+                var out: [FolderStatus] = []
+                for index in configuration.folders.indices { out.append(try await folderStatus(index)) }
+                return try WebResponse.json(out)
+            }
+        }
+        router.post("/api/v1/folders/:index/sync") { [self] _, context in
+            try await handleAsync { try WebResponse.json(try startSync(Int(try context.parameters.require("index")) ?? -1), status: .accepted) }
+        }
+        router.post("/api/v1/folders/:index/resolve") { [self] request, context in
+            try await handleAsync {
+                struct Body: Decodable { var path: String; var take: String }
+                let body = try await request.decode(as: Body.self, context: context)
+                return try WebResponse.json(try await resolveConflict(Int(try context.parameters.require("index")) ?? -1, path: body.path, take: body.take))
+            }
+        }
         router.get("/api/v1/jobs") { [self] _, _ in try handle { try WebResponse.json(jobs.all) } }
         router.get("/api/v1/jobs/:id") { [self] _, context in
             try handle {
@@ -161,11 +189,21 @@ public final class WebServer: Sendable {
         router.get("/browse/:id") { [self] request, context in
             try handle(page: true) { try browsePage(try context.parameters.require("id"), path: Self.query(request, "path") ?? "", csrf: context.csrf) }
         }
+        router.get("/inside/:id") { [self] request, context in
+            try handle(page: true) {
+                try insidePage(try context.parameters.require("id"), path: Self.query(request, "path") ?? "", folder: Self.query(request, "folder") ?? "",
+                               offset: Int(Self.query(request, "offset") ?? "") ?? 0, csrf: context.csrf)
+            }
+        }
+        router.get("/file") { [self] request, context in
+            try handle(page: true) { try fileHistoryPage(Self.query(request, "path") ?? "", csrf: context.csrf) }
+        }
         router.get("/diff") { [self] request, context in
             try handle(page: true) { try diffPage(from: Self.query(request, "from") ?? "", to: Self.query(request, "to") ?? "", all: Self.query(request, "all") == "1",
                              csrf: context.csrf) }
         }
         router.get("/team") { [self] request, context in try await handleAsync(page: true) { try await teamPage(Self.query(request, "remote"), csrf: context.csrf) } }
+        router.get("/sync") { [self] _, context in try await handleAsync(page: true) { try await syncPage(context.csrf) } }
         router.get("/jobs") { [self] _, context in try handle(page: true) { jobsPage(context.csrf) } }
     }
 

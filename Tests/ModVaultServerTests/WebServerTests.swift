@@ -111,8 +111,8 @@ struct WebServerTests {
 
         let top = try #require(try Self.object(try await s.request("GET", "/api/v1/snapshots/\(s.second)/entries")) as? [[String: Any]])
         #expect(top.map { $0["name"] as? String } == ["A"] && top.first?["type"] as? String == "folder")
-        let inside = try #require(try Self.object(try await s.request("GET", "/api/v1/snapshots/\(s.second)/entries?path=A")) as? [[String: Any]])
-        #expect(Set(inside.compactMap { $0["name"] as? String }) == ["A.esp", "New.txt", "Textures"])
+        let folder = try #require(try Self.object(try await s.request("GET", "/api/v1/snapshots/\(s.second)/entries?path=A")) as? [[String: Any]])
+        #expect(Set(folder.compactMap { $0["name"] as? String }) == ["A.esp", "New.txt", "Textures"])
 
         let file = try await s.request("GET", "/api/v1/snapshots/\(s.first)/file?path=A/Textures/big.dds")
         #expect(file.status == 200 && file.body == [UInt8](repeating: 7, count: 3 << 20))
@@ -121,6 +121,15 @@ struct WebServerTests {
 
         let changes = try #require(try Self.object(try await s.request("GET", "/api/v1/diff?from=\(s.first)&to=\(s.second)")) as? [[String: Any]])
         #expect(Set(changes.map { "\($0["kind"] ?? "") \($0["path"] ?? "")" }) == ["modified A/A.esp", "added A/New.txt"])
+
+        // Every version of one file, and what is inside a file (this one is no format ModVault reads).
+        let versions = try #require(try Self.object(try await s.request("GET", "/api/v1/history?path=A/A.esp")) as? [[String: Any]])
+        #expect(versions.map { $0["snapshot"] as? String } == [s.second, s.first])
+        let big = try #require(try Self.object(try await s.request("GET", "/api/v1/history?path=A/Textures/big.dds")) as? [[String: Any]])
+        #expect(big.count == 1 && big.first?["snapshot"] as? String == s.first && big.first?["same_in"] as? Int == 1)
+        let inside = try #require(try Self.object(try await s.request("GET", "/api/v1/snapshots/\(s.first)/inside?path=A/A.esp")) as? [String: Any])
+        #expect(inside["format"] as? String == "opaque")
+        #expect(try await s.request("GET", "/api/v1/snapshots/\(s.first)/inside?path=A/Missing.esp").status == 404)
 
         // Pages render the same data without scripts.
         let page = try await s.request("GET", "/browse/\(s.second)?path=A")

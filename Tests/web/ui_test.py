@@ -7,7 +7,7 @@ Usage: Tests/web/ui_test.py --binary PATH/modvault [--screenshots DIR] [--keep]
 (modvault-fixtures is taken from beside the binary.)
 Needs: Debian `chromium` and `chromium-driver`, PyPI `selenium` (scripts/setup.sh installs them).
 """
-import argparse, os, shutil, subprocess, tempfile, urllib.error, urllib.request
+import argparse, os, shutil, subprocess, tempfile, urllib.error, urllib.parse, urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -58,7 +58,29 @@ def main():
     run(binary, env, "remote", "add", "team", f"{root}/remote")
     run(binary, env, "push", "team")
 
-    server = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A synced folder with a conflict waiting: this device and a second one (a clone) edit one
+    # plugin differently; plugins that do not parse cannot merge record by record, so the
+    # conflict stays for the Sync page.
+    shared = f"{root}/shared"
+    os.makedirs(f"{shared}/Quest")
+    with open(f"{shared}/Quest/Quest.esp", "w") as f:
+        f.write("base")
+    run(binary, env, "remote", "add", "sync", f"{root}/sync-remote")
+    run(binary, env, "sync", shared, "--remote", "sync")
+    other = dict(env, MODVAULT_REPO=f"{root}/repo-b", XDG_CONFIG_HOME=f"{root}/config-b")
+    run(binary, other, "clone", f"{root}/sync-remote")
+    os.makedirs(f"{root}/shared-b")
+    run(binary, other, "sync", f"{root}/shared-b", "--remote", f"{root}/sync-remote")
+    with open(f"{root}/shared-b/Quest/Quest.esp", "w") as f:
+        f.write("theirs")
+    run(binary, other, "sync", f"{root}/shared-b")
+    with open(f"{shared}/Quest/Quest.esp", "w") as f:
+        f.write("ours")
+    conflicted = subprocess.run([binary, "sync", shared], env=env, capture_output=True, text=True)
+    if conflicted.returncode != 5:
+        raise SystemExit(f"expected a conflict (exit 5), got {conflicted.returncode}: {conflicted.stderr}")
+
+    server = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0", "--folder", shared], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     driver = None
     try:
         login = server.stdout.readline().strip()
@@ -77,6 +99,14 @@ def main():
             if shots:
                 driver.save_screenshot(f"{shots}/{name}.png")
 
+        def after_row(d, tag="after"):
+            return next(r for r in d.find_elements(By.CSS_SELECTOR, "#history tr")[1:] if f" {tag}" in r.text)
+
+        def open_snapshot(tag):
+            driver.get(base + "/")
+            after_row(driver, tag).find_element(By.CSS_SELECTOR, "td:nth-child(2) a").click()
+            wait.until(lambda d: d.find_elements(By.ID, "entries"))
+
         def check(condition, message):
             if not condition:
                 shot("failure")
@@ -86,8 +116,9 @@ def main():
         driver.get(login)
         wait.until(lambda d: d.find_elements(By.ID, "history"))
         rows = driver.find_elements(By.CSS_SELECTOR, "#history tr")[1:]
-        check(len(rows) == 2, f"history shows {len(rows)} snapshots")
-        check("after" in rows[0].text and "before" in rows[1].text, "history is newest first with tags")
+        tagged = [r.text for r in rows if " after" in r.text or " before" in r.text]
+        check(len(rows) >= 2 and len(tagged) == 2, f"history shows {len(rows)} snapshots, tagged {tagged}")
+        check(" after" in tagged[0] and " before" in tagged[1], "history is newest first with tags")
         shot("history")
         # The address works once: a second visit is refused.
         try:
@@ -97,7 +128,7 @@ def main():
             check(e.code == 401, f"second login answered {e.code}")
 
         # Browse the newest snapshot into Armor/.
-        rows[0].find_element(By.CSS_SELECTOR, "td:nth-child(2) a").click()
+        open_snapshot("after")
         wait.until(lambda d: d.find_elements(By.ID, "entries"))
         driver.find_element(By.LINK_TEXT, "Armor/").click()
         wait.until(lambda d: "Readme.txt" in d.find_element(By.ID, "entries").text)
@@ -108,16 +139,25 @@ def main():
 
         # The changes of the newest snapshot: the plugin changed, the readme was added.
         driver.get(base + "/")
-        driver.find_element(By.LINK_TEXT, "changes").click()
+        after_row(driver).find_element(By.LINK_TEXT, "changes").click()
         wait.until(lambda d: d.find_elements(By.ID, "changes"))
         text = driver.find_element(By.ID, "changes").text
         check("Armor/Armor.esp" in text and "Armor/Readme.txt" in text, f"changes page shows: {text}")
         check("records added" in text and ".esp" in text, f"the changed plugin's records are listed: {text}")
         shot("diff")
 
+        # Inside that plugin: its records, with type and EditorID.
+        plugin_row = next(r for r in driver.find_elements(By.CSS_SELECTOR, "#changes tr") if "records added" in r.text)
+        plugin_path = plugin_row.find_elements(By.TAG_NAME, "td")[1].text.split("\n")[0]
+        after_id = driver.find_elements(By.CSS_SELECTOR, "main p a")[1].get_attribute("href").rsplit("/", 1)[1]
+        driver.get(f"{base}/inside/{after_id}?path={urllib.parse.quote(plugin_path)}")
+        wait.until(lambda d: d.find_elements(By.ID, "inside"))
+        check("records" in driver.find_element(By.TAG_NAME, "main").text and "KYWD" in driver.find_element(By.ID, "inside").text,
+              "the plugin's records are listed")
+        shot("inside")
+
         # Restore one file into a new folder and follow the job to the end.
-        driver.get(base + "/")
-        driver.find_elements(By.CSS_SELECTOR, "#history tr")[1].find_element(By.CSS_SELECTOR, "td:nth-child(2) a").click()
+        open_snapshot("after")
         driver.find_element(By.LINK_TEXT, "Armor/").click()
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button.restore"))
         for button in driver.find_elements(By.CSS_SELECTOR, "button.restore"):
@@ -136,12 +176,31 @@ def main():
         wait.until(lambda d: "done" in d.find_element(By.TAG_NAME, "main").text)
         shot("jobs")
 
+        # Every version of the plugin of the small folder, each restorable.
+        driver.get(base + "/file?path=" + "Armor/Armor.esp")
+        wait.until(lambda d: d.find_elements(By.ID, "versions"))
+        check(len(driver.find_elements(By.CSS_SELECTOR, "#versions tr")) - 1 == 2, "two versions of Armor.esp")
+        shot("versions")
+
+        # Resolve the conflict with one click: take theirs.
+        driver.get(base + "/sync")
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.conflicts"))
+        check("Quest/Quest.esp" in driver.find_element(By.CSS_SELECTOR, "table.conflicts").text, "the conflict is listed")
+        shot("sync")
+        for button in driver.find_elements(By.CSS_SELECTOR, "button.resolve"):
+            if button.get_attribute("data-take") == "theirs":
+                button.click()
+                break
+        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "table.conflicts"))
+        with open(f"{shared}/Quest/Quest.esp") as f:
+            check(f.read() == "theirs", "resolving took their version")
+
         # Create an invite on the team page; the code appears, ready to copy.
         driver.get(base + "/team")
         driver.find_element(By.ID, "invite-create").click()
         wait.until(lambda d: d.find_element(By.ID, "invite-code").get_attribute("value").startswith("mvinv1:"))
         shot("team")
-        print("web UI tests passed: history, browse, changes, restore with progress, jobs, invite")
+        print("web UI tests passed: history, browse, inside a plugin, changes, restore with progress, jobs, versions, conflict resolved, invite")
     finally:
         if driver is not None:
             driver.quit()
