@@ -496,40 +496,18 @@ struct Stats: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let repo = try global.open()
-        let snapshots = try repo.snapshots()
-        let blobs = try repo.index.allBlobs()
-        var stored: Int64 = 0, raw: Int64 = 0, dataBlobs = 0, treeBlobs = 0, streamBlobs = 0, listBlobs = 0
-        var packs = Set<ObjectID>()
-        for (h, l) in blobs {
-            stored += l.length
-            raw += l.rawLength
-            packs.insert(l.pack)
-            switch h.type {
-            case .data: dataBlobs += 1
-            case .tree: treeBlobs += 1
-            case .stream: streamBlobs += 1
-            case .list: listBlobs += 1
-            }
-        }
-        var onDisk: Int64 = 0
-        for kind in [FileKind.pack, .index, .snapshot, .key] {
-            for id in try repo.list(kind) {
-                onDisk += (try? FileSystem.status(repo.filePath(ObjectName(kind: kind, id: id))).size) ?? 0
-            }
-        }
-        let logical = snapshots.reduce(Int64(0)) { $0 + ($1.snapshot.summary?.bytesTotal ?? 0) }
+        let s = try RepositoryStats.of(try global.open())
         if json {
-            print(JSON.line(["snapshots": snapshots.count, "blobs": blobs.count, "data_blobs": dataBlobs, "tree_blobs": treeBlobs, "stream_blobs": streamBlobs, "list_blobs": listBlobs,
-                             "packs": packs.count, "repository_bytes": onDisk, "stored_blob_bytes": stored, "raw_blob_bytes": raw,
-                             "snapshot_bytes_total": logical]))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(s), as: UTF8.self))
             return
         }
-        print("snapshots:            \(snapshots.count)")
-        print("blobs:                \(blobs.count) (\(dataBlobs) data, \(treeBlobs) tree, \(streamBlobs) stream, \(listBlobs) list) in \(packs.count) packs")
-        print("size of all snapshots: \(Format.bytes(logical))")
-        print("unique data:          \(Format.bytes(raw))" + (raw > 0 ? String(format: " (dedup %.2fx)", Double(logical) / Double(raw)) : ""))
-        print("stored (compressed):  \(Format.bytes(stored))" + (stored > 0 ? String(format: " (compression %.2fx)", Double(raw) / Double(stored)) : ""))
-        print("repository on disk:   \(Format.bytes(onDisk))")
+        print("snapshots:            \(s.snapshots)")
+        print("blobs:                \(s.blobs) (\(s.dataBlobs) data, \(s.treeBlobs) tree, \(s.streamBlobs) stream, \(s.listBlobs) list) in \(s.packs) packs")
+        print("size of all snapshots: \(Format.bytes(s.snapshotBytesTotal))")
+        print("unique data:          \(Format.bytes(s.rawBlobBytes))" + (s.rawBlobBytes > 0 ? String(format: " (dedup %.2fx)", s.deduplication) : ""))
+        print("stored (compressed):  \(Format.bytes(s.storedBlobBytes))" + (s.storedBlobBytes > 0 ? String(format: " (compression %.2fx)", s.compression) : ""))
+        print("repository on disk:   \(Format.bytes(s.repositoryBytes))")
     }
 }

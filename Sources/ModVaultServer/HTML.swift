@@ -56,7 +56,7 @@ enum HTML {
         .inside{color:#555;font-family:monospace;white-space:pre;margin:2px 0 4px 16px}code{background:#f4f4f6;padding:1px 4px}
         progress{width:320px}
         </style></head><body>
-        <nav><a href="/">History</a><a href="/sync">Sync</a><a href="/team">Team</a><a href="/jobs">Jobs</a></nav>
+        <nav><a href="/">History</a><a href="/sync">Sync</a><a href="/team">Team</a><a href="/repository">Repository</a><a href="/jobs">Jobs</a></nav>
         <main><h1>\(escape(title))</h1>
         \(body)
         </main>
@@ -65,7 +65,8 @@ enum HTML {
         async function post(url,body){const r=await fetch(url,{method:'POST',headers:{'Content-Type':'application/json','X-CSRF-Token':csrf()},body:JSON.stringify(body)});
           const j=await r.json();if(!r.ok)throw new Error(j.error||r.statusText);return j}
         function follow(id,el){const es=new EventSource('/api/v1/jobs/'+id+'/events');
-          es.onmessage=e=>{const j=JSON.parse(e.data);el.querySelector('progress').max=Math.max(1,j.total_bytes);el.querySelector('progress').value=j.bytes;
+          es.onmessage=e=>{const j=JSON.parse(e.data),bar=el.querySelector('progress');
+            if(j.total_bytes>0){bar.max=j.total_bytes;bar.value=j.bytes}else{bar.max=Math.max(1,j.total_files);bar.value=j.files}
             el.querySelector('.state').textContent=j.state+' · '+j.files+(j.total_files?'/'+j.total_files:'')+' files'+(j.message?' · '+j.message:'');
             if(j.state!=='running')es.close()}}
         document.querySelectorAll('[data-job]').forEach(el=>follow(el.dataset.job,el));

@@ -137,17 +137,30 @@ public struct WebModel: Sendable {
         return versions.map(\.item)
     }
 
-    /// What changed from snapshot `from` to `to`, inside archives, plugins and textures too.
-    public func diff(from: String, to: String) throws -> [ChangeItem] {
+    /// What changed from snapshot `from` to `to`; with `inside`, also what changed inside each
+    /// modified archive, plugin and texture (which reads those files: `insideChange` does it for one).
+    public func diff(from: String, to: String, inside: Bool = false) throws -> [ChangeItem] {
         let a = try snapshot(from), b = try snapshot(to)
         return try Differ(repository: repository).diff(a.snapshot.tree, b.snapshot.tree).map { c in
-            var inside: [String] = []
-            if c.kind == .modified, let old = c.old, let new = c.new,
+            var lines: [String] = []
+            if inside, c.kind == .modified, let old = c.old, let new = c.new,
                let change = try FormatDiffer.diff(path: c.path, old: old, new: new, repository: repository) {
-                inside = change.lines
+                lines = change.lines
             }
-            return ChangeItem(kind: c.kind.rawValue, path: c.path, sizeBefore: c.sizeBefore, sizeAfter: c.sizeAfter, inside: inside)
+            return ChangeItem(kind: c.kind.rawValue, path: c.path, sizeBefore: c.sizeBefore, sizeAfter: c.sizeAfter, inside: lines)
         }
+    }
+
+    /// What changed inside file `path` from snapshot `from` to `to` (BA2 members, plugin records, DDS).
+    public func insideChange(from: String, to: String, path: String) throws -> [String] {
+        let old = try file(from, path: path), new = try file(to, path: path)
+        return try FormatDiffer.diff(path: path, old: old, new: new, repository: repository)?.lines ?? []
+    }
+
+    /// Whether a file's name says it is a format whose inside ModVault reads.
+    static func isReadable(_ path: String) -> Bool {
+        let lower = path.lowercased()
+        return [".ba2", ".esp", ".esm", ".esl", ".dds"].contains { lower.hasSuffix($0) }
     }
 
     static func typeName(_ type: FileType) -> String {

@@ -100,17 +100,31 @@ extension WebServer {
         return WebResponse.html(HTML.page(title: "Versions", csrf: csrf, body: body))
     }
 
-    func diffPage(from: String, to: String, all: Bool, csrf: String?) throws -> Response {
+    /// The changes between two snapshots. What changed inside archives, plugins and textures needs
+    /// those files read, so the page lists the paths at once and fills each file's detail from
+    /// `/api/v1/diff/inside` as it loads; without scripts, each file's link shows its detail
+    /// (`detail`), rendered on the server.
+    func diffPage(from: String, to: String, all: Bool, detail: String?, csrf: String?) throws -> Response {
         guard !from.isEmpty, !to.isEmpty else { throw WebError.badRequest("choose two snapshots (from and to)") }
         let a = try model.snapshot(from), b = try model.snapshot(to)
         let changes = try model.diff(from: a.id.hex, to: b.id.hex)
         // Files whose content is the same (only times or modes changed) would bury the real changes.
         let shown = all ? changes : changes.filter { $0.kind != "metadata" }
         let hidden = changes.count - shown.count
+        let here = "/diff?from=\(a.id.hex)&amp;to=\(b.id.hex)" + (all ? "&amp;all=1" : "")
         var rows = ""
         for c in shown {
             let mark = c.kind == "added" ? "<span class=added>+</span>" : c.kind == "removed" ? "<span class=removed>−</span>" : c.kind == "modified" ? "M" : "U"
-            let inside = c.inside.isEmpty ? "" : "<div class=inside>\(HTML.escape(c.inside.joined(separator: "\n")))</div>"
+            var inside = ""
+            if c.kind == "modified", WebModel.isReadable(c.path) {
+                if detail == c.path {
+                    let lines = try model.insideChange(from: a.id.hex, to: b.id.hex, path: c.path)
+                    inside = "<div class=inside>\(HTML.escape(lines.joined(separator: "\n")))</div>"
+                } else {
+                    inside = " <a class=inside-link href=\"\(here)&amp;path=\(HTML.query(c.path))\">what changed inside</a>"
+                        + "<div class=inside data-path=\"\(HTML.escape(c.path))\"></div>"
+                }
+            }
             rows += "<tr><td>\(mark)</td><td>\(HTML.escape(c.path))\(inside)</td><td class=num>\(HTML.bytes(c.sizeBefore))</td><td class=num>\(HTML.bytes(c.sizeAfter))</td></tr>\n"
         }
         let body = """
@@ -118,6 +132,11 @@ extension WebServer {
                 ? "; <a href=\"/diff?from=\(a.id.hex)&amp;to=\(b.id.hex)&amp;all=1\">\(hidden) more</a> with only times or modes changed" : "").</p>
             <table id=changes><tr><th></th><th>path (and what changed inside archives, plugins, textures)</th><th class=num>before</th><th class=num>after</th></tr>
             \(rows)</table>
+            <script>
+            (async()=>{for(const el of document.querySelectorAll('div.inside[data-path]')){
+              const r=await fetch('/api/v1/diff/inside?from=\(a.id.hex)&to=\(b.id.hex)&path='+encodeURIComponent(el.dataset.path));
+              if(r.ok){el.textContent=(await r.json()).join('\\n');const link=el.previousElementSibling;if(link)link.remove()}}})();
+            </script>
             """
         return WebResponse.html(HTML.page(title: "Changes", csrf: csrf, body: body))
     }

@@ -125,7 +125,15 @@ public final class WebServer: Sendable {
         router.get("/api/v1/diff") { [self] request, _ in
             try handle {
                 guard let from = Self.query(request, "from"), let to = Self.query(request, "to") else { throw WebError.badRequest("give from and to") }
-                return try WebResponse.json(try model.diff(from: from, to: to))
+                return try WebResponse.json(try model.diff(from: from, to: to, inside: Self.query(request, "inside") == "1"))
+            }
+        }
+        router.get("/api/v1/diff/inside") { [self] request, _ in
+            try handle {
+                guard let from = Self.query(request, "from"), let to = Self.query(request, "to"), let path = Self.query(request, "path") else {
+                    throw WebError.badRequest("give from, to and path")
+                }
+                return try WebResponse.json(try model.insideChange(from: from, to: to, path: path))
             }
         }
         router.get("/api/v1/remotes") { [self] _, _ in try handle { try WebResponse.json(configuration.remotes) } }
@@ -170,6 +178,15 @@ public final class WebServer: Sendable {
                 return try WebResponse.json(try await resolveConflict(Int(try context.parameters.require("index")) ?? -1, path: body.path, take: body.take))
             }
         }
+        router.get("/api/v1/repository") { [self] _, _ in try handle { try WebResponse.json(try repositoryInfo()) } }
+        router.post("/api/v1/check") { [self] request, context in
+            try await handleAsync {
+                struct Body: Decodable { var readData: Bool?
+                    enum CodingKeys: String, CodingKey { case readData = "read_data" } }
+                let body = try await request.decode(as: Body.self, context: context)
+                return try WebResponse.json(startCheck(readData: body.readData ?? false), status: .accepted)
+            }
+        }
         router.get("/api/v1/jobs") { [self] _, _ in try handle { try WebResponse.json(jobs.all) } }
         router.get("/api/v1/jobs/:id") { [self] _, context in
             try handle {
@@ -200,10 +217,11 @@ public final class WebServer: Sendable {
         }
         router.get("/diff") { [self] request, context in
             try handle(page: true) { try diffPage(from: Self.query(request, "from") ?? "", to: Self.query(request, "to") ?? "", all: Self.query(request, "all") == "1",
-                             csrf: context.csrf) }
+                             detail: Self.query(request, "path"), csrf: context.csrf) }
         }
         router.get("/team") { [self] request, context in try await handleAsync(page: true) { try await teamPage(Self.query(request, "remote"), csrf: context.csrf) } }
         router.get("/sync") { [self] _, context in try await handleAsync(page: true) { try await syncPage(context.csrf) } }
+        router.get("/repository") { [self] _, context in try handle(page: true) { try repositoryPage(context.csrf) } }
         router.get("/jobs") { [self] _, context in try handle(page: true) { jobsPage(context.csrf) } }
     }
 

@@ -121,6 +121,9 @@ struct WebServerTests {
 
         let changes = try #require(try Self.object(try await s.request("GET", "/api/v1/diff?from=\(s.first)&to=\(s.second)")) as? [[String: Any]])
         #expect(Set(changes.map { "\($0["kind"] ?? "") \($0["path"] ?? "")" }) == ["modified A/A.esp", "added A/New.txt"])
+        // What changed inside one file comes on its own (this plugin does not parse: nothing to list).
+        let detail = try await s.request("GET", "/api/v1/diff/inside?from=\(s.first)&to=\(s.second)&path=A/A.esp")
+        #expect(detail.status == 200 && detail.text == "[]")
 
         // Every version of one file, and what is inside a file (this one is no format ModVault reads).
         let versions = try #require(try Self.object(try await s.request("GET", "/api/v1/history?path=A/A.esp")) as? [[String: Any]])

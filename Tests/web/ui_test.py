@@ -141,6 +141,8 @@ def main():
         driver.get(base + "/")
         after_row(driver).find_element(By.LINK_TEXT, "changes").click()
         wait.until(lambda d: d.find_elements(By.ID, "changes"))
+        # What changed inside each plugin loads after the page, file by file.
+        wait.until(lambda d: "records added" in d.find_element(By.ID, "changes").text)
         text = driver.find_element(By.ID, "changes").text
         check("Armor/Armor.esp" in text and "Armor/Readme.txt" in text, f"changes page shows: {text}")
         check("records added" in text and ".esp" in text, f"the changed plugin's records are listed: {text}")
@@ -195,12 +197,20 @@ def main():
         with open(f"{shared}/Quest/Quest.esp") as f:
             check(f.read() == "theirs", "resolving took their version")
 
+        # The repository page: size, deduplication, remotes; a check runs as a job to the end.
+        driver.get(base + "/repository")
+        wait.until(lambda d: d.find_elements(By.ID, "repository"))
+        check("deduplication" in driver.find_element(By.ID, "repository").text, "the repository's statistics")
+        driver.find_element(By.ID, "check-now").click()
+        wait.until(lambda d: "no errors" in d.find_element(By.TAG_NAME, "main").text)
+        shot("repository")
+
         # Create an invite on the team page; the code appears, ready to copy.
         driver.get(base + "/team")
         driver.find_element(By.ID, "invite-create").click()
         wait.until(lambda d: d.find_element(By.ID, "invite-code").get_attribute("value").startswith("mvinv1:"))
         shot("team")
-        print("web UI tests passed: history, browse, inside a plugin, changes, restore with progress, jobs, versions, conflict resolved, invite")
+        print("web UI tests passed: history, browse, inside a plugin, changes, restore with progress, jobs, versions, conflict resolved, repository check, invite")
     finally:
         if driver is not None:
             driver.quit()

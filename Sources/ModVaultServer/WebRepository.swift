@@ -1,0 +1,72 @@
+import Foundation
+import Hummingbird
+import ModVaultCore
+import ModVaultStore
+import ModVaultArchive
+
+/// The repository page: where it is, its remotes, size, deduplication and compression, and
+/// `check` run as a job.
+extension WebServer {
+    struct RepositoryInfo: Encodable {
+        var path: String
+        var id: String
+        var version: Int
+        var remotes: [String: String]
+        var stats: RepositoryStats
+    }
+
+    func repositoryInfo() throws -> RepositoryInfo {
+        let repo = model.repository
+        return RepositoryInfo(path: repo.path, id: repo.config.id.hex, version: repo.config.version, remotes: configuration.remotes,
+                              stats: try RepositoryStats.of(repo))
+    }
+
+    /// Starts `check` (with `readData`, every blob is read and verified) as a job.
+    func startCheck(readData: Bool) -> WebJob {
+        let repo = model.repository
+        return jobs.start(kind: "check", title: readData ? "check, reading all data" : "check") { update in
+            let report = try Checker(repository: repo).check(readData: readData)
+            update(report.packs, report.packs, 0, 0)
+            if report.isHealthy { return "no errors: \(report.snapshots) snapshots, \(report.packs) packs" }
+            throw WebError.conflict("\(report.errors.count) errors, first: \(report.errors.first ?? "")")
+        }
+    }
+
+    func repositoryPage(_ csrf: String?) throws -> Response {
+        let info = try repositoryInfo()
+        let s = info.stats
+        var body = """
+            <table id=repository>
+            <tr><th>folder</th><td>\(HTML.escape(info.path))</td></tr>
+            <tr><th>ID</th><td><code>\(info.id.prefix(16))…</code>, format version \(info.version)</td></tr>
+            <tr><th>snapshots</th><td>\(s.snapshots)</td></tr>
+            <tr><th>all snapshots' files</th><td>\(HTML.bytes(s.snapshotBytesTotal))</td></tr>
+            <tr><th>unique data</th><td>\(HTML.bytes(s.rawBlobBytes)) (deduplication \(String(format: "%.2f", s.deduplication))×)</td></tr>
+            <tr><th>stored</th><td>\(HTML.bytes(s.storedBlobBytes)) (compression \(String(format: "%.2f", s.compression))×) in \(s.packs) packs</td></tr>
+            <tr><th>on disk</th><td>\(HTML.bytes(s.repositoryBytes))</td></tr>
+            </table>
+            <h2>Remotes</h2>
+            """
+        if info.remotes.isEmpty {
+            body += "<p>None: <code>modvault remote add NAME URL</code>.</p>"
+        } else {
+            body += "<table id=remotes><tr><th>name</th><th>URL</th></tr>"
+            for (name, url) in info.remotes.sorted(by: { $0.key < $1.key }) {
+                body += "<tr><td><a href=\"/team?remote=\(HTML.query(name))\">\(HTML.escape(name))</a></td><td>\(HTML.escape(url))</td></tr>"
+            }
+            body += "</table>"
+        }
+        body += """
+            <h2>Check</h2>
+            <p class=job-slot><button id=check-now>Check</button> <label><input type=checkbox id=check-data> read all data</label></p>
+            <script>
+            document.getElementById('check-now').onclick=async()=>{try{
+              const job=await post('/api/v1/check',{read_data:document.getElementById('check-data').checked});
+              const el=document.querySelector('.job-slot');el.dataset.job=job.id;
+              el.innerHTML='<span class=title></span> <progress></progress> <span class=state></span>';
+              el.querySelector('.title').textContent=job.title;follow(job.id,el)}catch(e){alert(e.message)}};
+            </script>
+            """
+        return WebResponse.html(HTML.page(title: "Repository", csrf: csrf, body: body))
+    }
+}
