@@ -71,7 +71,7 @@ let package = Package(
             name: "ModVaultServer",
             dependencies: [
                 "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultFormats", "ModVaultSync", "ModVaultRemoteSupport",
-                "ModVaultRemotePocketBase",
+                "ModVaultRemotePocketBase", "ModVaultRemoteDisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "ModVaultServerTests",
             dependencies: ["ModVaultServer", "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultRemoteSupport", "ModVaultCrypto",
-                           "ModVaultChunking"]
+                           "ModVaultChunking", "ModVaultSync", "ModVaultRemoteHTTP"]
         ),
         // Shared by the test targets that run the built programs.
         .target(name: "ModVaultTestSupport", path: "Tests/ModVaultTestSupport"),

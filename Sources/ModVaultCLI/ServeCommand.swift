@@ -19,6 +19,11 @@ struct ServeCommand: AsyncParsableCommand {
             (restores and syncs with live progress). The JSON API lives under /api/v1
             (Docs/openapi.yaml).
 
+            With --peer it also serves the repository read-only, in the layout the HTTP
+            remote reads, at a second address holding its own token: a teammate on the
+            same network runs 'modvault clone ADDRESS' (or pull, mirror) with no server
+            in between. They still need the repository password to read anything.
+
             It listens on 127.0.0.1 only, unless --listen names another address and
             --no-tls-acknowledged says you accept that it speaks plain HTTP. Requests
             must carry this server's address as Host; changes need the session cookie,
@@ -28,6 +33,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address and port to listen on (port 0 picks a free one).", valueName: "host:port"))
     var listen = "127.0.0.1:8424"
     @Option(help: ArgumentHelp("A synced folder to show on the Sync page (repeatable).", valueName: "dir")) var folder: [String] = []
+    @Flag(help: "Also serve the repository read-only to teammates' HTTP remote, behind a token (prints the URL to clone, pull or mirror from).")
+    var peer = false
     @Flag(help: "Allow a non-loopback --listen address without TLS: anyone on that network can reach the login page.")
     var noTLSAcknowledged = false
 
@@ -56,9 +63,17 @@ struct ServeCommand: AsyncParsableCommand {
         configuration.port = port
         configuration.remotes = registry.remotes
         configuration.folders = folder.map(FileSystem.absolute)
+        if peer { configuration.peerToken = WebSessions.random() }
         let quiet = global.quiet
+        let peerToken = configuration.peerToken
         try await WebServer(configuration: configuration).run { url in
             print(url)
+            if let peerToken, let origin = url.components(separatedBy: "/login").first {
+                print("\(origin)/peer/\(peerToken)")
+                if !quiet {
+                    FileHandle.standardError.write(Data("modvault: teammates can 'modvault clone', 'pull' or 'mirror' from the second address (read-only)\n".utf8))
+                }
+            }
             if !quiet { FileHandle.standardError.write(Data("modvault: serving \(repo.path); open the address above (it works once)\n".utf8)) }
             fflush(nil)
         }

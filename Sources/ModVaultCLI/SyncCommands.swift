@@ -177,7 +177,16 @@ struct SyncCommand: AsyncParsableCommand {
             feed.signals = projectSignals(pb)
             feed.interval = interval
             let start = state.seq, stream = feed
-            live.append(Task { try? await stream.run(after: start) { if case .push = $0 { remoteNews.raise() } } })
+            // Any new log entry is news, also one this key cannot open yet (sealed after a rotation:
+            // the sync it triggers takes the new key first).
+            live.append(Task {
+                try? await stream.run(after: start) { event in
+                    switch event {
+                    case .push, .refused: remoteNews.raise()
+                    default: break
+                    }
+                }
+            })
             live.append(Task { await sendHeartbeats(pb) })
         }
         defer { live.forEach { $0.cancel() } }
@@ -186,9 +195,17 @@ struct SyncCommand: AsyncParsableCommand {
         while !stopRequested.load(ordering: .relaxed) {
             if due {
                 do {
+                    // An admin may rotate the key while this runs: take the new key before pushing, so
+                    // nothing this device writes afterwards opens with the retired one.
+                    let keyed = try await global.adoptingRotatedKey(sync.repository, from: target)
+                    if keyed.masterKey != sync.repository.masterKey {
+                        let label = sync.remoteLabel
+                        sync = FolderSync(repository: keyed, remote: target, folder: path)
+                        sync.remoteLabel = label
+                    }
                     let current = try FolderSyncState.load(path) ?? state
                     let report = try await sync.run(state: current, options: options)
-                    try? finish(report, repository: repo, folder: path)
+                    try? finish(report, repository: sync.repository, folder: path)
                     failures = 0
                 } catch let error as ExitWith {
                     _ = error
@@ -204,7 +221,7 @@ struct SyncCommand: AsyncParsableCommand {
             due = changed || failures > 0 || remoteNews.take()
             if !due, live.isEmpty, let current = try FolderSyncState.load(path) {
                 // Nothing here changed: sync only when the remote has news (one listing of the log).
-                due = (try? await PushLog(remote: target, repository: repo).read(after: current.seq).lastSeq > current.seq) ?? true
+                due = (try? await PushLog(remote: target, repository: sync.repository).read(after: current.seq).lastSeq > current.seq) ?? true
             }
         }
         if !global.quiet { FileHandle.standardError.write(Data("modvault: stopped watching \(path)\n".utf8)) }

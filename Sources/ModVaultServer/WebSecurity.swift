@@ -28,7 +28,8 @@ public final class WebSessions: Sendable {
     /// The CSRF token of session `id`, or nil when there is no such session.
     func csrf(session id: String) -> String? { state.withLock { $0.sessions[id] } }
 
-    static func random() -> String { Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255) }) }
+    /// 32 random bytes as hex: login tokens, session IDs, CSRF and peer tokens.
+    public static func random() -> String { Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255) }) }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
         let x = Array(a.utf8), y = Array(b.utf8)
@@ -78,6 +79,11 @@ public struct WebGuard: RouterMiddleware {
         }
         let api = request.uri.path.hasPrefix("/api/")
         if request.uri.path == "/login" { return try await next(request, context) }
+        // A peer's HTTP remote has no browser session: its token is in the path, and it only reads.
+        if request.uri.path.hasPrefix("/peer/") {
+            guard request.method == .get || request.method == .head else { return Response(status: .methodNotAllowed) }
+            return try await next(request, context)
+        }
         guard let session = request.cookies[WebSessions.cookie]?.value, let csrf = sessions.csrf(session: session) else {
             return WebResponse.error(.unauthorized("not signed in: open the address 'modvault serve' printed"), api: api)
         }

@@ -26,6 +26,8 @@ public struct WebServerConfiguration: Sendable {
     public var openRemote: @Sendable (String) throws -> (remote: any Remote, url: String, pocketBase: PocketBaseRemote?)
     /// The one-time login token (random unless a test sets it).
     public var loginToken: String = WebSessions.random()
+    /// With a token, `/peer/<token>/` serves the repository read-only to the HTTP remote (`serve --peer`).
+    public var peerToken: String?
 
     /// A configuration serving `repository`.
     public init(repository: Repository, password: [UInt8],
@@ -102,6 +104,13 @@ public final class WebServer: Sendable {
                 response.setCookie(cookie)
             }
             return response
+        }
+        // The repository for a peer's HTTP remote (serve --peer)
+        router.get("/peer/:token/**") { [self] request, context in
+            try await peer(request, token: try context.parameters.require("token"), path: context.parameters.getCatchAll().joined(separator: "/"))
+        }
+        router.head("/peer/:token/**") { [self] request, context in
+            try await peer(request, token: try context.parameters.require("token"), path: context.parameters.getCatchAll().joined(separator: "/"))
         }
         // JSON API
         router.get("/api/v1/snapshots") { [self] _, _ in try handle { try WebResponse.json(try model.snapshots()) } }

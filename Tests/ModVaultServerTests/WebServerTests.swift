@@ -7,6 +7,8 @@ import ModVaultStore
 import ModVaultArchive
 import ModVaultRemoteSupport
 import ModVaultServer
+import ModVaultSync
+import ModVaultRemoteHTTP
 
 /// The JSON API and its security checks, over real HTTP against a server on a free loopback port.
 @Suite("modvault serve")
@@ -41,6 +43,7 @@ struct WebServerTests {
             }
             configuration.port = 0
             configuration.loginToken = "test-login-token"
+            configuration.peerToken = "peer-token"
             let url = Mutex<String?>(nil)
             let server = WebServer(configuration: configuration)
             let task = Task { try await server.run { address in url.withLock { $0 = address } } }
@@ -196,5 +199,33 @@ struct WebServerTests {
         #expect(jobs.first?["id"] as? String == id)
         // A non-empty target is refused.
         #expect(try await s.request("POST", "/api/v1/restore", json: body).status == 409)
+    }
+
+    /// `serve --peer`: a second repository clones from this one over the HTTP remote, with no server
+    /// in between; a wrong token, local-only files and writes are refused.
+    @Test func peerServesTheRepositoryReadOnly() async throws {
+        let s = try await Served.start()
+        defer { s.stop() }
+        let peer = HTTPRemote(baseURL: s.base + "/peer/peer-token")
+        let (clone, report) = try await Syncer.clone(from: peer, to: s.root + "/clone", password: Array("serve secret".utf8))
+        #expect(report.objectsDownloaded > 0)
+        #expect(Set(try clone.snapshots().map(\.id.hex)) == [s.first, s.second])
+        #expect(try Checker(repository: clone).check(readData: true).isHealthy)
+        // A byte range comes back as 206 with the right bytes.
+        let config = try await s.request("GET", "/peer/peer-token/config")
+        #expect(config.status == 200)
+        let part = try await WebServerTests.send("GET", s.base + "/peer/peer-token/config", host: nil)
+        #expect(part.body == config.body)
+        var ranged = HTTPRequest(method: "GET", url: URL(string: s.base + "/peer/peer-token/config")!, headers: [("Range", "bytes=2-9")])
+        ranged.timeout = 10
+        let slice = try await AsyncHTTPTransport.shared.send(ranged)
+        #expect(slice.status == 206 && slice.body == Array(config.body[2...9]))
+        // Wrong token, local files, anything outside the layout, and writes: refused.
+        let wrong = HTTPRemote(baseURL: s.base + "/peer/other-token")
+        #expect(try await wrong.stat(.config) == nil)
+        for path in ["remotes.json", "cache/index.sqlite", "keys/.removed", "../config", "locks/x"] {
+            #expect(try await WebServerTests.send("GET", s.base + "/peer/peer-token/" + path, host: nil).status == 404, "\(path)")
+        }
+        #expect(try await WebServerTests.send("POST", s.base + "/peer/peer-token/config", host: nil).status == 405)
     }
 }
