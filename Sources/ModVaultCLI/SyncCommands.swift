@@ -407,8 +407,9 @@ struct WatchCommand: AsyncParsableCommand {
             members joining and leaving, and for admins invites created, used and
             revoked), and counts you as online while it runs. After a dropped connection
             it reconnects and lists the push log from the last number seen, so no push
-            is missed or shown twice. Other remotes are polled every --interval seconds,
-            each listing only the entries after the last one seen.
+            is missed or shown twice. Other remotes are asked every --interval seconds
+            whether the next entry exists (one HEAD), and listed after the last entry
+            seen only when it does.
 
             With --json each event is one JSON object per line: type (push,
             member_joined, member_removed, invite_created, invite_used, invite_revoked),

@@ -16,7 +16,10 @@ public struct PluginFile: Sendable, Equatable, Codable {
     ///
     /// Compressed records are inflated (bounded by their declared size and `limits`) to read their
     /// EditorID and to fingerprint their content. Groups are walked by size only.
-    public static func parse(_ reader: some RangeReader, path: String = "", limits: FormatLimits = .default) throws(FormatError) -> PluginFile {
+    /// Without `digests`, records carry a zero `contentDigest`: listing a plugin's records needs no
+    /// hashing of their content, comparing two plugins does.
+    public static func parse(_ reader: some RangeReader, path: String = "", limits: FormatLimits = .default,
+                             digests: Bool = true) throws(FormatError) -> PluginFile {
         var header: PluginHeader?
         var groups: [PluginGroup] = []
         var records: [PluginRecord] = []
@@ -57,7 +60,7 @@ public struct PluginFile: Sendable, Equatable, Codable {
                 records.append(PluginRecord(signature: h.signatureText, formID: h.formID, flags: h.flags, offset: h.offset,
                                             dataSize: h.dataSize, formVersion: h.formVersion, editorID: editorID,
                                             decompressedSize: h.decompressedSize, group: open.last,
-                                            contentDigest: fields.withUnsafeBytes { SHA256Digest.hash($0) }))
+                                            contentDigest: digests ? fields.withUnsafeBytes { SHA256Digest.hash($0) } : ObjectID.zero))
             }
         }
         return PluginFile(header: header!, groups: groups, records: records, fileSize: reader.size)

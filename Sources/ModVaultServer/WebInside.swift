@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Hummingbird
 import ModVaultCore
 import ModVaultStore
@@ -37,6 +38,35 @@ public struct InsideListing: Codable, Sendable, Equatable {
     }
 }
 
+/// Parsed files kept for the pages that list their inside: a snapshot never changes, so a file's
+/// listing (by snapshot and path) is parsed once and then each folder or page of it is a lookup.
+public final class InsideCache: Sendable {
+    /// One parsed file: its format, facts, and every row sorted (members by lowercase name).
+    struct Parsed: Sendable {
+        var format: String
+        var facts: [String]
+        /// Archive members: path inside the archive, lowercased path, size, texture detail.
+        var members: [(path: String, key: String, size: Int64, detail: String)]
+        var records: [InsideListing.Row]
+    }
+    private let entries = Mutex<[(key: String, value: Parsed)]>([])
+    private let capacity: Int
+
+    /// A cache of the last `capacity` files.
+    public init(capacity: Int = 8) { self.capacity = capacity }
+
+    func value(_ key: String, make: () throws -> Parsed) throws -> Parsed {
+        if let hit = entries.withLock({ e in e.first { $0.key == key }?.value }) { return hit }
+        let parsed = try make()
+        entries.withLock { e in
+            e.removeAll { $0.key == key }
+            e.append((key, parsed))
+            if e.count > capacity { e.removeFirst(e.count - capacity) }
+        }
+        return parsed
+    }
+}
+
 extension WebModel {
     /// Rows of a plugin shown per page.
     static let pageSize = 2000
@@ -44,57 +74,75 @@ extension WebModel {
     /// The inside of file `path` of snapshot `reference`: in an archive, the members and subfolders
     /// of `folder` (a path inside the archive, "" for its top); in a plugin, records from `offset`.
     public func inside(_ reference: String, path: String, folder: String = "", offset: Int = 0) throws -> InsideListing {
+        let record = try snapshot(reference)
+        let parsed = try cache.value(record.id.hex + "/" + path) { try parse(record.id.hex, path: path) }
+        switch parsed.format {
+        case "ba2":
+            let prefix = folder.isEmpty ? "" : folder.lowercased() + "/"
+            var folders: [String: (name: String, count: Int)] = [:]
+            var rows: [InsideListing.Row] = []
+            for m in parsed.members where m.key.hasPrefix(prefix) {
+                let rest = m.path.dropFirst(prefix.count)
+                if let slash = rest.firstIndex(of: "/") {
+                    let name = String(rest[..<slash])
+                    folders[name.lowercased(), default: (name, 0)].count += 1
+                } else {
+                    rows.append(.init(name: String(rest), size: m.size, detail: m.detail))
+                }
+            }
+            return InsideListing(format: "ba2", facts: parsed.facts,
+                                 folders: folders.sorted { $0.key < $1.key }.map { .init(name: $0.value.name, members: $0.value.count) },
+                                 rows: rows, total: rows.count)
+        case "plugin":
+            let start = max(0, min(offset, parsed.records.count))
+            return InsideListing(format: "plugin", facts: parsed.facts, folders: [],
+                                 rows: Array(parsed.records[start..<min(parsed.records.count, start + Self.pageSize)]), total: parsed.records.count)
+        default:
+            return InsideListing(format: parsed.format, facts: parsed.facts, folders: [], rows: [], total: 0)
+        }
+    }
+
+    private func parse(_ reference: String, path: String) throws -> InsideCache.Parsed {
         let node = try file(reference, path: path)
         let reader = try SnapshotFileReader(repository: repository, node: node)
         do throws(FormatError) {
             switch FormatSegmenter.detect(reader) {
             case .ba2General, .ba2Textures:
-                return archive(try BA2Archive.parse(reader, path: path), folder: folder)
+                let ba2 = try BA2Archive.parse(reader, path: path)
+                var members: [(path: String, key: String, size: Int64, detail: String)] = []
+                members.reserveCapacity(ba2.entries.count)
+                for (i, entry) in ba2.entries.enumerated() {
+                    let name = entry.nameBytes.map { BA2Path.decode($0).replacingOccurrences(of: "\\", with: "/") } ?? "#\(i)"
+                    let size = entry.chunks.reduce(Int64(0)) { $0 + Int64($1.unpackedSize == 0 ? $1.packedSize : $1.unpackedSize) }
+                    let detail = entry.texture.map { "\($0.width) × \($0.height), \(DXGI.name(UInt32($0.dxgiFormat))), \($0.mipCount) mips" } ?? ""
+                    members.append((name, name.lowercased(), size, detail))
+                }
+                // Sorted once on a precomputed key: comparing lowercased copies would redo them for every comparison.
+                members.sort { $0.key < $1.key }
+                let facts = ["\(ba2.type == .textures ? "texture" : "general") archive, version \(ba2.version), \(ba2.entries.count) members"]
+                return .init(format: "ba2", facts: facts, members: members, records: [])
             case .plugin:
-                let plugin = try PluginFile.parse(reader, path: path)
+                let plugin = try PluginFile.parse(reader, path: path, digests: false)
                 var facts = ["\(plugin.records.count) records, \(plugin.groups.count) groups"]
                 if !plugin.header.masters.isEmpty { facts.append("masters: " + plugin.header.masters.joined(separator: ", ")) }
                 let flags = PluginHeader.flagNames(plugin.header.flags)
                 if !flags.isEmpty { facts.append("flags: " + flags.joined(separator: ", ")) }
-                let start = max(0, min(offset, plugin.records.count))
-                let rows = plugin.records[start..<min(plugin.records.count, start + Self.pageSize)].map { r in
+                let rows = plugin.records.map { r in
                     InsideListing.Row(name: String(format: "0x%08X", r.formID), size: Int64(r.decompressedSize ?? r.dataSize),
                                       detail: r.signature + (r.editorID.map { " " + $0 } ?? ""))
                 }
-                return InsideListing(format: "plugin", facts: facts, folders: [], rows: rows, total: plugin.records.count)
+                return .init(format: "plugin", facts: facts, members: [], records: rows)
             case .dds:
                 let t = try DDSTexture.parse(reader, path: path)
                 let facts = ["\(t.width) × \(t.height), \(t.formatName), \(t.mipCount) mips" + (t.isCubemap ? ", cubemap" : "")
                              + (t.arraySize > 1 ? ", \(t.arraySize) layers" : "")]
-                return InsideListing(format: "dds", facts: facts, folders: [], rows: [], total: 0)
+                return .init(format: "dds", facts: facts, members: [], records: [])
             case .opaque:
-                return InsideListing(format: "opaque", facts: ["not an archive, plugin or texture ModVault reads"], folders: [], rows: [], total: 0)
+                return .init(format: "opaque", facts: ["not an archive, plugin or texture ModVault reads"], members: [], records: [])
             }
         } catch {
             throw WebError.badRequest("\(path): \(error)")
         }
-    }
-
-    private func archive(_ ba2: BA2Archive, folder: String) -> InsideListing {
-        let prefix = folder.isEmpty ? "" : folder.lowercased() + "/"
-        var folders: [String: Int] = [:]
-        var rows: [InsideListing.Row] = []
-        for (i, entry) in ba2.entries.enumerated() {
-            let name = entry.nameBytes.map { BA2Path.decode($0).replacingOccurrences(of: "\\", with: "/") } ?? "#\(i)"
-            guard name.lowercased().hasPrefix(prefix) else { continue }
-            let rest = name.dropFirst(prefix.count)
-            if let slash = rest.firstIndex(of: "/") {
-                folders[String(rest[..<slash]), default: 0] += 1
-                continue
-            }
-            let size = entry.chunks.reduce(Int64(0)) { $0 + Int64($1.unpackedSize == 0 ? $1.packedSize : $1.unpackedSize) }
-            let detail = entry.texture.map { "\($0.width) × \($0.height), \(DXGI.name(UInt32($0.dxgiFormat))), \($0.mipCount) mips" } ?? ""
-            rows.append(.init(name: String(rest), size: size, detail: detail))
-        }
-        let facts = ["\(ba2.type == .textures ? "texture" : "general") archive, version \(ba2.version), \(ba2.entries.count) members"]
-        return InsideListing(format: "ba2", facts: facts,
-                             folders: folders.sorted { $0.key.lowercased() < $1.key.lowercased() }.map { .init(name: $0.key, members: $0.value) },
-                             rows: rows.sorted { $0.name.lowercased() < $1.name.lowercased() }, total: rows.count)
     }
 }
 

@@ -8,9 +8,14 @@ public import ModVaultArchive
 public struct WebModel: Sendable {
     /// The open repository.
     public let repository: Repository
+    /// Parsed files for the inside listings.
+    public let cache: InsideCache
 
     /// A model of `repository`.
-    public init(repository: Repository) { self.repository = repository }
+    public init(repository: Repository, cache: InsideCache = InsideCache()) {
+        self.repository = repository
+        self.cache = cache
+    }
 
     /// One snapshot in the history.
     public struct SnapshotItem: Codable, Sendable, Equatable {

@@ -53,7 +53,8 @@ public final class WebServer: Sendable {
         repository = Mutex(configuration.repository)
     }
 
-    var model: WebModel { WebModel(repository: repository.withLock { $0 }) }
+    let insideCache = InsideCache()
+    var model: WebModel { WebModel(repository: repository.withLock { $0 }, cache: insideCache) }
 
     /// Runs until SIGINT or SIGTERM (or the task is cancelled); `ready` gets the login URL once listening.
     public func run(ready: @escaping @Sendable (String) -> Void) async throws {

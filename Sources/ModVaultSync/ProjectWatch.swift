@@ -37,8 +37,9 @@ public enum ProjectEvent: Sendable {
 ///
 /// With `signals` (PocketBase realtime), the log is read once each time the subscription is (re)made
 /// and then only when an entry is created, so after a dropped connection the listing from the last
-/// number seen catches up with no gap and no duplicate. Without it (S3, disk) the log is listed every
-/// `interval` seconds, each time only after the last name seen.
+/// number seen catches up with no gap and no duplicate. Without it (S3, disk) every `interval`
+/// seconds one request asks whether the next entry exists, and the log is listed after the last
+/// name seen only when it does.
 public struct ProjectWatch: Sendable {
     /// The remote holding the push log.
     public let remote: any Remote
@@ -60,6 +61,7 @@ public struct ProjectWatch: Sendable {
         let log = PushLog(remote: remote, repository: repository)
         var last = seen
         var failures = 0
+        var polls = 0
         func catchUp() async throws {
             let reading = try await log.read(after: last)
             for entry in reading.entries { emit(.push(entry)) }
@@ -81,7 +83,12 @@ public struct ProjectWatch: Sendable {
                     // A stream that ends without an error still means the connection is gone.
                     throw RemoteError(.connectionLost, location: remote.location, detail: "realtime connection closed")
                 } else {
-                    try await catchUp()
+                    // One HEAD of the next entry's name per poll; the listing only when it exists (and
+                    // every 30th poll, in case an entry was ever skipped).
+                    var due = polls % 30 == 0
+                    if !due { due = try await remote.stat(PushLog.name(last + 1)) != nil }
+                    if due { try await catchUp() }
+                    polls += 1
                     failures = 0
                     try await Task.sleep(for: .seconds(interval))
                 }
