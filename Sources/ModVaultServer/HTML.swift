@@ -58,7 +58,7 @@ enum HTML {
         nav{background:#23272f;padding:8px 16px}nav a{color:#e6e6e6;margin-right:16px;text-decoration:none}
         main{padding:16px}table{border-collapse:collapse;width:100%}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}
         th{background:#f4f4f6}.num{text-align:right}.tag{background:#e0ecff;border-radius:3px;padding:0 4px;margin-right:4px}
-        .merge{background:#ffe7c2;border-radius:3px;padding:0 4px}.error{color:#b00020}.added{color:#0a7d2c}.removed{color:#b00020}
+        .merge{background:#ffe7c2;border-radius:3px;padding:0 4px}tr.day th{background:#fff;padding-top:12px;border-bottom:2px solid #23272f}.error{color:#b00020}.added{color:#0a7d2c}.removed{color:#b00020}
         .inside{color:#555;font-family:monospace;white-space:pre;margin:2px 0 4px 16px}code{background:#f4f4f6;padding:1px 4px}
         progress{width:320px}
         </style></head><body>

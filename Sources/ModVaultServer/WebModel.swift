@@ -142,6 +142,33 @@ public struct WebModel: Sendable {
         return versions.map(\.item)
     }
 
+    /// The size of each mod in snapshot `reference`: each folder under `mods/` for a Mod Organizer 2
+    /// folder, else each top-level folder; files at that level count under "(files)".
+    public func modSizes(_ reference: String) throws -> [(name: String, bytes: Int64, files: Int)] {
+        var tree = try repository.loadTree(try snapshot(reference).snapshot.tree)
+        if let mods = tree.nodes.first(where: { $0.name == "mods" && $0.type == .directory }), let id = mods.subtree {
+            tree = try repository.loadTree(id)
+        }
+        func total(_ node: TreeNode) throws -> (Int64, Int) {
+            guard node.type == .directory, let id = node.subtree else { return (node.type == .regular ? node.size : 0, node.type == .regular ? 1 : 0) }
+            var bytes: Int64 = 0, files = 0
+            for child in try repository.loadTree(id).nodes {
+                let (b, f) = try total(child)
+                bytes += b
+                files += f
+            }
+            return (bytes, files)
+        }
+        var out: [(name: String, bytes: Int64, files: Int)] = []
+        var loose: (Int64, Int) = (0, 0)
+        for node in tree.nodes {
+            let (b, f) = try total(node)
+            if node.type == .directory { out.append((node.name, b, f)) } else { loose.0 += b; loose.1 += f }
+        }
+        if loose.1 > 0 { out.append(("(files)", loose.0, loose.1)) }
+        return out.sorted { $0.bytes > $1.bytes }
+    }
+
     /// What changed from snapshot `from` to `to`; with `inside`, also what changed inside each
     /// modified archive, plugin and texture (which reads those files: `insideChange` does it for one).
     public func diff(from: String, to: String, inside: Bool = false) throws -> [ChangeItem] {

@@ -5,21 +5,51 @@ import ModVaultCore
 /// The pages: each renders on the server from the same model calls the JSON API answers with, and
 /// reads without JavaScript; scripts only create invites, start restores and follow their progress.
 extension WebServer {
-    func historyPage(_ csrf: String?) throws -> Response {
-        let items = try model.snapshots()
+    /// The history as a timeline, newest first, with a line per day; narrowed to one folder or one
+    /// device by the links above it. Each snapshot links to its changes against its parent (the
+    /// previous snapshot of its folder, or a merge's first parent).
+    func historyPage(folder: String?, device: String?, csrf: String?) throws -> Response {
+        let all = try model.snapshots()
+        guard !all.isEmpty else {
+            return WebResponse.html(HTML.page(title: "History", csrf: csrf, body: "<p>No snapshots yet: <code>modvault snapshot FOLDER</code> makes the first.</p>"))
+        }
+        func folderOf(_ s: WebModel.SnapshotItem) -> String { s.paths.joined(separator: ", ") }
+        func deviceOf(_ s: WebModel.SnapshotItem) -> String { s.host + " · " + String(s.device.prefix(8)) }
+        let items = all.filter { (folder == nil || folderOf($0) == folder) && (device == nil || String($0.device.prefix(8)) == device) }
+        func filterLinks(_ label: String, _ values: [(key: String, text: String, count: Int)], current: String?, param: String, other: String) -> String {
+            let keep = other.isEmpty ? "" : "&amp;" + other
+            var links = [current == nil ? "<b>all</b>" : "<a href=\"/?\(keep.dropFirst(5))\">all</a>"]
+            for v in values {
+                links.append(v.key == current ? "<b>\(HTML.escape(v.text))</b> (\(v.count))"
+                             : "<a href=\"/?\(param)=\(HTML.query(v.key))\(keep)\">\(HTML.escape(v.text))</a> (\(v.count))")
+            }
+            return "<p class=filter>\(label): " + links.joined(separator: " · ") + "</p>"
+        }
+        let folders = Dictionary(grouping: all, by: folderOf).map { (key: $0.key, text: $0.key, count: $0.value.count) }.sorted { $0.key < $1.key }
+        let devices = Dictionary(grouping: all) { String($0.device.prefix(8)) }
+            .map { (key: $0.key, text: deviceOf($0.value[0]), count: $0.value.count) }.sorted { $0.text < $1.text }
+        let deviceParam = device.map { "device=\(HTML.query($0))" } ?? "", folderParam = folder.map { "folder=\(HTML.query($0))" } ?? ""
+        var body = filterLinks("Folders", folders, current: folder, param: "folder", other: deviceParam)
+            + filterLinks("Devices", devices, current: device, param: "device", other: folderParam)
         var rows = ""
+        var day = ""
         for (i, s) in items.enumerated() {
-            let previous = i + 1 < items.count ? items[i + 1].id : nil
+            let today = String(HTML.time(s.time).prefix(10))
+            if today != day {
+                rows += "<tr class=day><th colspan=6>\(today)</th></tr>\n"
+                day = today
+            }
+            let previous = s.parents.first ?? items[(i + 1)...].first { folderOf($0) == folderOf(s) }?.id
             let tags = s.tags.map { "<span class=tag>\(HTML.escape($0))</span>" }.joined()
             let merge = s.parents.count > 1 ? " <span class=merge>merge</span>" : ""
             rows += """
-            <tr><td>\(HTML.time(s.time))</td><td><a href="/browse/\(s.id)">\(s.shortID)</a>\(merge) \(tags)</td>
-            <td>\(HTML.escape(s.host)) · \(HTML.escape(String(s.device.prefix(8))))</td><td>\(HTML.escape(s.paths.joined(separator: ", ")))</td>
+            <tr><td>\(HTML.time(s.time).dropFirst(11))</td><td><a href="/browse/\(s.id)">\(s.shortID)</a>\(merge) \(tags)</td>
+            <td>\(HTML.escape(deviceOf(s)))</td><td>\(HTML.escape(folderOf(s)))</td>
             <td class=num>\(s.bytesAdded.map(HTML.bytes) ?? "")</td>
             <td>\(previous.map { "<a href=\"/diff?from=\($0)&amp;to=\(s.id)\">changes</a>" } ?? "")</td></tr>
             """
         }
-        let body = items.isEmpty ? "<p>No snapshots yet: <code>modvault snapshot FOLDER</code> makes the first.</p>" : """
+        body += """
             <table id=history><tr><th>time</th><th>snapshot</th><th>host · device</th><th>folder</th><th class=num>added</th><th></th></tr>
             \(rows)</table>
             """

@@ -56,6 +56,18 @@ extension WebServer {
             }
             body += "</table>"
         }
+        // The newest snapshot of each folder, biggest mods first.
+        var seen = Set<[String]>()
+        var tables = ""
+        for snapshot in try model.snapshots() where seen.insert(snapshot.paths).inserted && seen.count <= 10 {
+            tables += "<h3>\(HTML.escape(snapshot.paths.joined(separator: ", "))) <small>(\(snapshot.shortID))</small></h3>"
+                + "<table class=mods><tr><th>mod</th><th class=num>size</th><th class=num>files</th></tr>"
+            for m in try model.modSizes(snapshot.id).prefix(500) {
+                tables += "<tr><td>\(HTML.escape(m.name))</td><td class=num>\(HTML.bytes(m.bytes))</td><td class=num>\(m.files)</td></tr>"
+            }
+            tables += "</table>"
+        }
+        if !tables.isEmpty { body += "<h2 id=mods>Size per mod</h2>" + tables }
         body += """
             <h2>Check</h2>
             <p class=job-slot><button id=check-now>Check</button> <label><input type=checkbox id=check-data> read all data</label></p>

@@ -212,7 +212,9 @@ public final class WebServer: Sendable {
             }
         }
         // Pages
-        router.get("/") { [self] _, context in try handle(page: true) { try historyPage(context.csrf) } }
+        router.get("/") { [self] request, context in
+            try handle(page: true) { try historyPage(folder: Self.query(request, "folder"), device: Self.query(request, "device"), csrf: context.csrf) }
+        }
         router.get("/browse/:id") { [self] request, context in
             try handle(page: true) { try browsePage(try context.parameters.require("id"), path: Self.query(request, "path") ?? "", csrf: context.csrf) }
         }

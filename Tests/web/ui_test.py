@@ -120,6 +120,11 @@ def main():
         check(len(rows) >= 2 and len(tagged) == 2, f"history shows {len(rows)} snapshots, tagged {tagged}")
         check(" after" in tagged[0] and " before" in tagged[1], "history is newest first with tags")
         shot("history")
+        # The timeline narrowed to one folder: only its two snapshots.
+        driver.find_element(By.LINK_TEXT, mods).click()
+        wait.until(lambda d: "folder=" in d.current_url)
+        narrowed = [r for r in driver.find_elements(By.CSS_SELECTOR, "#history tr")[1:] if "day" not in (r.get_attribute("class") or "")]
+        check(len(narrowed) == 2, f"the folder filter shows {len(narrowed)} snapshots")
         # The address works once: a second visit is refused.
         try:
             urllib.request.urlopen(login, timeout=10)
@@ -201,6 +206,7 @@ def main():
         driver.get(base + "/repository")
         wait.until(lambda d: d.find_elements(By.ID, "repository"))
         check("deduplication" in driver.find_element(By.ID, "repository").text, "the repository's statistics")
+        check(any("Armor" in t.text for t in driver.find_elements(By.CSS_SELECTOR, "table.mods")), "the size of each top-level folder")
         driver.find_element(By.ID, "check-now").click()
         wait.until(lambda d: "no errors" in d.find_element(By.TAG_NAME, "main").text)
         shot("repository")
