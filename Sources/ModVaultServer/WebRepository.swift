@@ -32,6 +32,21 @@ extension WebServer {
         }
     }
 
+    /// Starts `prune` as a job: deletes packs no snapshot needs and repacks those more than 10 % unused,
+    /// under the repository's exclusive lock (as `modvault prune`); `dryRun` only reports.
+    func startPrune(dryRun: Bool) -> WebJob {
+        let repo = model.repository
+        return jobs.start(kind: "prune", title: dryRun ? "prune (preview)" : "prune") { update in
+            let lock = try RepositoryLock.acquire(repo, exclusive: true, operation: "prune", wait: 0)
+            defer { lock.release() }
+            try lock.ensureHeld()
+            let r = try Pruner(repository: repo).prune(maxUnused: 0.10, dryRun: dryRun)
+            update(r.packsDeleted + r.packsRepacked, r.packsDeleted + r.packsRepacked, r.bytesFreed, r.bytesFreed)
+            return "\(r.unusedBlobs) unused blobs; \(r.packsDeleted) packs deleted, \(r.packsRepacked) repacked into \(r.packsWritten); "
+                + "\(dryRun ? "would free" : "freed") \(HTML.bytes(r.bytesFreed))"
+        }
+    }
+
     func repositoryPage(_ csrf: String?) throws -> Response {
         let info = try repositoryInfo()
         let s = info.stats
@@ -69,14 +84,18 @@ extension WebServer {
         }
         if !tables.isEmpty { body += "<h2 id=mods>Size per mod</h2>" + tables }
         body += """
-            <h2>Check</h2>
-            <p class=job-slot><button id=check-now>Check</button> <label><input type=checkbox id=check-data> read all data</label></p>
+            <h2>Check and prune</h2>
+            <p class=job-slot id=check-slot><button id=check-now>Check</button> <label><input type=checkbox id=check-data> read all data</label></p>
+            <p class=job-slot id=prune-slot><button id=prune-preview>Prune (preview)</button> <button id=prune-now>Prune</button>
+            deletes data no snapshot needs (after <code>forget</code>); nothing else may use the repository meanwhile</p>
             <script>
-            document.getElementById('check-now').onclick=async()=>{try{
-              const job=await post('/api/v1/check',{read_data:document.getElementById('check-data').checked});
-              const el=document.querySelector('.job-slot');el.dataset.job=job.id;
+            function start(slot,url,body){return async()=>{try{const job=await post(url,body());const el=document.getElementById(slot);el.dataset.job=job.id;
               el.innerHTML='<span class=title></span> <progress></progress> <span class=state></span>';
-              el.querySelector('.title').textContent=job.title;follow(job.id,el)}catch(e){alert(e.message)}};
+              el.querySelector('.title').textContent=job.title;follow(job.id,el)}catch(e){alert(e.message)}}}
+            document.getElementById('check-now').onclick=start('check-slot','/api/v1/check',()=>({read_data:document.getElementById('check-data').checked}));
+            document.getElementById('prune-preview').onclick=start('prune-slot','/api/v1/prune',()=>({dry_run:true}));
+            const prune=start('prune-slot','/api/v1/prune',()=>({dry_run:false}));
+            document.getElementById('prune-now').onclick=()=>{if(confirm('Delete the data no snapshot needs?'))prune()};
             </script>
             """
         return WebResponse.html(HTML.page(title: "Repository", csrf: csrf, body: body))

@@ -197,6 +197,14 @@ public final class WebServer: Sendable {
                 return try WebResponse.json(startCheck(readData: body.readData ?? false), status: .accepted)
             }
         }
+        router.post("/api/v1/prune") { [self] request, context in
+            try await handleAsync {
+                struct Body: Decodable { var dryRun: Bool?
+                    enum CodingKeys: String, CodingKey { case dryRun = "dry_run" } }
+                let body = try await request.decode(as: Body.self, context: context)
+                return try WebResponse.json(startPrune(dryRun: body.dryRun ?? false), status: .accepted)
+            }
+        }
         router.get("/api/v1/jobs") { [self] _, _ in try handle { try WebResponse.json(jobs.all) } }
         router.get("/api/v1/jobs/:id") { [self] _, context in
             try handle {

@@ -199,6 +199,16 @@ struct WebServerTests {
         #expect(jobs.first?["id"] as? String == id)
         // A non-empty target is refused.
         #expect(try await s.request("POST", "/api/v1/restore", json: body).status == 409)
+
+        // Prune, previewed and then done, each a job; the repository stays whole.
+        for dryRun in [true, false] {
+            let pruning = try #require(try Self.object(try await s.request("POST", "/api/v1/prune", json: ["dry_run": dryRun])) as? [String: Any])
+            let stream = try await s.request("GET", "/api/v1/jobs/\(try #require(pruning["id"] as? String))/events")
+            let end = try #require(stream.text.split(separator: "\n").last { $0.hasPrefix("data: ") })
+            let state = try #require(try JSONSerialization.jsonObject(with: Data(end.dropFirst(6).utf8)) as? [String: Any])
+            #expect(state["state"] as? String == "done" && (state["message"] as? String)?.contains(dryRun ? "would free" : "freed") == true, "\(state)")
+        }
+        #expect(try Checker(repository: s.repository).check(readData: true).isHealthy)
     }
 
     /// `serve --peer`: a second repository clones from this one over the HTTP remote, with no server

@@ -209,6 +209,8 @@ def main():
         check(any("Armor" in t.text for t in driver.find_elements(By.CSS_SELECTOR, "table.mods")), "the size of each top-level folder")
         driver.find_element(By.ID, "check-now").click()
         wait.until(lambda d: "no errors" in d.find_element(By.TAG_NAME, "main").text)
+        driver.find_element(By.ID, "prune-preview").click()
+        wait.until(lambda d: "would free" in d.find_element(By.ID, "prune-slot").text)
         shot("repository")
 
         # Create an invite on the team page; the code appears, ready to copy.
@@ -216,7 +218,7 @@ def main():
         driver.find_element(By.ID, "invite-create").click()
         wait.until(lambda d: d.find_element(By.ID, "invite-code").get_attribute("value").startswith("mvinv1:"))
         shot("team")
-        print("web UI tests passed: history, browse, inside a plugin, changes, restore with progress, jobs, versions, conflict resolved, repository check, invite")
+        print("web UI tests passed: history, browse, inside a plugin, changes, restore with progress, jobs, versions, conflict resolved, repository check and prune preview, invite")
     finally:
         if driver is not None:
             driver.quit()
