@@ -324,6 +324,38 @@ extension LiveRemoteTests {
             #expect(inbox.events.contains { if case .reconnecting = $0 { true } else { false } })
         }
 
+        /// On S3 (moto), which cannot enforce roles: the invite is stored beside the key slots, a
+        /// teammate with their own credentials redeems it once and joins, and expiry is checked.
+        @Test func inviteOnS3() async throws {
+            let remote = try await RemoteKind.s3Moto.makeRemote()
+            let root = try TestServers.required().root + "/s3-share-" + Fixture.uniqueName()
+            let repo = try Repository.initialize(at: root + "/owner-repo", password: Sharing.password, options: FolderSyncOnServers.options())
+            let owner = try Device(repository: repo, folder: root + "/owner", remote: remote)
+            try owner.write("Data/Foo.esp", "plugin")
+            try await owner.sync()
+            let keyed = try ModVaultSync.Sharing.withMemberKey(repo, password: Sharing.password)
+            let url = "s3://test/somewhere"
+            let code = try await ModVaultSync.Sharing.invite(repository: keyed, remote: remote, pocketBase: nil, remoteURL: url, role: .writer,
+                                                            expires: Date().addingTimeInterval(600))
+            #expect(code.remote == url && !code.text.contains(TestServers.secretKey) && !code.text.contains(TestServers.accessKey))
+            // Opening the repository by password passes the stored invite over without a warning.
+            let slots = try await remote.list(.key, after: nil, limit: 100)
+            #expect(slots.count == 2)
+
+            let (master, role) = try await ModVaultSync.Sharing.redeem(try InviteCode.parse(code.text), remote: remote, pocketBase: nil)
+            #expect(role == "writer")
+            let (joined, _) = try await Syncer.join(from: remote, to: root + "/joiner-repo", master: master, password: Array("joiner".utf8),
+                                                    repository: code.repository)
+            #expect(try joined.snapshots().count == 1)
+            #expect(await ModVaultSync.Sharing.discardStoredInvite(code, remote: remote) == nil)
+            await #expect(throws: InviteError.gone(invite: code.invite, remote: remote.location)) {
+                _ = try await ModVaultSync.Sharing.redeem(code, remote: remote, pocketBase: nil)
+            }
+            let late = try await ModVaultSync.Sharing.invite(repository: keyed, remote: remote, pocketBase: nil, remoteURL: url, role: .reader,
+                                                            expires: Date().addingTimeInterval(-5))
+            await #expect(throws: InviteError.self) { _ = try await ModVaultSync.Sharing.redeem(late, remote: remote, pocketBase: nil) }
+        }
+
         /// Test 4: the code carries no configured credential.
         @Test func codeCarriesNoCredentials() async throws {
             let project = try await Project.make()
