@@ -95,7 +95,7 @@ extension RetentionPolicy {
         return decisions.sorted { ($0.record.snapshot.time, $0.record.id) < ($1.record.snapshot.time, $1.record.id) }
     }
 
-    /// Parses durations such as `2y5m7d3h` (y=365d, m=30d, w=7d, d, h).
+    /// Parses durations such as `2y5m7d3h` (y=365d, m=30d, w=7d, d, h, s).
     public static func parseDuration(_ text: String) -> TimeInterval? {
         var total: TimeInterval = 0
         var number = ""
@@ -108,6 +108,7 @@ extension RetentionPolicy {
             case "w": total += n * 7 * 86400
             case "d": total += n * 86400
             case "h": total += n * 3600
+            case "s": total += n
             default: return nil
             }
             number = ""

@@ -3,6 +3,7 @@ import ArgumentParser
 import ModVaultCore
 import ModVaultCrypto
 import ModVaultStore
+import ModVaultArchive
 import ModVaultSync
 import ModVaultRemoteSupport
 import ModVaultRemoteDisk
@@ -30,14 +31,6 @@ private func project(_ name: String, repo: String?, what: String) throws -> Pock
 /// A date in whole seconds, ISO 8601 UTC, as team commands print them (server times carry only milliseconds).
 private func isoSeconds(_ date: Date) -> String { ISO8601DateFormatter().string(from: date) }
 
-/// "72h", "3d", "90m", "45s" or plain seconds.
-func parseDuration(_ text: String) -> TimeInterval? {
-    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604_800]
-    if let unit = text.last, let factor = units[unit], let n = Double(text.dropLast()), n > 0 { return n * factor }
-    if let n = Double(text), n > 0 { return n }
-    return nil
-}
-
 struct ShareCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "share",
@@ -57,12 +50,12 @@ struct ShareCommand: AsyncParsableCommand {
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "Remote name or URL of the project.") var remote: String
     @Option(help: ArgumentHelp("reader, writer or admin.", valueName: "role")) var role: String = "reader"
-    @Option(help: ArgumentHelp("How long the code works: 30m, 72h, 7d.", valueName: "duration")) var expires: String = "72h"
+    @Option(help: ArgumentHelp("How long the code works: 12h, 3d, 2w (units as for 'forget --keep-within'; m is months).", valueName: "duration")) var expires: String = "72h"
     @Flag(help: "Print one JSON object: code, invite_id, role, expires.") var json = false
 
     func validate() throws {
         guard ProjectRole(rawValue: role) != nil else { throw ValidationError("--role must be reader, writer or admin, not '\(role)'") }
-        guard parseDuration(expires) != nil else { throw ValidationError("--expires takes a duration such as 30m, 72h or 7d, not '\(expires)'") }
+        guard RetentionPolicy.parseDuration(expires) != nil else { throw ValidationError("--expires takes a duration such as 12h, 3d or 2w, not '\(expires)'") }
     }
 
     func run() async throws {
@@ -72,7 +65,7 @@ struct ShareCommand: AsyncParsableCommand {
         let repo = try Sharing.withMemberKey(opened, password: try global.password())
         let code = try await Sharing.invite(repository: repo, remote: try RemoteFactory.make(url, forWriting: true), pocketBase: pb,
                                             remoteURL: url.description, role: ProjectRole(rawValue: role)!,
-                                            expires: Date().addingTimeInterval(parseDuration(expires)!))
+                                            expires: Date().addingTimeInterval(RetentionPolicy.parseDuration(expires)!))
         let id = code.invite
         if pb == nil {
             Terminal.warn("\(url.location) cannot enforce roles or expiry: the teammate's access is whatever credentials you give them "
@@ -113,13 +106,14 @@ struct JoinCommand: AsyncParsableCommand {
         let url = try RemoteURL.parse(invite.remote)
         let path = try global.repositoryPath()
         let remote = try RemoteFactory.make(url)
-        let (master, role) = try await Sharing.redeem(invite, remote: remote, pocketBase: try pocketBase(url))
+        let project = try pocketBase(url)
+        let (master, role) = try await Sharing.redeem(invite, remote: remote, pocketBase: project)
         let progress = transferProgress("join", quiet: global.quiet)
         let (repo, report) = try await Syncer.join(from: remote, to: path, master: master, password: try global.password(confirm: true),
                                                    repository: invite.repository, progress: progress)
         finishProgressLine(progress)
-        if let pb = try pocketBase(url) {
-            try await pb.heartbeat(device: Host.name, publicKey: repo.masterKey.member.map { Base64.encode($0.publicKey.bytes) })
+        if let project {
+            try await project.heartbeat(device: Host.name, publicKey: repo.masterKey.member.map { Base64.encode($0.publicKey.bytes) })
         } else {
             // One use: drop the invite if these credentials may (otherwise its owner revokes it).
             if let error = await Sharing.discardStoredInvite(invite, remote: remote) {
@@ -212,7 +206,7 @@ struct MembersCommand: AsyncParsableCommand {
                     missing.append(member.email)
                     continue
                 }
-                let grant = try KeyRotation.grants(for: local.masterKey, to: [key])[0]
+                let grant = try KeyGrant.seal(local.masterKey, to: key).encoded()
                 try await pb.saveGrant(grant, for: member.userID)
                 granted.append(member.email)
             }

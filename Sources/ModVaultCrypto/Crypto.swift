@@ -167,12 +167,15 @@ public struct AEAD: Sendable {
         let length = box.count - Self.overhead
         precondition(output.count >= length)
         let tag = UnsafeMutablePointer(mutating: box.baseAddress!.advanced(by: Self.nonceSize + length).assumingMemoryBound(to: UInt8.self))
-        for candidate in [key] + retired {
-            let ok = crypt(key: candidate, encrypt: false, nonce: UnsafeRawBufferPointer(rebasing: box[0..<Self.nonceSize]), aad: associatedData,
-                           input: UnsafeRawBufferPointer(rebasing: box[Self.nonceSize..<(Self.nonceSize + length)]),
-                           output: output.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag)
-            if ok { return length }
+        // Every blob read comes through here: the current key first, with no array built for the
+        // common case of a repository that was never rotated.
+        func opens(_ candidate: [UInt8]) -> Bool {
+            crypt(key: candidate, encrypt: false, nonce: UnsafeRawBufferPointer(rebasing: box[0..<Self.nonceSize]), aad: associatedData,
+                  input: UnsafeRawBufferPointer(rebasing: box[Self.nonceSize..<(Self.nonceSize + length)]),
+                  output: output.baseAddress?.assumingMemoryBound(to: UInt8.self), tag: tag)
         }
+        if opens(key) { return length }
+        for candidate in retired where opens(candidate) { return length }
         throw .authenticationFailed
     }
 

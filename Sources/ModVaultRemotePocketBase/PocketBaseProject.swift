@@ -453,13 +453,11 @@ extension PocketBaseRemote {
         guard let member = Self.member(try record(created)) else {
             throw RemoteError(.unexpectedResponse, location: location, detail: "unreadable membership record")
         }
-        let used = try JSONSerialization.data(withJSONObject: ["used": true, "slot": ""])
-        let marked = try await send("PATCH", path: invitesPath + "/records/" + id,
-                                    headers: [("Authorization", inviteToken), ("Content-Type", "application/json")],
-                                    body: [UInt8](used), object: nil)
         // The membership exists and its unique index already stops a second use; a failed mark only
-        // leaves the sealed slot behind until an admin revokes the invite.
-        _ = marked
+        // leaves the sealed slot behind until an admin revokes the invite, so its answer is not checked.
+        let used = try JSONSerialization.data(withJSONObject: ["used": true, "slot": ""])
+        _ = try await send("PATCH", path: invitesPath + "/records/" + id,
+                           headers: [("Authorization", inviteToken), ("Content-Type", "application/json")], body: [UInt8](used), object: nil)
         return RedeemedInvite(role: invite.role, slot: slot, member: member)
     }
 

@@ -74,16 +74,10 @@ public struct WebModel: Sendable {
     /// on the way down, so a folder opens in the time its own listing takes, whatever its size.
     public func entries(_ reference: String, path: String) throws -> [EntryItem] {
         let components = try WebPath.components(path)
-        var tree = try repository.loadTree(try snapshot(reference).snapshot.tree)
-        var walked: [String] = []
-        for name in components {
-            guard let node = tree.nodes.first(where: { $0.name == name }), node.type == .directory, let subtree = node.subtree else {
-                throw WebError.notFound("no folder \(([String](walked) + [name]).joined(separator: "/")) in snapshot \(reference)")
-            }
-            walked.append(name)
-            tree = try repository.loadTree(subtree)
+        guard let tree = try folder(components[...], in: try snapshot(reference).snapshot.tree) else {
+            throw WebError.notFound("no folder \(path) in snapshot \(reference)")
         }
-        let prefix = walked.isEmpty ? "" : walked.joined(separator: "/") + "/"
+        let prefix = components.isEmpty ? "" : path + "/"
         return tree.nodes.map { node in
             EntryItem(name: node.name, path: prefix + node.name, type: Self.typeName(node.type), size: node.size,
                       mtime: Date(timeIntervalSince1970: Double(node.mtimeNanos) / 1e9))
@@ -93,17 +87,25 @@ public struct WebModel: Sendable {
     /// The node of file `path` in snapshot `reference`.
     public func file(_ reference: String, path: String) throws -> TreeNode {
         let components = try WebPath.components(path)
-        guard let last = components.last else { throw WebError.badRequest("no file named") }
-        var tree = try repository.loadTree(try snapshot(reference).snapshot.tree)
-        for name in components.dropLast() {
-            guard let node = tree.nodes.first(where: { $0.name == name }), let subtree = node.subtree else {
-                throw WebError.notFound("no folder \(name) on the way to \(path)")
-            }
-            tree = try repository.loadTree(subtree)
-        }
-        guard let node = tree.nodes.first(where: { $0.name == last }), node.type == .regular else {
+        guard !components.isEmpty else { throw WebError.badRequest("no file named") }
+        guard let node = try file(components, in: try snapshot(reference).snapshot.tree) else {
             throw WebError.notFound("no file \(path) in snapshot \(reference)")
         }
+        return node
+    }
+
+    /// The tree of the folder `components` names below tree `root`, or nil when one is missing or no folder.
+    private func folder(_ components: ArraySlice<String>, in root: ObjectID) throws -> Tree? {
+        if components.isEmpty { return try repository.loadTree(root) }
+        guard let node = try? TreeWalker(repository: repository).find(components.joined(separator: "/"), in: root),
+              node.type == .directory, let subtree = node.subtree else { return nil }
+        return try repository.loadTree(subtree)
+    }
+
+    /// The regular file `components` names below tree `root`, or nil.
+    private func file(_ components: [String], in root: ObjectID) throws -> TreeNode? {
+        guard !components.isEmpty, let node = try? TreeWalker(repository: repository).find(components.joined(separator: "/"), in: root),
+              node.type == .regular else { return nil }
         return node
     }
 
@@ -123,10 +125,11 @@ public struct WebModel: Sendable {
     /// Every version of file `path` across the history, newest first; a run of snapshots holding the
     /// same content is one version (the oldest snapshot of the run, which introduced it).
     public func fileHistory(_ path: String) throws -> [VersionItem] {
-        _ = try WebPath.components(path)
+        let components = try WebPath.components(path)
         var versions: [(item: VersionItem, content: FileContent)] = []
+        // Each snapshot's tree directly: resolving every ID again would list all snapshots each time.
         for record in try repository.snapshots().reversed() {
-            guard let node = try? file(record.id.hex, path: path) else { continue }
+            guard let node = try file(components, in: record.snapshot.tree) else { continue }
             let item = VersionItem(snapshot: record.id.hex, shortID: record.id.short, time: record.snapshot.time, size: node.size,
                                    mtime: Date(timeIntervalSince1970: Double(node.mtimeNanos) / 1e9), sameIn: 0)
             if let last = versions.last, last.content == node.content {
@@ -142,31 +145,27 @@ public struct WebModel: Sendable {
         return versions.map(\.item)
     }
 
-    /// The size of each mod in snapshot `reference`: each folder under `mods/` for a Mod Organizer 2
-    /// folder, else each top-level folder; files at that level count under "(files)".
-    public func modSizes(_ reference: String) throws -> [(name: String, bytes: Int64, files: Int)] {
-        var tree = try repository.loadTree(try snapshot(reference).snapshot.tree)
-        if let mods = tree.nodes.first(where: { $0.name == "mods" && $0.type == .directory }), let id = mods.subtree {
-            tree = try repository.loadTree(id)
+    /// The size of each mod in the snapshot whose root tree is `root`: each folder under `mods/` for a
+    /// Mod Organizer 2 folder, else each top-level folder; files at that level count under "(files)".
+    /// One walk, by the walker that bounds repeated subtrees, so a crafted tree cannot make it run forever.
+    func modSizes(tree root: ObjectID) throws -> [(name: String, bytes: Int64, files: Int)] {
+        var base = root
+        if let mods = try repository.loadTree(root).nodes.first(where: { $0.name == "mods" && $0.type == .directory }), let id = mods.subtree {
+            base = id
         }
-        func total(_ node: TreeNode) throws -> (Int64, Int) {
-            guard node.type == .directory, let id = node.subtree else { return (node.type == .regular ? node.size : 0, node.type == .regular ? 1 : 0) }
-            var bytes: Int64 = 0, files = 0
-            for child in try repository.loadTree(id).nodes {
-                let (b, f) = try total(child)
-                bytes += b
-                files += f
+        var totals: [String: (bytes: Int64, files: Int)] = [:]
+        try TreeWalker(repository: repository).walk(base, validate: false) { entry in
+            if entry.node.type == .regular {
+                let slash = entry.path.firstIndex(of: "/")
+                let mod = slash.map { String(entry.path[..<$0]) } ?? "(files)"
+                totals[mod, default: (0, 0)].bytes += entry.node.size
+                totals[mod, default: (0, 0)].files += 1
+            } else if entry.node.type == .directory, !entry.path.contains("/"), totals[entry.path] == nil {
+                totals[entry.path] = (0, 0)  // an empty mod is still a mod
             }
-            return (bytes, files)
+            return true
         }
-        var out: [(name: String, bytes: Int64, files: Int)] = []
-        var loose: (Int64, Int) = (0, 0)
-        for node in tree.nodes {
-            let (b, f) = try total(node)
-            if node.type == .directory { out.append((node.name, b, f)) } else { loose.0 += b; loose.1 += f }
-        }
-        if loose.1 > 0 { out.append(("(files)", loose.0, loose.1)) }
-        return out.sorted { $0.bytes > $1.bytes }
+        return totals.map { (name: $0.key, bytes: $0.value.bytes, files: $0.value.files) }.sorted { $0.bytes > $1.bytes }
     }
 
     /// What changed from snapshot `from` to `to`; with `inside`, also what changed inside each

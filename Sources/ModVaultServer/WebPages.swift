@@ -71,8 +71,7 @@ extension WebServer {
             if e.type == "folder" {
                 link = "<a href=\"/browse/\(record.id.hex)?path=\(HTML.query(e.path))\">\(HTML.escape(e.name))/</a>"
             } else if e.type == "file" {
-                let lower = e.name.lowercased()
-                let readable = [".ba2", ".esp", ".esm", ".esl", ".dds"].contains { lower.hasSuffix($0) }
+                let readable = WebModel.isReadable(e.name)
                 link = "<a href=\"/api/v1/snapshots/\(record.id.hex)/file?path=\(HTML.query(e.path))\" download>\(HTML.escape(e.name))</a>"
                     + " <a class=versions href=\"/file?path=\(HTML.query(e.path))\">versions</a>"
                     + (readable ? " <a class=inside-link href=\"/inside/\(record.id.hex)?path=\(HTML.query(e.path))\">inside</a>" : "")

@@ -74,10 +74,10 @@ extension WebServer {
         // The newest snapshot of each folder, biggest mods first.
         var seen = Set<[String]>()
         var tables = ""
-        for snapshot in try model.snapshots() where seen.insert(snapshot.paths).inserted && seen.count <= 10 {
-            tables += "<h3>\(HTML.escape(snapshot.paths.joined(separator: ", "))) <small>(\(snapshot.shortID))</small></h3>"
+        for record in try model.repository.snapshots().reversed() where seen.insert(record.snapshot.paths).inserted && seen.count <= 10 {
+            tables += "<h3>\(HTML.escape(record.snapshot.paths.joined(separator: ", "))) <small>(\(record.id.short))</small></h3>"
                 + "<table class=mods><tr><th>mod</th><th class=num>size</th><th class=num>files</th></tr>"
-            for m in try model.modSizes(snapshot.id).prefix(500) {
+            for m in try model.modSizes(tree: record.snapshot.tree).prefix(500) {
                 tables += "<tr><td>\(HTML.escape(m.name))</td><td class=num>\(HTML.bytes(m.bytes))</td><td class=num>\(m.files)</td></tr>"
             }
             tables += "</table>"

@@ -249,15 +249,17 @@ public final class WebServer: Sendable {
 
     /// Maps a thrown `WebError` (or anything else) to a response.
     func handle(page: Bool = false, _ body: () throws -> Response) throws -> Response {
-        do { return try body() } catch let error as WebError { return WebResponse.error(error, api: !page) } catch {
-            return WebResponse.error(.badRequest((error as? ModVaultFailure)?.description ?? "\(error)"), api: !page)
-        }
+        do { return try body() } catch { return Self.failure(error, page: page) }
     }
 
     func handleAsync(page: Bool = false, _ body: () async throws -> Response) async throws -> Response {
-        do { return try await body() } catch let error as WebError { return WebResponse.error(error, api: !page) } catch {
-            return WebResponse.error(.badRequest((error as? ModVaultFailure)?.description ?? "\(error)"), api: !page)
-        }
+        do { return try await body() } catch { return Self.failure(error, page: page) }
+    }
+
+    /// A page or an API answer for `error`: a `WebError` keeps its status, anything else is a 400 naming its cause.
+    static func failure(_ error: any Error, page: Bool) -> Response {
+        let web = error as? WebError ?? .badRequest((error as? ModVaultFailure)?.description ?? "\(error)")
+        return WebResponse.error(web, api: !page)
     }
 
     // MARK: Operations

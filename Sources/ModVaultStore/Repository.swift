@@ -391,6 +391,12 @@ public final class Repository: Sendable {
 
     /// Resolves `latest`, a full ID or a unique prefix.
     public func resolveSnapshot(_ reference: String, among all: [SnapshotRecord]? = nil) throws -> SnapshotRecord {
+        // A full ID names one file: no need to read every snapshot to find it (the web UI's links and
+        // sync's state use full IDs, and a synced repository holds a snapshot per edit).
+        if all == nil, reference.count == 64, let id = ObjectID(hex: reference.lowercased()) {
+            guard FileSystem.exists(filePath(ObjectName(kind: .snapshot, id: id))) else { throw StoreError.snapshotNotFound(reference) }
+            return SnapshotRecord(id: id, snapshot: try loadSnapshot(id))
+        }
         let records = try all ?? snapshots()
         if reference == "latest" {
             guard let last = records.last else { throw StoreError.snapshotNotFound(reference) }

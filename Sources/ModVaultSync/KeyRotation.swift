@@ -11,11 +11,6 @@ public import ModVaultStore
 /// re-seals their own slot. Old keys stay in `retired`, so history stays readable; nothing written
 /// after the rotation opens with a retired key alone.
 public enum KeyRotation {
-    /// The grant JSON for each recipient, in order.
-    public static func grants(for master: MasterKey, to recipients: [MemberPublicKey]) throws -> [[UInt8]] {
-        try recipients.map { try KeyGrant.seal(master, to: $0).encoded() }
-    }
-
     /// The newest master key granted on `remote` to this repository's member key that succeeds the
     /// key it uses now, or nil (no member key, no grant, or only grants it already has).
     public static func pendingKey(for repository: Repository, on remote: any Remote) async throws -> MasterKey? {

@@ -84,7 +84,7 @@ struct RetentionTests {
         #expect(kept == "ah")
     }
 
-    @Test(arguments: [("30d", 30.0 * 86400), ("2w", 14.0 * 86400), ("1y6m", 545.0 * 86400), ("12h", 43200.0)])
+    @Test(arguments: [("30d", 30.0 * 86400), ("2w", 14.0 * 86400), ("1y6m", 545.0 * 86400), ("12h", 43200.0), ("90s", 90.0)])
     func durations(text: String, seconds: Double) {
         #expect(RetentionPolicy.parseDuration(text) == seconds)
     }

@@ -223,7 +223,7 @@ extension LiveRemoteTests {
             for member in try await project.owner.members() {
                 let text = try #require(member.publicKey)
                 let key = try MemberPublicKey(bytes: try #require(Base64.decode(text)))
-                try await project.owner.saveGrant(try KeyRotation.grants(for: ownerRepo.masterKey, to: [key])[0], for: member.userID)
+                try await project.owner.saveGrant(try KeyGrant.seal(ownerRepo.masterKey, to: key).encoded(), for: member.userID)
             }
             // The owner writes new data with the new key.
             let owner = try Device(repository: ownerRepo, folder: project.ownerDevice.folder, remote: project.owner)
