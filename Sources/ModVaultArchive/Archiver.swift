@@ -34,6 +34,9 @@ public struct SnapshotOptions: Sendable {
     public var excludedRootNames: Set<String> = []
     /// Names with this prefix are left out at any depth (sync's temporaries).
     public var excludedPrefix: String? = nil
+    /// Return each entry's on-disk status as scanned in `SnapshotResult.statuses` (sync sets it, to
+    /// tell later whether a file changed since: trees hold no inode or ctime).
+    public var recordStatuses = false
     /// Called with the new root tree before the snapshot is saved; returning true skips saving it
     /// (sync asks this when the folder holds the same content as its parent).
     public var skipSaving: (@Sendable (ObjectID) throws -> Bool)? = nil
@@ -54,6 +57,9 @@ public struct SnapshotResult: Sendable {
     public var tree: ObjectID
     /// False when `SnapshotOptions.skipSaving` declined the snapshot: `record` is then the parent's.
     public var saved = true
+    /// Every entry's status as scanned, by path relative to the source, when
+    /// `SnapshotOptions.recordStatuses` asked for it.
+    public var statuses: [String: FileStatus] = [:]
 }
 
 /// Walks a folder and stores it as a snapshot: scan, then stream file contents through
@@ -69,6 +75,7 @@ public struct Archiver: Sendable {
     public func snapshot(source rawSource: String, options: SnapshotOptions = .init()) async throws -> SnapshotResult {
         let start = monotonicSeconds()
         let startDate = Date()
+        let startNanos = Int64((startDate.timeIntervalSince1970 * 1e9).rounded(.down))
         let source = FileSystem.absolute(rawSource)
         guard FileSystem.isDirectory(source) else { throw ArchiveError.sourceMissing(path: source) }
         // Shared: concurrent snapshots are fine; only prune (exclusive) must not run meanwhile.
@@ -126,15 +133,21 @@ public struct Archiver: Sendable {
         let snapshot = Snapshot(time: startDate, host: Host.name, username: Host.user, device: DeviceID.current(),
                                 paths: [source], tags: options.tags, parents: parent.map { [$0.id] } ?? [],
                                 tree: treeID, summary: summary)
+        let observed = scan.observedEntries(root, scanStartNanos: startNanos)
+        let statuses = options.recordStatuses ? Scan.statuses(root) : [:]
         if let parent, let skip = options.skipSaving, try skip(treeID) {
-            return SnapshotResult(record: parent, warnings: scan.warnings, streams: streamStatistics, tree: treeID, saved: false)
+            repository.fileStats.replace(under: source, previous: scan.known, current: observed)
+            return SnapshotResult(record: parent, warnings: scan.warnings, streams: streamStatistics, tree: treeID, saved: false,
+                                  statuses: statuses)
         }
         // The snapshot makes its packs reachable; if the lock was lost, a prune may have removed some.
         try lock.ensureHeld()
         let id = try repository.saveSnapshot(snapshot)
         repository.streamKeys.commit()
+        repository.fileStats.replace(under: source, previous: scan.known, current: observed)
         committed = true
-        return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings, streams: streamStatistics, tree: treeID)
+        return SnapshotResult(record: SnapshotRecord(id: id, snapshot: snapshot), warnings: scan.warnings, streams: streamStatistics, tree: treeID,
+                              statuses: statuses)
     }
 
     // MARK: Contents

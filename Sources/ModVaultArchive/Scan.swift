@@ -20,15 +20,16 @@ final class ScanNode {
         self.status = status
     }
 
+    /// The node for this entry's tree. Inode, device and ctime stay out (zero): they belong to this
+    /// machine's `FileStatCache`, so a copy of the folder with its times kept has the same trees.
     var treeNode: TreeNode {
-        TreeNode(name: name, type: status.type, mode: status.mode, mtimeNanos: status.mtimeNanos, ctimeNanos: status.ctimeNanos,
-                 inode: status.inode, device: status.device, size: status.type == .regular ? status.size : 0,
-                 content: content, linkTarget: linkTarget)
+        TreeNode(name: name, type: status.type, mode: status.mode, mtimeNanos: status.mtimeNanos,
+                 size: status.type == .regular ? status.size : 0, content: content, linkTarget: linkTarget)
     }
 }
 
 /// Phase one of a snapshot: walks the source, records metadata, and decides which files must be read
-/// by comparing each with the same path in the parent snapshot.
+/// by comparing each with the same path in the parent snapshot and with what `FileStatCache` saw of it.
 struct Scan {
     let repository: Repository
     let forceRead: Bool
@@ -40,8 +41,12 @@ struct Scan {
     var excludedPrefix: String? = nil
     /// The parent snapshot's root, for finding moved files by inode.
     private var parentRoot: ObjectID?
-    /// The parent's files by (device, inode), built on the first file not found unchanged at its path.
-    private var parentByInode: [InodeKey: TreeNode]?
+    /// The source folder's absolute path.
+    private var rootPath = ""
+    /// What this machine saw of the source's files when it last snapshotted them, by absolute path.
+    private(set) var known: [String: FileStatCache.Entry] = [:]
+    /// `known`'s paths by (device, inode), built on the first file not found unchanged at its path.
+    private var knownByInode: [InodeKey: String]?
     private(set) var filesToRead: [ScanNode] = []
     private(set) var warnings: [OperationWarning] = []
     var summary = SnapshotSummary()
@@ -75,6 +80,8 @@ struct Scan {
         }
         let root = ScanNode(name: "", path: path, status: status)
         parentRoot = parentTree
+        rootPath = path
+        known = repository.fileStats.entries(under: path)
         try scanDirectory(root, parentTree: parentTree)
         return root
     }
@@ -109,10 +116,10 @@ struct Scan {
             case .regular:
                 summary.bytesTotal += status.size
                 if let old, !forceRead, old.type == .regular, old.size == status.size, old.mtimeNanos == status.mtimeNanos,
-                   sizeAndTimeSuffice || (old.ctimeNanos == status.ctimeNanos && old.inode == status.inode) {
+                   sizeAndTimeSuffice || isUntouched(old, path: path, status: status) {
                     node.content = old.content
                     summary.filesUnchanged += 1
-                } else if !forceRead, old?.inode != status.inode, let moved = movedFile(status) {
+                } else if !forceRead, known[path]?.inode != status.inode, let moved = movedFile(status) {
                     // Renamed or moved since the parent: same inode, size and mtime. A rename sets the
                     // ctime, so it cannot be compared here; an inode still at its old path was edited
                     // in place and is read again.
@@ -139,23 +146,74 @@ struct Scan {
         }
     }
 
-    /// The parent's file with this file's device, inode, size and mtime, if there is one.
+    /// Whether the file at `path`, whose size and mtime match the parent's node `old`, is the one the
+    /// parent recorded: this machine saw it with the same status when it snapshotted content with the
+    /// digest of `old`'s. Trees written before the cache took over carry inode and ctime themselves.
+    private func isUntouched(_ old: TreeNode, path: String, status: FileStatus) -> Bool {
+        if let entry = known[path] { return entry.matches(status) && entry.content == old.content.digest }
+        return old.inode != 0 && old.inode == status.inode && old.ctimeNanos == status.ctimeNanos
+    }
+
+    /// The parent's file that this machine last saw with this file's device and inode, at another path
+    /// and with the same size and mtime, if there is one.
     private mutating func movedFile(_ status: FileStatus) -> TreeNode? {
         guard let parentRoot, status.inode != 0 else { return nil }
-        if parentByInode == nil {
-            var map: [InodeKey: TreeNode] = [:]
-            // Only an optimisation: a parent tree that cannot be read just finds fewer moved files.
-            try? TreeWalker(repository: repository).walk(parentRoot, validate: false) { entry in
-                let node = entry.node
-                if node.type == .regular, node.inode != 0 { map[InodeKey(device: node.device, inode: node.inode)] = node }
-                return true
-            }
-            parentByInode = map
+        if knownByInode == nil {
+            var map: [InodeKey: String] = [:]
+            for (path, entry) in known { map[InodeKey(device: entry.device, inode: entry.inode)] = path }
+            knownByInode = map
         }
-        guard let old = parentByInode?[InodeKey(device: status.device, inode: status.inode)],
-              old.size == status.size, old.mtimeNanos == status.mtimeNanos else { return nil }
+        guard let oldPath = knownByInode?[InodeKey(device: status.device, inode: status.inode)], let entry = known[oldPath],
+              entry.size == status.size, entry.mtimeNanos == status.mtimeNanos,
+              oldPath.hasPrefix(rootPath), oldPath.count > rootPath.count else { return nil }
+        let relative = String(oldPath.dropFirst(rootPath.count)).drop { $0 == "/" }
+        // Only an optimisation: a parent tree that cannot be read just finds fewer moved files.
+        guard let old = try? TreeWalker(repository: repository).find(String(relative), in: parentRoot),
+              old.type == .regular, old.size == status.size, old.mtimeNanos == status.mtimeNanos,
+              old.content.digest == entry.content else { return nil }
         return old
     }
+
+    /// The cache entries for this scan's files, for `FileStatCache.replace` once the snapshot is
+    /// saved. A file changed in the same clock tick as the scan saw it is left out: a later change in
+    /// that tick would leave its status as it is, so it must be read again next time.
+    func observedEntries(_ root: ScanNode, scanStartNanos: Int64) -> [String: FileStatCache.Entry] {
+        var entries: [String: FileStatCache.Entry] = [:]
+        var stack = [root]
+        while let dir = stack.popLast() {
+            for child in dir.children where !child.failed {
+                switch child.status.type {
+                case .directory: stack.append(child)
+                case .regular where child.status.ctimeNanos < scanStartNanos - Scan.clockTickNanos
+                                    && child.status.mtimeNanos < scanStartNanos - Scan.clockTickNanos:
+                    entries[child.path] = FileStatCache.Entry(status: child.status, content: child.content.digest)
+                default: break
+                }
+            }
+        }
+        return entries
+    }
+
+    /// Every entry below `root` that the snapshot holds, by path relative to it.
+    static func statuses(_ root: ScanNode) -> [String: FileStatus] {
+        var found: [String: FileStatus] = [:]
+        var stack: [(ScanNode, String)] = [(root, "")]
+        while let (dir, prefix) = stack.popLast() {
+            for child in dir.children where !child.failed {
+                let path = prefix + child.name
+                found[path] = child.status
+                if child.status.type == .directory { stack.append((child, path + "/")) }
+            }
+        }
+        return found
+    }
+
+    /// The kernel's file timestamp granularity: its coarse clock's tick (1–10 ms), plus a margin.
+    static let clockTickNanos: Int64 = {
+        var res = timespec()
+        guard clock_getres(CLOCK_REALTIME_COARSE, &res) == 0 else { return 20_000_000 }
+        return min(20_000_000, Int64(res.tv_sec) * 1_000_000_000 + Int64(res.tv_nsec) + 1_000_000)
+    }()
 }
 
 /// A file's identity on this machine.

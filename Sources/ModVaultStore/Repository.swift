@@ -39,6 +39,8 @@ public final class Repository: Sendable {
     public let index: LocalIndex
     /// Where streams stored as they are can be found by their content (local, a cache).
     public let streamKeys: StreamKeyCache
+    /// What this machine saw of the files it snapshotted, for finding them unchanged (local, a cache).
+    public let fileStats: FileStatCache
     /// The cipher for every encrypted object.
     public let cipher: AEAD
     /// Computes content IDs.
@@ -64,6 +66,7 @@ public final class Repository: Sendable {
         try FileSystem.makeDirectories(path + "/cache", mode: 0o700)
         index = try LocalIndex(path: path + "/cache/index.sqlite")
         streamKeys = try StreamKeyCache(path: path + "/cache/streamkeys.sqlite")
+        fileStats = try FileStatCache(path: path + "/cache/files.sqlite")
     }
 
     /// The folders every repository has.

@@ -10,11 +10,11 @@ public struct TreeNode: Sendable, Equatable {
     public var mode: UInt32
     /// Modification time, nanoseconds since the epoch.
     public var mtimeNanos: Int64
-    /// Status-change time, for change detection only.
+    /// Status-change time as trees written before `FileStatCache` recorded it; written as 0 now.
     public var ctimeNanos: Int64
-    /// Inode, for change detection only.
+    /// Inode as trees written before `FileStatCache` recorded it; written as 0 now.
     public var inode: UInt64
-    /// Device, for change detection only.
+    /// Device as trees written before `FileStatCache` recorded it; written as 0 now.
     public var device: UInt64
     /// Size in bytes (files; the target length for symlinks).
     public var size: Int64

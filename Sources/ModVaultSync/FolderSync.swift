@@ -200,6 +200,7 @@ public struct FolderSync: Sendable {
         snap.tags = ["sync"]
         snap.parent = state.head?.hex
         snap.sizeAndTimeSuffice = true
+        snap.recordStatuses = true
         snap.excludedRootNames = [FolderSyncState.folderName]
         snap.excludedPrefix = FolderSyncState.temporaryPrefix
         snap.lockWait = options.lockWait
@@ -229,8 +230,8 @@ public struct FolderSync: Sendable {
 
         let lease = options.singleWriter && state.createIfAbsent != true ? try await WriterLease.take(remote) : nil
         do {
-            let done = try await exchange(state: &state, report: &report, local: local, folderTree: folderTree, graph: &graph,
-                                          rules: rules, options: options, start: start)
+            let done = try await exchange(state: &state, report: &report, local: local, folderTree: folderTree,
+                                          statuses: scanned.statuses, graph: &graph, rules: rules, options: options, start: start)
             await lease?.release(remote)
             return done
         } catch {
@@ -242,7 +243,7 @@ public struct FolderSync: Sendable {
     /// Steps 3 to 7: read the log, pull, merge, push, write the folder; repeated when another device
     /// takes the next log number first.
     private func exchange(state: inout FolderSyncState, report: inout FolderSyncReport, local: SnapshotRecord, folderTree: ObjectID,
-                          graph: inout SnapshotGraph, rules: SyncRules, options: FolderSyncOptions, start: Double) async throws -> FolderSyncReport {
+                          statuses: [String: FileStatus], graph: inout SnapshotGraph, rules: SyncRules, options: FolderSyncOptions, start: Double) async throws -> FolderSyncReport {
         let dryRun = options.dryRun
         let log = PushLog(remote: remote, repository: repository)
         let syncer = syncer(options)
@@ -320,8 +321,9 @@ public struct FolderSync: Sendable {
             }
 
             // 5. Check what writing the result would delete before anything leaves this machine.
-            let changes = folderTree == target.snapshot.tree
+            var changes = folderTree == target.snapshot.tree
                 ? FolderChanges() : FolderChanges.plan(have: try flatTree(folderTree), want: try flatTree(target.snapshot.tree))
+            changes.statuses = statuses
             if !options.allowMassDelete, changes.deletions > 0, changes.deletions * 2 > changes.localFiles {
                 throw SyncFolderError.massDelete(folder: folder, removing: changes.deletions, of: changes.localFiles)
             }
@@ -445,17 +447,22 @@ struct FolderChanges {
     var removals: [SnapshotEntry] = []
     var newFolders: [SnapshotEntry] = []
     var goneFolders: [SnapshotEntry] = []
-    /// The folder's entries as scanned (with their on-disk status), to tell whether one changed since.
+    /// The folder's entries as scanned, to tell whether one changed since.
     var current: [String: TreeNode] = [:]
+    /// Their on-disk status at the scan (inode and ctime, which trees do not hold).
+    var statuses: [String: FileStatus] = [:]
     var localFiles = 0
     /// Removals whose content does not live on elsewhere in the target (moves are not deletions).
     var deletions = 0
 
     var isEmpty: Bool { writes.isEmpty && links.isEmpty && removals.isEmpty && newFolders.isEmpty && goneFolders.isEmpty }
 
-    static func plan(from folderTree: ObjectID, to target: ObjectID, repository: Repository) throws -> FolderChanges {
+    /// The changes that turn the folder, scanned as `folderTree` with `statuses`, into `target`.
+    static func plan(from folderTree: ObjectID, statuses: [String: FileStatus], to target: ObjectID, repository: Repository) throws -> FolderChanges {
         guard folderTree != target else { return FolderChanges() }
-        return plan(have: try FlatTree.load(folderTree, repository: repository), want: try FlatTree.load(target, repository: repository))
+        var c = plan(have: try FlatTree.load(folderTree, repository: repository), want: try FlatTree.load(target, repository: repository))
+        c.statuses = statuses
+        return c
     }
 
     /// The changes that turn the folder `have` describes into `want`.
@@ -502,8 +509,9 @@ struct FolderChanges {
             let now = try materializer.status(path)
             guard let was = c.current[path] else { return now == nil }
             guard let now else { return false }
+            guard let seen = c.statuses[path] else { return false }
             return now.type == was.type && (was.type != .regular || now.size == was.size) && now.mtimeNanos == was.mtimeNanos
-                && now.inode == was.inode && now.ctimeNanos == was.ctimeNanos
+                && now.inode == seen.inode && now.ctimeNanos == seen.ctimeNanos
         }
         for removal in c.removals {
             if try unchanged(removal.path) {

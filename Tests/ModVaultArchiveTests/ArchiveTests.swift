@@ -345,6 +345,8 @@ struct ArchiveTests {
         let src = ws.root + "/src"
         try FileManager.default.createDirectory(atPath: src, withIntermediateDirectories: true)
         for i in 0..<5 { try "file \(i)".write(toFile: "\(src)/f\(i).txt", atomically: false, encoding: .utf8) }
+        // A file changed in the clock tick the scan sees it is read again next time (`Scan.observedEntries`).
+        try await Task.sleep(for: .milliseconds(30))
         let archiver = Archiver(repository: ws.repository)
         _ = try await archiver.snapshot(source: src)
         try "changed".write(toFile: "\(src)/f0.txt", atomically: false, encoding: .utf8)

@@ -305,12 +305,13 @@ struct FolderSyncTests {
             var o = SnapshotOptions()
             o.excludedRootNames = [FolderSyncState.folderName]
             o.skipSaving = { _ in true }
+            o.recordStatuses = true
             o.parent = try b.state.head?.hex
             return o
         }())
         _ = try await Syncer(local: b.repository, remote: team.remote).pull()
         let head = try #require(try await PushLog(remote: team.remote, repository: b.repository).read(after: 0).entries.last)
-        let changes = try FolderChanges.plan(from: scanned.tree, to: try b.repository.loadSnapshot(head.snapshot).tree, repository: b.repository)
+        let changes = try FolderChanges.plan(from: scanned.tree, statuses: scanned.statuses, to: try b.repository.loadSnapshot(head.snapshot).tree, repository: b.repository)
         try b.write("x.txt", "edited on B during the sync")
         let applied = try FolderChanges.apply(changes, folder: b.folder, repository: b.repository)
         #expect(applied.skipped == ["x.txt"])
