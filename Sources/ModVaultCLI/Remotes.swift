@@ -347,7 +347,7 @@ func printReport(_ r: TransferReport, verb: String, json: Bool, quiet: Bool) {
         print(JSON.line(["bytes_uploaded": r.bytesUploaded, "bytes_downloaded": r.bytesDownloaded, "bytes_reused": r.bytesReused,
                          "objects_uploaded": r.objectsUploaded, "objects_downloaded": r.objectsDownloaded,
                          "objects_skipped": r.objectsSkipped, "seconds": r.seconds,
-                         "keys_added": r.keysAdded, "keys_removed": r.keysRemoved, "listed_remote": r.listedRemote,
+                         "keys_added": r.keysAdded, "keys_removed": r.keysRemoved, "listed_remote": r.listedRemote, "uploads_aborted": r.uploadsAborted,
                          "refused": r.refused.map { ["object": $0.object, "reason": $0.reason] }]))
     } else if !quiet {
         var parts: [String] = []

@@ -75,4 +75,22 @@ public protocol Remote: Sendable {
 
     /// Deletes the object; deleting a missing object is not an error.
     func remove(_ name: ObjectName) async throws
+
+    /// Stores the local file at `path` under `name`, as `save(_:data:ifAbsent:)` does. Remotes that
+    /// can send a large file in parts (S3 multipart upload) do so without holding it in memory.
+    func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws
+
+    /// Cancels uploads begun more than `age` seconds ago and never finished (a process killed during
+    /// a multipart upload leaves its parts stored and billed); returns how many were cancelled.
+    func abortIncompleteUploads(olderThan age: Double) async throws -> Int
+}
+
+extension Remote {
+    /// Reads the file whole and saves its bytes.
+    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        try await save(name, data: try FileSystem.readFile(path), ifAbsent: ifAbsent)
+    }
+
+    /// None: every save is a single request that lands whole or not at all.
+    public func abortIncompleteUploads(olderThan age: Double) async throws -> Int { 0 }
 }

@@ -14,13 +14,24 @@ public struct S3Options: Sendable, Equatable {
     public var requestTimeout: TimeInterval
     /// Also send `x-amz-checksum-sha256` on upload (AWS verifies it); `Content-MD5` is always sent.
     public var sendSHA256Checksum: Bool
+    /// Files larger than this are sent as a multipart upload (`save(_:file:ifAbsent:)`).
+    public var multipartThreshold: Int64
+    /// Bytes per part of a multipart upload (S3 needs at least 5 MiB for every part but the last;
+    /// larger parts are used when a file would otherwise need more than 10,000).
+    public var partSize: Int
+    /// Parts of one upload in flight at once; memory held is about `partSize` times this per upload.
+    public var partConcurrency: Int
 
     /// Creates options.
-    public init(createIfAbsent: Bool? = nil, listPageSize: Int = 1000, requestTimeout: TimeInterval = 60, sendSHA256Checksum: Bool = true) {
+    public init(createIfAbsent: Bool? = nil, listPageSize: Int = 1000, requestTimeout: TimeInterval = 60, sendSHA256Checksum: Bool = true,
+                multipartThreshold: Int64 = 64 << 20, partSize: Int = 16 << 20, partConcurrency: Int = 2) {
         self.createIfAbsent = createIfAbsent
         self.listPageSize = max(1, min(1000, listPageSize))
         self.requestTimeout = requestTimeout
         self.sendSHA256Checksum = sendSHA256Checksum
+        self.multipartThreshold = max(5 << 20, multipartThreshold)
+        self.partSize = max(5 << 20, partSize)
+        self.partConcurrency = max(1, min(16, partConcurrency))
     }
 }
 
@@ -147,15 +158,127 @@ public final class S3Remote: Remote, Sendable {
     /// supports it, otherwise by checking first).
     public func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
         try RemoteLayout.validate(name, location: location)
-        var conditional = false
-        if ifAbsent {
-            conditional = await supportsCreateIfAbsent
-            // Best effort on servers that ignore If-None-Match; supportsCreateIfAbsent says so.
-            if !conditional, try await stat(name) != nil {
-                throw RemoteError(.alreadyExists, location: location, name: name)
-            }
-        }
+        let conditional = try await sendIfNoneMatch(name, ifAbsent: ifAbsent)
         _ = try await put(key: key(for: name), data: data, ifNoneMatch: conditional, object: name.relativePath)
+    }
+
+    /// Whether a create-if-absent write sends `If-None-Match: *`; where the server ignores it, the
+    /// name is checked first instead (best effort, as `supportsCreateIfAbsent` says).
+    private func sendIfNoneMatch(_ name: ObjectName, ifAbsent: Bool) async throws -> Bool {
+        guard ifAbsent else { return false }
+        if await supportsCreateIfAbsent { return true }
+        if try await stat(name) != nil { throw RemoteError(.alreadyExists, location: location, name: name) }
+        return false
+    }
+
+    /// Uploads the file: in one PUT up to `S3Options.multipartThreshold`, above it as a multipart
+    /// upload read from the file part by part, so memory stays at a few parts whatever its size. A
+    /// failed multipart upload is aborted before the error is thrown, so its parts are not left stored.
+    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        let file = try OpenFile.openForReading(path)
+        let size = try file.status().size
+        guard size > options.multipartThreshold else {
+            return try await save(name, data: try file.read(count: Int(size), at: 0), ifAbsent: ifAbsent)
+        }
+        try RemoteLayout.validate(name, location: location)
+        let conditional = try await sendIfNoneMatch(name, ifAbsent: ifAbsent)
+        try await multipartUpload(key: key(for: name), file: file, size: size, ifNoneMatch: conditional, object: name.relativePath)
+    }
+
+    /// The part size for a file of `size` bytes: the configured size, or larger to stay within 10,000 parts.
+    public static func partSize(for size: Int64, configured: Int) -> Int {
+        let needed = (size + 9_999) / 10_000
+        return Int(max(Int64(configured), (needed + (1 << 20) - 1) / (1 << 20) * (1 << 20)))
+    }
+
+    private func multipartUpload(key: String, file: OpenFile, size: Int64, ifNoneMatch: Bool, object: String) async throws {
+        let created = try await request("POST", key: key, query: [("uploads", "")], object: object)
+        guard created.status == 200 else { throw failure(created, object: object) }
+        guard let uploadID = S3XML.value(of: "UploadId", in: created.text[...]), !uploadID.isEmpty else {
+            throw RemoteError(.unexpectedResponse, location: location, object: object, detail: "CreateMultipartUpload without UploadId")
+        }
+        do {
+            let partSize = Self.partSize(for: size, configured: options.partSize)
+            let count = Int((size + Int64(partSize) - 1) / Int64(partSize))
+            var etags = [String](repeating: "", count: count)
+            try await withThrowingTaskGroup(of: (Int, String).self) { group in
+                var next = 0
+                func start() {
+                    let index = next
+                    next += 1
+                    group.addTask {
+                        let offset = Int64(index) * Int64(partSize)
+                        let bytes = try file.read(count: Int(min(Int64(partSize), size - offset)), at: offset)
+                        let response = try await self.request(
+                            "PUT", key: key, query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
+                            headers: [("content-md5", Digest.base64(Digest.md5(bytes)))], body: bytes, object: object)
+                        guard (200..<300).contains(response.status) else { throw self.failure(response, object: object) }
+                        guard let etag = response.header("etag"), !etag.isEmpty else {
+                            throw RemoteError(.unexpectedResponse, location: self.location, object: object, detail: "UploadPart without ETag")
+                        }
+                        return (index, etag)
+                    }
+                }
+                while next < min(count, options.partConcurrency) { start() }
+                while let (index, etag) = try await group.next() {
+                    etags[index] = etag
+                    if next < count { start() }
+                }
+            }
+            var body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            for (i, etag) in etags.enumerated() {
+                body += "<Part><PartNumber>\(i + 1)</PartNumber><ETag>\(S3XML.escape(etag))</ETag></Part>"
+            }
+            body += "</CompleteMultipartUpload>"
+            let completed = try await request("POST", key: key, query: [("uploadId", uploadID)],
+                                              headers: ifNoneMatch ? [("if-none-match", "*")] : [], body: Array(body.utf8), object: object)
+            // S3 may answer 200 and still report an error in the body, once it has started its reply.
+            guard completed.status == 200, !completed.text.contains("<Error>") else {
+                throw completed.status == 200
+                    ? RemoteError(.serverError, location: location, object: object,
+                                  detail: "CompleteMultipartUpload: " + (S3XML.value(of: "Code", in: completed.text[...]) ?? "error"), status: 500)
+                    : failure(completed, object: object)
+            }
+        } catch {
+            _ = try? await request("DELETE", key: key, query: [("uploadId", uploadID)], object: object)
+            throw error
+        }
+    }
+
+    /// Lists the multipart uploads of repository objects under this remote's prefix and aborts those
+    /// begun before `age` seconds ago (ListMultipartUploads, then AbortMultipartUpload for each).
+    public func abortIncompleteUploads(olderThan age: Double) async throws -> Int {
+        let cutoff = Date().addingTimeInterval(-age)
+        var aborted = 0
+        var markers: (key: String, upload: String)?
+        for _ in 0..<1000 {
+            var query: [(name: String, value: String)] = [("uploads", ""), ("prefix", keyPrefix)]
+            if let markers { query += [("key-marker", markers.key), ("upload-id-marker", markers.upload)] }
+            let response = try await request("GET", key: nil, query: query, object: nil)
+            guard response.status == 200 else { throw failure(response, object: nil) }
+            let text = response.text
+            for upload in S3XML.blocks("Upload", in: text) {
+                // Only repository objects: another program's uploads in the same bucket are not ours to cancel.
+                guard let key = S3XML.value(of: "Key", in: upload), key.hasPrefix(keyPrefix),
+                      RemoteLayout.objectName(forRelativePath: String(key.dropFirst(keyPrefix.count))) != nil,
+                      let id = S3XML.value(of: "UploadId", in: upload),
+                      let initiated = S3XML.value(of: "Initiated", in: upload).flatMap(Self.parseTime), initiated < cutoff else { continue }
+                let done = try await request("DELETE", key: key, query: [("uploadId", id)], object: String(key.dropFirst(keyPrefix.count)))
+                if (200..<300).contains(done.status) || done.status == 404 { aborted += 1 } else { throw failure(done, object: key) }
+            }
+            guard S3XML.value(of: "IsTruncated", in: text[...]) == "true",
+                  let key = S3XML.value(of: "NextKeyMarker", in: text[...]),
+                  let upload = S3XML.value(of: "NextUploadIdMarker", in: text[...]) else { break }
+            markers = (key, upload)
+        }
+        return aborted
+    }
+
+    /// An S3 timestamp (ISO 8601, with or without fractional seconds).
+    static func parseTime(_ text: String) -> Date? {
+        let withFraction = ISO8601DateFormatter()
+        withFraction.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return withFraction.date(from: text) ?? ISO8601DateFormatter().date(from: text)
     }
 
     /// Downloads the object or `range` of it with one GET.

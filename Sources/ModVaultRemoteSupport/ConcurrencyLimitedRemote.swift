@@ -29,6 +29,16 @@ public struct ConcurrencyLimitedRemote: Remote {
         try await semaphore.withPermit { try await base.save(name, data: data, ifAbsent: ifAbsent) }
     }
 
+    /// Saves a file once a slot is free.
+    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        try await semaphore.withPermit { try await base.save(name, file: path, ifAbsent: ifAbsent) }
+    }
+
+    /// Cancels stale uploads once a slot is free.
+    public func abortIncompleteUploads(olderThan age: Double) async throws -> Int {
+        try await semaphore.withPermit { try await base.abortIncompleteUploads(olderThan: age) }
+    }
+
     /// Loads once a slot is free.
     public func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] {
         try await semaphore.withPermit { try await base.load(name, range: range) }

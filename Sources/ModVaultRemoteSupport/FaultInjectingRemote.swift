@@ -58,6 +58,22 @@ public final class FaultInjectingRemote: Remote, Sendable {
         try await base.save(name, data: data, ifAbsent: ifAbsent)
     }
 
+    /// Saves a file, or fails; a timed-out save has been carried out.
+    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        let fault = draw()
+        if fault == .timeout {
+            try await base.save(name, file: path, ifAbsent: ifAbsent)
+            try await Task.sleep(for: timeoutDelay)
+        }
+        try inject(fault, name)
+        try await base.save(name, file: path, ifAbsent: ifAbsent)
+    }
+
+    /// Cancels stale uploads (never faulty: it only tidies up).
+    public func abortIncompleteUploads(olderThan age: Double) async throws -> Int {
+        try await base.abortIncompleteUploads(olderThan: age)
+    }
+
     /// Loads, or fails.
     public func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] {
         try await before(draw(), name)

@@ -82,6 +82,27 @@ public struct RetryingRemote: Remote {
         }
     }
 
+    /// Saves a file with retries; each attempt sends it again from the start.
+    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        var outcomeUnknown = false
+        try await retrying { attempt in
+            do {
+                try await base.save(name, file: path, ifAbsent: ifAbsent)
+            } catch let error as RemoteError where error.reason == .alreadyExists && ifAbsent && outcomeUnknown {
+                if (try? await load(name, range: nil)) == (try? FileSystem.readFile(path)) { return }
+                throw error
+            } catch let error as RemoteError where error.isRetryable {
+                outcomeUnknown = true
+                throw error
+            }
+        }
+    }
+
+    /// Cancels stale uploads, with retries.
+    public func abortIncompleteUploads(olderThan age: Double) async throws -> Int {
+        try await retrying { _ in try await base.abortIncompleteUploads(olderThan: age) }
+    }
+
     /// Loads with retries.
     public func load(_ name: ObjectName, range: Range<Int64>?) async throws -> [UInt8] {
         try await retrying { _ in try await base.load(name, range: range) }

@@ -64,6 +64,8 @@ public struct TransferReport: Sendable, Codable {
     public var refused: [RefusedObject] = []
     /// Push: whether the remote was listed in full (no fresh local record of what it holds, or `--verify`).
     public var listedRemote = false
+    /// Multipart uploads left unfinished by an earlier run (a killed push) and cancelled by this one.
+    public var uploadsAborted = 0
 
     /// An empty report.
     public init() {}

@@ -82,6 +82,9 @@ public struct Syncer: Sendable {
             holdings = RemoteHoldings(location: remote.location, packs: try await reads.names(.pack),
                                       index: try await reads.names(.index), snapshots: try await reads.names(.snapshot))
             report.listedRemote = true
+            // With the listing, tidy up after pushes killed mid-upload. A day is far longer than any
+            // upload takes, so another machine's upload in progress is never cancelled.
+            report.uploadsAborted = (try? await remote.abortIncompleteUploads(olderThan: 24 * 3600)) ?? 0
         }
         let remotePacks = holdings.packs
         let remoteIndex = holdings.index
@@ -140,9 +143,11 @@ public struct Syncer: Sendable {
     private func upload(_ names: [ObjectName], counter: Counter) async throws {
         let local = self.local, remote = self.remote
         try await forEachBounded(names, limit: concurrency) { name in
-            let bytes = try FileSystem.readFile(local.filePath(name))
-            try await remote.save(name, data: bytes, ifAbsent: false)
-            counter.add(objects: 1, bytes: Int64(bytes.count))
+            // Sent from the file: a remote that uploads in parts never holds a large pack whole.
+            let path = local.filePath(name)
+            let size = try FileSystem.status(path).size
+            try await remote.save(name, file: path, ifAbsent: false)
+            counter.add(objects: 1, bytes: size)
         }
     }
 
