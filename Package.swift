@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "ModVaultServerTests",
             dependencies: ["ModVaultServer", "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultRemoteSupport", "ModVaultCrypto",
-                           "ModVaultChunking", "ModVaultSync", "ModVaultRemoteHTTP"]
+                           "ModVaultChunking", "ModVaultSync", "ModVaultRemoteHTTP", "ModVaultRemoteDisk", "ModVaultFixtures", "ModVaultFormats"]
         ),
         // Shared by the test targets that run the built programs.
         .target(name: "ModVaultTestSupport", path: "Tests/ModVaultTestSupport"),
@@ -145,7 +145,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ModVaultCLITests",
-            dependencies: ["modvault", "ModVaultTestSupport", "ModVaultFixtures", "ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultArchive"]
+            dependencies: ["modvault", "ModVaultTestSupport", "ModVaultFixtures", "ModVaultCore", "ModVaultStore", "ModVaultCrypto", "ModVaultArchive", "ModVaultFormats"]
         ),
     ]
 )

@@ -5,6 +5,7 @@ import ArgumentParser
 import ModVaultCore
 import ModVaultStore
 import ModVaultSync
+import ModVaultFormats
 
 /// Set by SIGINT/SIGTERM during `sync --watch` and `watch`: the step in progress finishes, then the loop ends.
 private let stopRequested = Atomic<Bool>(false)
@@ -338,7 +339,13 @@ struct ConflictsCommand: AsyncParsableCommand {
             return
         }
         if state.conflicts.isEmpty && copies.isEmpty { print("no conflicts"); return }
-        for c in state.conflicts { print("\(c.kind.rawValue)  \(c.path)  (waiting: modvault resolve \(folder) \"\(c.path)\" --take ours|theirs|both)") }
+        for c in state.conflicts {
+            print("\(c.kind.rawValue)  \(c.path)  (waiting: modvault resolve \(folder) \"\(c.path)\" --take ours|theirs|both)")
+            for r in c.records ?? [] {
+                let how = r.formID == "-" ? "whole plugin only" : "--record \(r.formID)=ours|theirs"
+                print("    \(r.kind)  \(r.type)  \(r.formID)\(r.editorID.map { " (\($0))" } ?? "")  ours \(r.ours), theirs \(r.theirs)  (\(how))")
+            }
+        }
         for c in copies { print("copy  \(c)  (the other side's version, kept by keep-both; delete it when done)") }
     }
 }
@@ -348,26 +355,57 @@ struct ResolveCommand: AsyncParsableCommand {
         commandName: "resolve",
         abstract: "Settle a conflict that sync left for you; the next sync completes the merge.",
         discussion: """
-              ours    keep the folder's version (pushed over the remote's by the next sync)
-              theirs  put the remote's version in the folder
-              both    keep ours, and put the remote's beside it as
-                      NAME.modvault-conflict-DEVICE-SNAPSHOT
+            A whole path:
+              --take ours    keep the folder's version (pushed over the remote's by the next sync)
+              --take theirs  put the remote's version in the folder
+              --take both    keep ours, and put the remote's beside it as
+                             NAME.modvault-conflict-DEVICE-SNAPSHOT
+            A plugin whose records conflict, record by record ('modvault conflicts' lists them):
+              --record Foo.esp:000803=theirs --record Fallout4.esm:01A2B3=ours
+            Each conflicting record (or, for placements changed in one cell on both sides, the
+            cell) takes the chosen side; the other records stay merged. Once every record has a
+            side, the next sync merges the plugin with these choices and writes it to the folder.
             """)
     @OptionGroup var global: RepositoryOptionsGroup
     @Argument(help: "The synced folder.") var folder: String
     @Argument(help: "The conflicting path, relative to the folder.") var path: String
-    @Option(help: ArgumentHelp("ours, theirs or both.", valueName: "side")) var take: String
+    @Option(help: ArgumentHelp("ours, theirs or both, for the whole path.", valueName: "side")) var take: String?
+    @Option(name: .customLong("record"), help: ArgumentHelp("FORMID=ours|theirs for one conflicting plugin record (repeatable).", valueName: "formid=side"))
+    var records: [String] = []
 
     func validate() throws {
-        guard FolderSync.Take(rawValue: take) != nil else { throw ValidationError("--take must be ours, theirs or both, not '\(take)'") }
+        guard (take == nil) != records.isEmpty else { throw ValidationError("give either --take ours|theirs|both or one or more --record FORMID=ours|theirs") }
+        if let take, FolderSync.Take(rawValue: take) == nil { throw ValidationError("--take must be ours, theirs or both, not '\(take)'") }
+        _ = try choices()
+    }
+
+    func choices() throws -> [String: PluginMerge.Side] {
+        var out: [String: PluginMerge.Side] = [:]
+        for item in records {
+            guard let eq = item.lastIndex(of: "="), let side = PluginMerge.Side(rawValue: String(item[item.index(after: eq)...])),
+                  eq != item.startIndex else {
+                throw ValidationError("--record takes FORMID=ours or FORMID=theirs (for example Foo.esp:000803=theirs), not '\(item)'")
+            }
+            out[String(item[..<eq])] = side
+        }
+        return out
     }
 
     func run() async throws {
         let repo = try global.open()
         let (_, state, sync) = try boundFolder(folder, repository: repo)
-        let after = try sync.resolve(path, take: FolderSync.Take(rawValue: take)!, state: state)
+        let after: FolderSyncState
+        let what: String
+        if let take {
+            after = try sync.resolve(path, take: FolderSync.Take(rawValue: take)!, state: state)
+            what = take
+        } else {
+            after = try sync.resolve(path, records: try choices(), state: state)
+            let left = after.conflicts.first { $0.path == path }?.records?.count ?? 0
+            what = "\(records.count) records" + (left > 0 ? ", \(left) records still conflict" : "")
+        }
         if !global.quiet {
-            print("resolved \(path) (\(take)); \(after.conflicts.count) conflicts left" + (after.conflicts.isEmpty ? ": run 'modvault sync \(folder)' to finish the merge" : ""))
+            print("resolved \(path) (\(what)); \(after.conflicts.count) conflicts left" + (after.conflicts.isEmpty ? ": run 'modvault sync \(folder)' to finish the merge" : ""))
         }
     }
 }

@@ -43,6 +43,14 @@ public enum PluginMerge {
         public var fieldMerged = 0
     }
 
+    /// A side of the merge, chosen for one conflicting record or cell.
+    public enum Side: String, Codable, Sendable, CaseIterable {
+        /// This side's record (or its deletion).
+        case ours
+        /// The other side's record (or its deletion).
+        case theirs
+    }
+
     /// The outcome.
     public struct Outcome: Sendable {
         /// The merged plugin, or, with conflicts, the partial result (ours kept for each conflicting record) when asked for.
@@ -64,9 +72,13 @@ public enum PluginMerge {
 
     /// Merges `ours` and `theirs`, both derived from `base`. With `partial`, a merge with conflicts
     /// still returns an output holding ours for each conflicting record.
+    /// `resolutions` settles conflicts by the `Conflict.formID` a merge without them reported: that
+    /// side's record (or deletion) is taken, and for a `cell_both_changed` cell, that side's placements
+    /// in the cell. Master-list and localized-string conflicts cannot be settled per record.
     /// Errors name `path` and the side (`Foo.esp (theirs)`), or `labels` (base, ours, theirs: the three
     /// files' own paths) when given.
     public static func merge(base: [UInt8], ours: [UInt8], theirs: [UInt8], path: String = "", partial: Bool = false,
+                             resolutions: [String: Side] = [:],
                              labels: (base: String, ours: String, theirs: String)? = nil,
                              limits: FormatLimits = .default) throws(FormatError) -> Outcome {
         let names = labels ?? (path + " (base)", path + " (ours)", path + " (theirs)")
@@ -83,7 +95,43 @@ public enum PluginMerge {
         let o = try Parsed(ours, path: names.ours, limits: limits)
         let t = try Parsed(theirs, path: names.theirs, limits: limits)
         var merger = Merger(base: b, ours: o, theirs: t, path: path)
+        merger.resolutions = resolutions
         return try merger.run(partial: partial, limits: limits)
+    }
+}
+
+extension PluginMerge {
+    /// One field of a record, for showing sides next to each other.
+    public struct FieldView: Codable, Sendable, Equatable {
+        /// The four-character signature.
+        public var signature: String
+        /// Text for a NUL-terminated printable string, otherwise hex of the first 32 bytes and the length.
+        public var value: String
+    }
+
+    /// The fields (decompressed) of the records of `bytes` named by `formIDs`, in the texts
+    /// `Conflict.formID` uses, for the plugin at `path`. A FormID the plugin lacks is absent from the answer.
+    public static func fields(of formIDs: Set<String>, in bytes: [UInt8], path: String,
+                              limits: FormatLimits = .default) throws(FormatError) -> [String: [FieldView]] {
+        let parsed = try Parsed(bytes, path: path, limits: limits)
+        let engine = RecipeEngine()
+        var out: [String: [FieldView]] = [:]
+        for (id, entry) in parsed.records {
+            let text = id.text(masters: parsed.header.masters, selfName: Merger.selfName(path))
+            guard formIDs.contains(text) else { continue }
+            out[text] = try entry.node.fieldList(engine: engine, path: path, limits: limits).map { sig, payload in
+                FieldView(signature: PluginSignature.text(sig), value: Self.show(payload))
+            }
+        }
+        return out
+    }
+
+    static func show(_ payload: ArraySlice<UInt8>) -> String {
+        if payload.count > 1, payload.last == 0, payload.dropLast().allSatisfy({ (0x20..<0x7F).contains($0) }) {
+            return "\"" + String(decoding: payload.dropLast(), as: UTF8.self) + "\""
+        }
+        let hex = payload.prefix(32).map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(separator: " ")
+        return payload.count > 32 ? hex + " … (\(payload.count) bytes)" : hex
     }
 }
 
@@ -247,11 +295,16 @@ struct Merger {
     let base: Parsed, ours: Parsed, theirs: Parsed
     let path: String
     /// How conflicts name the plugin's own forms: its file name, or `self` when unknown.
-    var selfName: String {
+    var selfName: String { Self.selfName(path) }
+
+    /// The name of the plugin at `path` in FormID texts: its file name, or `self` when unknown.
+    static func selfName(_ path: String) -> String {
         let name = path.split(separator: "/").last.map(String.init) ?? ""
         return name.lowercased().hasSuffix(".esp") || name.lowercased().hasSuffix(".esm") || name.lowercased().hasSuffix(".esl") ? name : "self"
     }
     let engine = RecipeEngine()
+    /// Sides chosen for conflicts, by their reported FormID text (`PluginMerge.merge`).
+    var resolutions: [String: PluginMerge.Side] = [:]
 
     init(base: Parsed, ours: Parsed, theirs: Parsed, path: String) {
         self.base = base
@@ -316,35 +369,60 @@ struct Merger {
                 continue
             }
             // Changed on both sides, differently.
+            let conflict: PluginMerge.Conflict
             if b == nil {
-                decisions[id] = .conflict
-                conflicts.append(describe(id, o ?? t, kind: "same_new_id", o: "added", t: "added"))
+                conflict = describe(id, o ?? t, kind: "same_new_id", o: "added", t: "added")
             } else if o == nil || t == nil {
-                decisions[id] = .conflict
-                conflicts.append(describe(id, o ?? t ?? b, kind: "changed_deleted", o: o == nil ? "deleted" : "changed", t: t == nil ? "deleted" : "changed"))
+                conflict = describe(id, o ?? t ?? b, kind: "changed_deleted", o: o == nil ? "deleted" : "changed", t: t == nil ? "deleted" : "changed")
             } else if let b, let o, let t, PluginMerge.fieldMergeable.contains(o.signature), let fields = try mergeFields(b, o, t, limits: limits) {
                 decisions[id] = .merged(fields)
                 counts.fieldMerged += 1
                 oursContributes = true
                 theirsContributes = true
+                continue
             } else {
+                conflict = describe(id, o, kind: "both_changed", o: "changed", t: "changed")
+            }
+            switch resolutions[conflict.formID] {
+            case .ours?:
+                decisions[id] = .ours
+                counts.takenOurs += 1
+                oursContributes = true
+            case .theirs?:
+                decisions[id] = .theirs(t)
+                counts.takenTheirs += 1
+                theirsContributes = true
+            case nil:
                 decisions[id] = .conflict
-                conflicts.append(describe(id, o, kind: "both_changed", o: "changed", t: "changed"))
+                conflicts.append(conflict)
             }
         }
-        // Placements changed on both sides inside one cell conflict as a whole.
+        // Placements changed on both sides inside one cell conflict as a whole; a side chosen for the
+        // cell gives all of its placements there, and settles their record conflicts with it.
         for cell in oursCells.intersection(theirsCells).sorted() {
+            let cellText = cell.text(masters: masters, selfName: selfName)
+            let chosen = resolutions[cellText]
             var differs = false
+            var settled = Set<String>()
             for id in keys where decisions[id] != nil {
                 let node = ours.records[id]?.node ?? theirs.records[id]?.node
                 guard let node, PluginMerge.placements.contains(node.signature) else { continue }
                 let inCell = ours.records[id].flatMap { ours.cell(of: $0.groups) } ?? theirs.records[id].flatMap { theirs.cell(of: $0.groups) }
                 guard inCell == cell else { continue }
                 if try !same(ours.records[id]?.node, theirs.records[id]?.node, limits: limits) { differs = true }
-                if case .theirs? = decisions[id] { decisions[id] = .conflict }
+                switch chosen {
+                case .theirs?:
+                    decisions[id] = .theirs(theirs.records[id]?.node)
+                case .ours?:
+                    decisions[id] = .ours
+                case nil:
+                    if case .theirs? = decisions[id] { decisions[id] = .conflict }
+                }
+                if chosen != nil { settled.insert(id.text(masters: masters + theirs.header.masters, selfName: selfName)) }
             }
-            if differs {
-                conflicts.append(PluginMerge.Conflict(formID: cell.text(masters: masters, selfName: selfName), type: "CELL", editorID: nil, kind: "cell_both_changed",
+            conflicts.removeAll { settled.contains($0.formID) }
+            if differs, chosen == nil {
+                conflicts.append(PluginMerge.Conflict(formID: cellText, type: "CELL", editorID: nil, kind: "cell_both_changed",
                                                       ours: "changed", theirs: "changed"))
             }
         }

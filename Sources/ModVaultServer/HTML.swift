@@ -61,6 +61,9 @@ enum HTML {
         .merge{background:#ffe7c2;border-radius:3px;padding:0 4px}tr.day th{background:#fff;padding-top:12px;border-bottom:2px solid #23272f}.error{color:#b00020}.added{color:#0a7d2c}.removed{color:#b00020}
         .inside{color:#555;font-family:monospace;white-space:pre;margin:2px 0 4px 16px}code{background:#f4f4f6;padding:1px 4px}
         progress{width:320px}
+        table.sides td{vertical-align:top;width:33%}pre.version{background:#f8f8fa;padding:6px;max-height:420px;overflow:auto;white-space:pre-wrap}
+        table.records td{vertical-align:top}.field{font-family:monospace;white-space:pre-wrap;word-break:break-all}.field.differs{background:#fff3c4}
+        button.chosen{background:#23272f;color:#fff}
         </style></head><body>
         <nav><a href="/">History</a><a href="/sync">Sync</a><a href="/team">Team</a><a href="/repository">Repository</a><a href="/jobs">Jobs</a></nav>
         <main><h1>\(escape(title))</h1>

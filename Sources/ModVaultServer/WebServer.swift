@@ -183,9 +183,16 @@ public final class WebServer: Sendable {
         }
         router.post("/api/v1/folders/:index/resolve") { [self] request, context in
             try await handleAsync {
-                struct Body: Decodable { var path: String; var take: String }
+                struct Body: Decodable { var path: String; var take: String?; var records: [String: String]? }
                 let body = try await request.decode(as: Body.self, context: context)
-                return try WebResponse.json(try await resolveConflict(Int(try context.parameters.require("index")) ?? -1, path: body.path, take: body.take))
+                return try WebResponse.json(try await resolveConflict(Int(try context.parameters.require("index")) ?? -1, path: body.path,
+                                                                      take: body.take, records: body.records))
+            }
+        }
+        router.get("/api/v1/folders/:index/conflict") { [self] request, context in
+            try handle {
+                guard let path = Self.query(request, "path") else { throw WebError.badRequest("path is required") }
+                return try WebResponse.json(try conflictDetail(Int(try context.parameters.require("index")) ?? -1, path: path))
             }
         }
         router.get("/api/v1/repository") { [self] _, _ in try handle { try WebResponse.json(try repositoryInfo()) } }
@@ -241,6 +248,12 @@ public final class WebServer: Sendable {
         }
         router.get("/team") { [self] request, context in try await handleAsync(page: true) { try await teamPage(Self.query(request, "remote"), csrf: context.csrf) } }
         router.get("/sync") { [self] _, context in try await handleAsync(page: true) { try await syncPage(context.csrf) } }
+        router.get("/folders/:index/conflict") { [self] request, context in
+            try handle(page: true) {
+                guard let path = Self.query(request, "path") else { throw WebError.badRequest("path is required") }
+                return try conflictPage(Int(try context.parameters.require("index")) ?? -1, path: path, csrf: context.csrf)
+            }
+        }
         router.get("/repository") { [self] _, context in try handle(page: true) { try repositoryPage(context.csrf) } }
         router.get("/jobs") { [self] _, context in try handle(page: true) { jobsPage(context.csrf) } }
     }
@@ -256,9 +269,21 @@ public final class WebServer: Sendable {
         do { return try await body() } catch { return Self.failure(error, page: page) }
     }
 
-    /// A page or an API answer for `error`: a `WebError` keeps its status, anything else is a 400 naming its cause.
+    /// A page or an API answer for `error`: a `WebError` keeps its status; a library failure gets the
+    /// status of its kind (missing → 404, locked or already there → 409, anything else → 400), naming its cause.
     static func failure(_ error: any Error, page: Bool) -> Response {
-        let web = error as? WebError ?? .badRequest((error as? ModVaultFailure)?.description ?? "\(error)")
+        let web: WebError
+        if let e = error as? WebError {
+            web = e
+        } else if let f = error as? ModVaultFailure {
+            switch f.kind {
+            case .notFound, .repositoryMissing: web = .notFound(f.description)
+            case .locked, .repositoryExists: web = .conflict(f.description)
+            default: web = .badRequest(f.description)
+            }
+        } else {
+            web = .badRequest("\(error)")
+        }
         return WebResponse.error(web, api: !page)
     }
 

@@ -3,6 +3,7 @@ import Glibc
 public import ModVaultCore
 public import ModVaultStore
 public import ModVaultArchive
+public import ModVaultFormats
 
 /// A synced folder's local state, kept in `<folder>/.modvault/state.json` (never snapshotted or pushed).
 public struct FolderSyncState: Codable, Sendable, Equatable {
@@ -33,6 +34,10 @@ public struct FolderSyncState: Codable, Sendable, Equatable {
     public var conflicts: [SyncConflict] = []
     /// Settlements `resolve` recorded, applied by the next merge and then dropped.
     public var resolutions: [String: ConflictStrategy] = [:]
+    /// Sides `resolve --record` chose for a plugin's conflicting records (path → FormID → side),
+    /// applied by the next merge's record-level merge and then dropped. Optional so state files
+    /// written before it existed still load.
+    public var recordResolutions: [String: [String: PluginMerge.Side]]?
 
     /// Fresh state for a folder bound to `remote`.
     public init(repository: ObjectID, remote: String, remoteLocation: String) {
@@ -292,12 +297,13 @@ public struct FolderSync: Sendable {
             if let theirs, theirs.id != ours.id {
                 if graph.isAncestor(theirs.id, of: ours.id) {
                     target = ours
-                } else if graph.isAncestor(ours.id, of: theirs.id), state.resolutions.isEmpty {
+                } else if graph.isAncestor(ours.id, of: theirs.id), state.resolutions.isEmpty, state.recordResolutions?.isEmpty ?? true {
                     target = theirs
                 } else {
                     let writer = BlobWriter(repository: repository)
                     var merger = TreeMerger(repository: repository, writer: writer, rules: rules)
                     merger.resolutions = state.resolutions
+                    merger.recordResolutions = state.recordResolutions ?? [:]
                     let base = try baseTree(ours.id, theirs.id, graph: &graph, writer: writer)
                     let merged = try merger.merge(base: base, ours: MergeSide(ours), oursTree: ours.snapshot.tree,
                                                   theirs: MergeSide(theirs), theirsTree: theirs.snapshot.tree)
@@ -380,7 +386,10 @@ public struct FolderSync: Sendable {
                 if target.id != .zero { state.head = target.id }
                 state.mergedSeq = state.seq
                 state.conflicts = []
-                if pushedNow || options.direction == .pullOnly { state.resolutions = [:] }
+                if pushedNow || options.direction == .pullOnly {
+                    state.resolutions = [:]
+                    state.recordResolutions = nil
+                }
             }
             state.lastSync = Date()
             try state.save(folder)
@@ -613,6 +622,71 @@ extension FolderSync {
         case both
     }
 
+    /// The three versions of a pending conflict's path, to look at side by side: the merge base's,
+    /// ours (the folder's head) and theirs (the remote snapshot the conflict came from). A version is
+    /// nil where that snapshot has no entry at the path.
+    public struct ConflictVersions: Sendable {
+        /// The path's entry in the merge base (the first, when there are several).
+        public var base: TreeNode?
+        /// The path's entry in the folder's head.
+        public var ours: TreeNode?
+        /// The path's entry in the remote's snapshot.
+        public var theirs: TreeNode?
+        /// The merge base.
+        public var baseSnapshot: ObjectID?
+        /// The folder's head.
+        public var oursSnapshot: ObjectID?
+        /// The remote snapshot.
+        public var theirsSnapshot: ObjectID?
+    }
+
+    /// The versions of the pending conflict at `path`.
+    public func versions(of path: String, state: FolderSyncState) throws -> ConflictVersions {
+        let clean = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
+        guard let conflict = state.conflicts.first(where: { $0.path == clean }) else { throw SyncFolderError.noConflict(folder: folder, path: clean) }
+        var graph = SnapshotGraph(repository: repository)
+        var v = ConflictVersions(oursSnapshot: state.head, theirsSnapshot: conflict.theirs)
+        if let ours = state.head, let theirs = conflict.theirs { v.baseSnapshot = graph.mergeBases(ours, theirs).first }
+        func node(_ id: ObjectID?) -> TreeNode? {
+            guard let id, let tree = try? repository.loadSnapshot(id).tree else { return nil }
+            return (try? TreeWalker(repository: repository).find(clean, in: tree)) ?? nil
+        }
+        v.base = node(v.baseSnapshot)
+        v.ours = node(v.oursSnapshot)
+        v.theirs = node(v.theirsSnapshot)
+        return v
+    }
+
+    /// Settles records of the pending plugin conflict at `path` (`resolve --record`): each conflicting
+    /// record, or cell, named by the FormID the conflict reported takes the chosen side. The next sync
+    /// merges the plugin again with these choices and writes the result; the folder keeps ours until
+    /// then. Once every record of the conflict has a side, the path no longer waits. Returns the new
+    /// state (already saved).
+    public func resolve(_ path: String, records: [String: PluginMerge.Side], state initial: FolderSyncState) throws -> FolderSyncState {
+        var state = initial
+        let guardFile = try FolderGuard.acquire(folder)
+        defer { guardFile.release() }
+        let clean = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
+        guard let index = state.conflicts.firstIndex(where: { $0.path == clean }) else { throw SyncFolderError.noConflict(folder: folder, path: clean) }
+        let pending = state.conflicts[index].records ?? []
+        let settleable = pending.filter { $0.formID != "-" }
+        for formID in records.keys where !settleable.contains(where: { $0.formID == formID }) {
+            throw SyncFolderError.noRecordConflict(folder: folder, path: clean, formID: formID,
+                                                   pending: settleable.map(\.formID))
+        }
+        var chosen = state.recordResolutions ?? [:]
+        chosen[clean, default: [:]].merge(records) { $1 }
+        state.recordResolutions = chosen
+        let left = pending.filter { chosen[clean]?[$0.formID] == nil }
+        if left.isEmpty {
+            state.conflicts.remove(at: index)
+        } else {
+            state.conflicts[index].records = left
+        }
+        try state.save(folder)
+        return state
+    }
+
     /// Settles the pending conflict at `path`: writes the chosen version into the folder and records the
     /// choice for the next sync, which completes the merge. Returns the new state (already saved).
     public func resolve(_ path: String, take: Take, state initial: FolderSyncState) throws -> FolderSyncState {
@@ -643,6 +717,7 @@ extension FolderSync {
                 break
             }
         }
+        state.recordResolutions?[clean] = nil
         switch take {
         case .ours:
             state.resolutions[clean] = .ours

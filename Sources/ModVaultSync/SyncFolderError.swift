@@ -24,6 +24,8 @@ public enum SyncFolderError: ModVaultFailure {
     case leaseHeld(remote: String, device: String, until: String)
     /// `resolve` named a path with no pending conflict.
     case noConflict(folder: String, path: String)
+    /// `resolve --record` named a FormID that is not among the path's conflicting records.
+    case noRecordConflict(folder: String, path: String, formID: String, pending: [String])
 
     /// The broad cause.
     public var kind: FailureKind {
@@ -32,7 +34,7 @@ public enum SyncFolderError: ModVaultFailure {
         case .badState: return .corrupt
         case .busy, .leaseHeld: return .locked
         case .raceLost: return .other
-        case .noConflict: return .notFound
+        case .noConflict, .noRecordConflict: return .notFound
         }
     }
 
@@ -53,6 +55,10 @@ public enum SyncFolderError: ModVaultFailure {
         case .raceLost(let r, let n): return "\(r): other devices took the next push log entry \(n) times in a row; try again"
         case .leaseHeld(let r, let d, let u): return "\(r): device \(d) holds the single-writer lease until \(u)"
         case .noConflict(let f, let p): return "\(f): no pending conflict at '\(p)' (see 'modvault conflicts')"
+        case .noRecordConflict(let f, let p, let id, let pending):
+            return pending.isEmpty
+                ? "\(f): '\(p)' has no record conflicts to settle one by one; use --take ours|theirs|both"
+                : "\(f): '\(p)' has no conflicting record \(id); its conflicting records are \(pending.joined(separator: ", "))"
         }
     }
 }

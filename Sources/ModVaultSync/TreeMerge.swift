@@ -105,6 +105,8 @@ struct TreeMerger {
     let rules: SyncRules
     /// Paths settled by `resolve` (ours or theirs), applied before the rules.
     var resolutions: [String: ConflictStrategy] = [:]
+    /// Plugin records settled by `resolve --record`, by path and FormID, given to the record-level merge.
+    var recordResolutions: [String: [String: PluginMerge.Side]] = [:]
     /// A merge of merge bases (a virtual base) settles every conflict for `ours` and reports none.
     var virtual = false
 
@@ -255,7 +257,8 @@ struct TreeMerger {
         guard [base, ours, theirs].allSatisfy({ $0.type == .regular && $0.size <= limit }) else { return .notMergeable }
         let outcome: PluginMerge.Outcome
         do {
-            outcome = try PluginMerge.merge(base: try bytes(base), ours: try bytes(ours), theirs: try bytes(theirs), path: path)
+            outcome = try PluginMerge.merge(base: try bytes(base), ours: try bytes(ours), theirs: try bytes(theirs), path: path,
+                                            resolutions: recordResolutions[path] ?? [:])
         } catch is FormatError {
             // A plugin that does not parse is left to the strategy, like any binary.
             return .notMergeable

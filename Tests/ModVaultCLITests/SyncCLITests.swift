@@ -4,6 +4,7 @@ import ModVaultCore
 import ModVaultStore
 import ModVaultArchive
 import ModVaultFixtures
+import ModVaultFormats
 
 /// Devices for CLI sync tests: each has its own repository, folder and XDG_CONFIG_HOME (so its own device ID).
 struct CLIDevices {
@@ -287,16 +288,43 @@ struct SyncCLITests {
         #expect(failures.isEmpty, "\(failures.joined(separator: "\n"))")
     }
 
+    /// A plugin record conflict settled on the command line: `conflicts` names the record and how to
+    /// settle it, `resolve --record` refuses a FormID that is not in conflict, and the next sync writes
+    /// the merge on one device and brings it to the other.
+    @Test func resolveRecordByRecord() throws {
+        let d = try CLIDevices()
+        let plugin = globPlugin
+        try FileManager.default.createDirectory(atPath: d.folder("a") + "/Data", withIntermediateDirectories: true)
+        try plugin([0x800: 1, 0x801: 2]).write(to: URL(fileURLWithPath: d.folder("a") + "/Data/Team.esp"))
+        try d.setUp([:])
+        try d.write("b", "Data/Team.esp", plugin([0x800: 12, 0x801: 22]))
+        #expect(try d.run("b", ["sync", d.folder("b")]).status == 0)
+        try d.write("a", "Data/Team.esp", plugin([0x800: 11, 0x801: 2]))
+        #expect(try d.run("a", ["sync", d.folder("a")]).status == 5)
+
+        let listed = try d.run("a", ["conflicts", d.folder("a")])
+        #expect(listed.stdout.contains("Team.esp:000800") && listed.stdout.contains("--record Team.esp:000800=ours|theirs"), "\(listed.stdout)")
+        let wrong = try d.run("a", ["resolve", d.folder("a"), "Data/Team.esp", "--record", "Team.esp:000801=theirs"])
+        #expect(wrong.status != 0 && wrong.stderr.contains("Team.esp:000800"), "\(wrong.stderr)")
+        let malformed = try d.run("a", ["resolve", d.folder("a"), "Data/Team.esp", "--record", "Team.esp:000800"])
+        #expect(malformed.status == 2)
+        let resolved = try d.run("a", ["resolve", d.folder("a"), "Data/Team.esp", "--record", "Team.esp:000800=theirs"])
+        #expect(resolved.status == 0, "\(resolved.stderr)")
+        let done = try d.run("a", ["sync", d.folder("a"), "--json"])
+        #expect(done.status == 0, "\(done.stderr)")
+        #expect(try d.run("b", ["sync", d.folder("b")]).status == 0)
+        #expect(try d.files("a") == d.files("b"))
+        let merged = try Data(contentsOf: URL(fileURLWithPath: d.folder("a") + "/Data/Team.esp"))
+        let values = try ModVaultFormats.PluginFile.parse(MemoryRangeReader([UInt8](merged))).records.filter { $0.signature == "GLOB" }.map { r -> UInt32 in
+            let end = Int(r.offset) + 24 + Int(r.dataSize)
+            return merged[(end - 4)..<end].reversed().reduce(0) { $0 << 8 | UInt32($1) }
+        }
+        #expect(values == [12, 22], "theirs for the clashing record, theirs' one-sided edit kept")
+    }
+
     @Test func mergePluginWritesOnlyAMergeAndReportsConflicts() throws {
         let h = try CLIHarness()
-        func plugin(_ values: [UInt32: UInt32]) -> Data {
-            let records = values.sorted { $0.key < $1.key }.map { object, value in
-                PluginRecord("GLOB", formID: 0x0100_0000 | object, fields: [
-                    PluginField("EDID", Array("gValue\(object)\0".utf8)), PluginField("FLTV", withUnsafeBytes(of: value.littleEndian) { Array($0) }),
-                ])
-            }
-            return Data(PluginWriter.bytes(header: PluginHeader(nextObjectID: 0x900), groups: [PluginGroup("GLOB", records: records)]))
-        }
+        let plugin = globPlugin
         let files = ["base": [0x800: 1, 0x801: 2], "ours": [0x800: 5, 0x801: 2], "theirs": [0x800: 1, 0x801: 7, 0x802: 9],
                      "clash": [0x800: 6, 0x801: 2]] as [String: [UInt32: UInt32]]
         for (name, values) in files { try plugin(values).write(to: URL(fileURLWithPath: "\(h.root)/\(name).esp")) }
@@ -320,4 +348,14 @@ struct SyncCLITests {
         let bad = try h.modvault(["merge-plugin", "\(h.root)/base.esp", "\(h.root)/ours.esp", "\(h.root)/bad.esp", "-o", "\(h.root)/x.esp"])
         #expect(bad.status == 1 && bad.stderr.contains("bad.esp"))
     }
+}
+
+/// A plugin of one GLOB per (object ID, value), each value as its FLTV.
+func globPlugin(_ values: [UInt32: UInt32]) -> Data {
+    let records = values.sorted { $0.key < $1.key }.map { object, value in
+        PluginRecord("GLOB", formID: 0x0100_0000 | object, fields: [
+            PluginField("EDID", Array("gValue\(object)\0".utf8)), PluginField("FLTV", withUnsafeBytes(of: value.littleEndian) { Array($0) }),
+        ])
+    }
+    return Data(PluginWriter.bytes(header: PluginHeader(nextObjectID: 0x900), groups: [PluginGroup("GLOB", records: records)]))
 }

@@ -89,6 +89,22 @@ struct PluginMergeTests {
         return [a, b, c, d, e]
     }
 
+    /// Two sides with one conflict of each record kind against the base: both_changed (0x803),
+    /// changed_deleted (0x801), same_new_id (0x806) and cell_both_changed (the cell's placements).
+    static func everyKindOfConflict() -> (base: MergeFixture, ours: MergeFixture, theirs: MergeFixture) {
+        let base = MergeFixture.base()
+        var ours = base, theirs = base
+        ours.set("NPC_", me | 0x803, field: "FULL", to: TestPlugin.zstring("Ours"))
+        theirs.set("NPC_", me | 0x803, field: "FULL", to: TestPlugin.zstring("Theirs"))
+        ours.remove("GMST", me | 0x801)
+        theirs.set("GMST", me | 0x801, field: "DATA", to: MergeFixture.u32(42))
+        ours.add("KYWD", me | 0x806, [("EDID", TestPlugin.zstring("A"))])
+        theirs.add("KYWD", me | 0x806, [("EDID", TestPlugin.zstring("B"))])
+        ours.cellRefs[0].1[1].1 = TestData.text(24, seed: 50)
+        theirs.cellRefs[1].1[1].1 = TestData.text(24, seed: 51)
+        return (base, ours, theirs)
+    }
+
     @Test func mergingAPluginWithItselfIsByteIdentical() throws {
         for bytes in [MergeFixture.base().build(), try PublicFixtures.bytes("testing-plugins/Blank.esp")] {
             let out = try PluginMerge.merge(base: bytes, ours: bytes, theirs: bytes)
@@ -143,20 +159,7 @@ struct PluginMergeTests {
     }
 
     @Test func conflictsOfEveryKind() throws {
-        let base = MergeFixture.base()
-        var ours = base, theirs = base
-        // both_changed
-        ours.set("NPC_", Self.me | 0x803, field: "FULL", to: TestPlugin.zstring("Ours"))
-        theirs.set("NPC_", Self.me | 0x803, field: "FULL", to: TestPlugin.zstring("Theirs"))
-        // changed_deleted
-        ours.remove("GMST", Self.me | 0x801)
-        theirs.set("GMST", Self.me | 0x801, field: "DATA", to: MergeFixture.u32(42))
-        // same_new_id
-        ours.add("KYWD", Self.me | 0x806, [("EDID", TestPlugin.zstring("A"))])
-        theirs.add("KYWD", Self.me | 0x806, [("EDID", TestPlugin.zstring("B"))])
-        // cell_both_changed
-        ours.cellRefs[0].1[1].1 = TestData.text(24, seed: 50)
-        theirs.cellRefs[1].1[1].1 = TestData.text(24, seed: 51)
+        let (base, ours, theirs) = Self.everyKindOfConflict()
         let out = try PluginMerge.merge(base: base.build(), ours: ours.build(), theirs: theirs.build())
         #expect(!out.merged && out.output == nil)
         let kinds = Dictionary(grouping: out.conflicts, by: \.kind)
@@ -171,6 +174,36 @@ struct PluginMergeTests {
         let records = try recordSet(partialOutput)
         #expect(records["self:000801"] == nil)
         #expect(records["self:000803"] == (try recordSet(ours.build()))["self:000803"])
+    }
+
+    /// Every conflict of `conflictsOfEveryKind` settled by a chosen side: the merge completes, each
+    /// record is the chosen side's, and what was settled no longer counts as a conflict.
+    @Test(arguments: PluginMerge.Side.allCases)
+    func resolutionsSettleConflictsRecordByRecord(_ side: PluginMerge.Side) throws {
+        let (base, ours, fixture) = Self.everyKindOfConflict()
+        var theirs = fixture
+        // A change on one side only still merges as usual.
+        theirs.set("GMST", Self.me | 0x800, field: "DATA", to: MergeFixture.u32(77))
+        let (b, o, t) = (base.build(), ours.build(), theirs.build())
+        let first = try PluginMerge.merge(base: b, ours: o, theirs: t)
+        #expect(first.conflicts.count == 4)
+
+        // Settling one record leaves the other three.
+        let one = try PluginMerge.merge(base: b, ours: o, theirs: t, resolutions: ["self:000803": side])
+        #expect(one.conflicts.map(\.formID).sorted() == first.conflicts.map(\.formID).filter { $0 != "self:000803" }.sorted())
+
+        let all = Dictionary(uniqueKeysWithValues: first.conflicts.map { ($0.formID, side) })
+        let out = try PluginMerge.merge(base: b, ours: o, theirs: t, resolutions: all)
+        #expect(out.merged)
+        let merged = try recordSet(try #require(out.output))
+        let chosen = try recordSet(side == .ours ? o : t)
+        for id in ["self:000803", "self:000801", "self:000806", "self:000901", "self:000902"] {
+            #expect(merged[id] == chosen[id], "\(id) is \(side)'s")
+        }
+        #expect(merged["self:000800"].map { Array($0.suffix(4)) } == MergeFixture.u32(77))
+        // A resolution for a record that is no conflict changes nothing.
+        let clean = try PluginMerge.merge(base: b, ours: b, theirs: t, resolutions: ["self:000800": .ours])
+        #expect(clean.output == t)
     }
 
     @Test func fieldMergeOnlyForUnorderedRecordTypes() throws {

@@ -9,6 +9,9 @@ import ModVaultRemoteSupport
 import ModVaultServer
 import ModVaultSync
 import ModVaultRemoteHTTP
+import ModVaultRemoteDisk
+import ModVaultFixtures
+import ModVaultFormats
 
 /// The JSON API and its security checks, over real HTTP against a server on a free loopback port.
 @Suite("modvault serve")
@@ -41,9 +44,16 @@ struct WebServerTests {
             var configuration = WebServerConfiguration(repository: repo, password: password) { name in
                 throw WebError.notFound("no remote \(name)")
             }
+            configuration.peerToken = "peer-token"
+            return try await launch(configuration, root: root, first: first, second: second)
+        }
+
+        /// Serves `configuration` on a free port and signs in.
+        static func launch(_ configuration: WebServerConfiguration, root: String, first: String = "", second: String = "") async throws -> Served {
+            var configuration = configuration
+            let repo = configuration.repository
             configuration.port = 0
             configuration.loginToken = "test-login-token"
-            configuration.peerToken = "peer-token"
             let url = Mutex<String?>(nil)
             let server = WebServer(configuration: configuration)
             let task = Task { try await server.run { address in url.withLock { $0 = address } } }
@@ -238,4 +248,86 @@ struct WebServerTests {
         }
         #expect(try await WebServerTests.send("POST", s.base + "/peer/peer-token/config", host: nil).status == 405)
     }
+
+    /// A plugin conflict over the API: its three versions and the record's fields on each side, a
+    /// FormID not in conflict refused, a bad side refused, then the record settled and merged by sync.
+    @Test func conflictsAreShownAndSettledRecordByRecord() async throws {
+        let root = NSTemporaryDirectory() + "modvault-serve-" + Hex.encode(SecureRandom.bytes(6))
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        var options = RepositoryOptions()
+        options.scrypt = ScryptParameters(n: 1024, r: 8, p: 1)
+        let password = Array("serve secret".utf8)
+        let a = try Repository.initialize(at: root + "/repo-a", password: password, options: options)
+        let remote = DiskRemote(path: root + "/remote")
+        try remote.createFolder()
+        func plugin(_ values: [UInt32: UInt32]) -> Data {
+            let records = values.sorted { $0.key < $1.key }.map { object, value in
+                ModVaultFixtures.PluginRecord("GLOB", formID: 0x0100_0000 | object, fields: [
+                    PluginField("EDID", Array("gValue\(object)\0".utf8)), PluginField("FLTV", withUnsafeBytes(of: value.littleEndian) { Array($0) }),
+                ])
+            }
+            return Data(PluginWriter.bytes(header: ModVaultFixtures.PluginHeader(nextObjectID: 0x900), groups: [PluginGroup("GLOB", records: records)]))
+        }
+        func sync(_ repo: Repository, _ folder: String) async throws -> FolderSyncReport {
+            let state = try FolderSyncState.load(folder) ?? FolderSyncState(repository: repo.config.id, remote: "team", remoteLocation: remote.location)
+            return try await FolderSync(repository: repo, remote: remote, folder: folder).run(state: state)
+        }
+        let folderA = root + "/a", folderB = root + "/b"
+        try FileSystem.makeDirectories(folderA + "/Data")
+        try FileSystem.makeDirectories(folderB)
+        try plugin([0x800: 1, 0x801: 2]).write(to: URL(fileURLWithPath: folderA + "/Data/Team.esp"))
+        _ = try await sync(a, folderA)
+        let (b, _) = try await Syncer.clone(from: remote, to: root + "/repo-b", password: password)
+        _ = try await sync(b, folderB)
+        try plugin([0x800: 12, 0x801: 22]).write(to: URL(fileURLWithPath: folderB + "/Data/Team.esp"))
+        _ = try await sync(b, folderB)
+        try plugin([0x800: 11, 0x801: 2]).write(to: URL(fileURLWithPath: folderA + "/Data/Team.esp"))
+        #expect(try await sync(a, folderA).unresolved)
+
+        var configuration = WebServerConfiguration(repository: a, password: password) { name in
+            guard name == "team" else { throw WebError.notFound("no remote \(name)") }
+            return (remote, remote.location, nil)
+        }
+        configuration.folders = [folderA]
+        let s = try await Served.launch(configuration, root: root)
+        defer { s.task.cancel() }
+
+        let detail = try await s.request("GET", "/api/v1/folders/0/conflict?path=Data/Team.esp")
+        #expect(detail.status == 200, "\(detail.text)")
+        let d = try #require(try Self.object(detail) as? [String: Any])
+        for side in ["base", "ours", "theirs"] {
+            #expect((d[side] as? [String: Any])?["present"] as? Bool == true, "\(side) is there")
+        }
+        let records = try #require(d["records"] as? [[String: Any]])
+        #expect(records.count == 1)
+        #expect(records.first?["form_id"] as? String == "Team.esp:000800" && records.first?["editor_id"] as? String == "gValue2048")
+        let fields = try #require(records.first?["fields"] as? [String: [[String: String]]])
+        #expect(fields["ours"]?.last?["signature"] == "FLTV" && fields["ours"]?.last?["value"] == "0b 00 00 00")
+        #expect(fields["theirs"]?.last?["value"] == "0c 00 00 00" && fields["base"]?.last?["value"] == "01 00 00 00")
+        #expect(try await s.request("GET", "/api/v1/folders/0/conflict?path=Data/None.esp").status == 404)
+        #expect(try await s.request("GET", "/folders/0/conflict?path=Data/Team.esp").text.contains("table class=records"))
+
+        let notInConflict = try await s.request("POST", "/api/v1/folders/0/resolve", json: ["path": "Data/Team.esp", "records": ["Team.esp:000801": "theirs"]])
+        #expect(notInConflict.status == 404 && notInConflict.text.contains("Team.esp:000800"), "\(notInConflict.status) \(notInConflict.text)")
+        let badSide = try await s.request("POST", "/api/v1/folders/0/resolve", json: ["path": "Data/Team.esp", "records": ["Team.esp:000800": "mine"]])
+        #expect(badSide.status == 400)
+        let neither = try await s.request("POST", "/api/v1/folders/0/resolve", json: ["path": "Data/Team.esp"])
+        #expect(neither.status == 400)
+        let crossSite = try await s.request("POST", "/api/v1/folders/0/resolve", json: ["path": "Data/Team.esp", "records": ["Team.esp:000800": "theirs"]],
+                                            origin: "http://evil.example")
+        #expect(crossSite.status == 403)
+        let settled = try await s.request("POST", "/api/v1/folders/0/resolve", json: ["path": "Data/Team.esp", "records": ["Team.esp:000800": "theirs"]])
+        #expect(settled.status == 200, "\(settled.text)")
+        #expect(((try Self.object(settled) as? [String: Any])?["conflicts"] as? [Any])?.isEmpty == true)
+
+        let done = try await sync(a, folderA)
+        #expect(done.pushed && !done.unresolved)
+        _ = try await sync(b, folderB)
+        let merged = try Data(contentsOf: URL(fileURLWithPath: folderA + "/Data/Team.esp"))
+        #expect(try Data(contentsOf: URL(fileURLWithPath: folderB + "/Data/Team.esp")) == merged)
+        let parsed = try ModVaultFormats.PluginFile.parse(MemoryRangeReader([UInt8](merged)))
+        let values = parsed.records.filter { $0.signature == "GLOB" }.map { r -> UInt8 in merged[Int(r.offset) + 24 + Int(r.dataSize) - 4] }
+        #expect(values == [12, 22])
+    }
+
 }

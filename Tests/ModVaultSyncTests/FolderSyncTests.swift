@@ -457,6 +457,33 @@ struct FolderSyncTests {
         #expect(clash.conflicts.first?.records?.first?.formID == "Team.esp:000800")
     }
 
+    /// A plugin conflict settled record by record: B's value for the clashing record, A's other edit
+    /// kept; both devices end with the same plugin.
+    @Test func recordResolutionsFinishAPluginMerge() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first([:])
+        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 2, 0x802: 3]))
+        try await a.sync()
+        let b = try await team.join("b")
+        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 11, 0x801: 2, 0x802: 33]))
+        try b.write("Data/Team.esp", bytes: tinyPlugin([0x800: 12, 0x801: 22, 0x802: 3]))
+        try await b.sync()
+        #expect(try await a.sync().unresolved)
+        let sync = FolderSync(repository: a.repository, remote: team.remote, folder: a.folder)
+        // A FormID that is not in conflict is refused, naming the ones that are.
+        #expect(throws: SyncFolderError.self) { _ = try sync.resolve("Data/Team.esp", records: ["Team.esp:000801": .ours], state: try a.state) }
+        let after = try sync.resolve("Data/Team.esp", records: ["Team.esp:000800": .theirs], state: try a.state)
+        #expect(after.conflicts.isEmpty)
+        let done = try await a.sync()
+        #expect(done.pushed && !done.unresolved)
+        #expect(done.conflicts.map(\.resolution) == ["records-merged"])
+        try await b.sync()
+        let merged = try #require(a.bytes("Data/Team.esp"))
+        #expect(b.bytes("Data/Team.esp") == merged)
+        #expect(try tinyPluginValues(merged) == [0x800: 12, 0x801: 22, 0x802: 33])
+        #expect(try a.state.recordResolutions == nil)
+    }
+
     @Test func dryRunChangesNothing() async throws {
         let team = try SyncTeam()
         let a = try await team.first(["a.txt": "a"])
@@ -562,4 +589,15 @@ func tinyPlugin(_ values: [UInt32: UInt32]) -> [UInt8] {
         ])
     }
     return PluginWriter.bytes(header: ModVaultFixtures.PluginHeader(nextObjectID: 0x900), groups: [PluginGroup("GMST", records: records)])
+}
+
+/// The DATA value of each GMST of a `tinyPlugin` (its last four bytes), by object ID.
+func tinyPluginValues(_ bytes: [UInt8]) throws -> [UInt32: UInt32] {
+    let parsed = try ModVaultFormats.PluginFile.parse(MemoryRangeReader(bytes))
+    var out: [UInt32: UInt32] = [:]
+    for r in parsed.records where r.signature == "GMST" {
+        let end = Int(r.offset) + 24 + Int(r.dataSize)
+        out[r.formID & 0xFF_FFFF] = bytes[(end - 4)..<end].reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+    return out
 }

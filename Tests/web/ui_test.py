@@ -7,7 +7,7 @@ Usage: Tests/web/ui_test.py --binary PATH/modvault [--screenshots DIR] [--keep]
 (modvault-fixtures is taken from beside the binary.)
 Needs: Debian `chromium` and `chromium-driver`, PyPI `selenium` (scripts/setup.sh installs them).
 """
-import argparse, os, shutil, subprocess, tempfile, urllib.error, urllib.parse, urllib.request
+import argparse, os, shutil, struct, subprocess, tempfile, urllib.error, urllib.parse, urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -20,6 +20,32 @@ def run(binary, env, *args):
     if done.returncode != 0:
         raise SystemExit(f"modvault {' '.join(args)} failed ({done.returncode}): {done.stderr}")
     return done.stdout
+
+
+def tiny_plugin(values):
+    """A Fallout 4 plugin with one GMST per (object ID, value): the DATA of each is the value."""
+    def field(sig, data):
+        return sig.encode() + struct.pack("<H", len(data)) + data
+
+    def record(sig, form_id, data):
+        return sig.encode() + struct.pack("<IIIIHH", len(data), 0, form_id, 0, 131, 0) + data
+
+    records = b"".join(record("GMST", 0x01000000 | obj, field("EDID", b"fSetting%x\0" % obj) + field("DATA", struct.pack("<I", v)))
+                       for obj, v in sorted(values.items()))
+    group = b"GRUP" + struct.pack("<I", 24 + len(records)) + b"GMST" + struct.pack("<iHHHH", 0, 0, 0, 0, 0) + records
+    header = (field("HEDR", struct.pack("<fiI", 1.0, len(values) + 1, 0x900)) + field("CNAM", b"DEFAULT\0")
+              + field("MAST", b"Fallout4.esm\0") + field("DATA", struct.pack("<Q", 0)) + field("INTV", struct.pack("<I", 1)))
+    return record("TES4", 0, header) + group
+
+
+def plugin_values(data):
+    """The DATA value of each GMST of a tiny_plugin, by object ID."""
+    out, at = {}, 24 + struct.unpack_from("<I", data, 4)[0] + 24
+    while at < len(data):
+        size, form_id = struct.unpack_from("<I", data, at + 4)[0], struct.unpack_from("<I", data, at + 12)[0]
+        out[form_id & 0xFFFFFF] = struct.unpack_from("<I", data, at + 24 + size - 4)[0]
+        at += 24 + size
+    return out
 
 
 def main():
@@ -61,10 +87,14 @@ def main():
     # A synced folder with a conflict waiting: this device and a second one (a clone) edit one
     # plugin differently; plugins that do not parse cannot merge record by record, so the
     # conflict stays for the Sync page.
+    # A real plugin edited on both sides: one record differently (a record conflict), one on one side.
     shared = f"{root}/shared"
     os.makedirs(f"{shared}/Quest")
+    os.makedirs(f"{shared}/Team")
     with open(f"{shared}/Quest/Quest.esp", "w") as f:
         f.write("base")
+    with open(f"{shared}/Team/Team.esp", "wb") as f:
+        f.write(tiny_plugin({0x800: 1, 0x801: 2}))
     run(binary, env, "remote", "add", "sync", f"{root}/sync-remote")
     run(binary, env, "sync", shared, "--remote", "sync")
     other = dict(env, MODVAULT_REPO=f"{root}/repo-b", XDG_CONFIG_HOME=f"{root}/config-b")
@@ -73,9 +103,13 @@ def main():
     run(binary, other, "sync", f"{root}/shared-b", "--remote", f"{root}/sync-remote")
     with open(f"{root}/shared-b/Quest/Quest.esp", "w") as f:
         f.write("theirs")
+    with open(f"{root}/shared-b/Team/Team.esp", "wb") as f:
+        f.write(tiny_plugin({0x800: 12, 0x801: 22}))
     run(binary, other, "sync", f"{root}/shared-b")
     with open(f"{shared}/Quest/Quest.esp", "w") as f:
         f.write("ours")
+    with open(f"{shared}/Team/Team.esp", "wb") as f:
+        f.write(tiny_plugin({0x800: 11, 0x801: 2}))
     conflicted = subprocess.run([binary, "sync", shared], env=env, capture_output=True, text=True)
     if conflicted.returncode != 5:
         raise SystemExit(f"expected a conflict (exit 5), got {conflicted.returncode}: {conflicted.stderr}")
@@ -189,18 +223,42 @@ def main():
         check(len(driver.find_elements(By.CSS_SELECTOR, "#versions tr")) - 1 == 2, "two versions of Armor.esp")
         shot("versions")
 
-        # Resolve the conflict with one click: take theirs.
+        # Resolve the unparseable plugin's conflict with one click: take theirs.
         driver.get(base + "/sync")
         wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.conflicts"))
-        check("Quest/Quest.esp" in driver.find_element(By.CSS_SELECTOR, "table.conflicts").text, "the conflict is listed")
+        listed = driver.find_element(By.CSS_SELECTOR, "table.conflicts").text
+        check("Quest/Quest.esp" in listed and "Team/Team.esp" in listed, "both conflicts are listed")
+        check("Team.esp:000800" in listed, "the conflicting record is named")
         shot("sync")
         for button in driver.find_elements(By.CSS_SELECTOR, "button.resolve"):
-            if button.get_attribute("data-take") == "theirs":
+            if button.get_attribute("data-take") == "theirs" and button.get_attribute("data-path") == "Quest/Quest.esp":
                 button.click()
                 break
-        wait.until(lambda d: not d.find_elements(By.CSS_SELECTOR, "table.conflicts"))
+        wait.until(lambda d: "Quest/Quest.esp" not in d.find_element(By.CSS_SELECTOR, "table.conflicts").text)
         with open(f"{shared}/Quest/Quest.esp") as f:
             check(f.read() == "theirs", "resolving took their version")
+
+        # The plugin's conflict side by side: base, ours and theirs, the record's fields on each side
+        # with the differing one marked; take theirs for that record, then sync to write the merge.
+        driver.find_element(By.LINK_TEXT, "Team/Team.esp").click()
+        wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "table.records"))
+        check(len(driver.find_elements(By.CSS_SELECTOR, "table.sides td")) == 3, "base, ours and theirs side by side")
+        records = driver.find_element(By.CSS_SELECTOR, "table.records").text
+        check("Team.esp:000800" in records and "fSetting800" in records, "the conflicting record with its EditorID")
+        check(len(driver.find_elements(By.CSS_SELECTOR, "table.records .field.differs")) >= 2, "the differing field is marked")
+        check("Team.esp:000801" not in records, "the record changed on one side only is not a conflict")
+        shot("conflict")
+        for button in driver.find_elements(By.CSS_SELECTOR, "button.resolve-record"):
+            if button.get_attribute("data-side") == "theirs":
+                button.click()
+                break
+        wait.until(lambda d: d.current_url.endswith("/sync") and not d.find_elements(By.CSS_SELECTOR, "table.conflicts"))
+        driver.find_element(By.CSS_SELECTOR, "button.sync-now").click()
+        wait.until(lambda d: "succeeded" in d.find_element(By.CSS_SELECTOR, "p.job-slot").text
+                   or "done" in d.find_element(By.CSS_SELECTOR, "p.job-slot").text)
+        with open(f"{shared}/Team/Team.esp", "rb") as f:
+            merged = plugin_values(f.read())
+        check(merged == {0x800: 12, 0x801: 22}, f"the merged plugin took theirs for the record and kept the rest: {merged}")
 
         # The repository page: size, deduplication, remotes; a check runs as a job to the end.
         driver.get(base + "/repository")
@@ -218,7 +276,7 @@ def main():
         driver.find_element(By.ID, "invite-create").click()
         wait.until(lambda d: d.find_element(By.ID, "invite-code").get_attribute("value").startswith("mvinv1:"))
         shot("team")
-        print("web UI tests passed: history, browse, inside a plugin, changes, restore with progress, jobs, versions, conflict resolved, repository check and prune preview, invite")
+        print("web UI tests passed: history, browse, inside a plugin, changes, restore with progress, jobs, versions, conflicts resolved by path and by record, repository check and prune preview, invite")
     finally:
         if driver is not None:
             driver.quit()
