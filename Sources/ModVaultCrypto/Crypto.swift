@@ -96,6 +96,36 @@ public enum SHA256Digest {
     public static func hash(_ data: [UInt8]) -> ObjectID { data.withUnsafeBytes { hash($0) } }
 }
 
+/// SHA-256 over bytes given in pieces (a pack written to its file as it is built). Not thread-safe:
+/// one owner feeds it, then calls `finish` once.
+public final class SHA256Stream {
+    private let context: OpaquePointer
+
+    /// Starts a digest.
+    public init() {
+        context = EVP_MD_CTX_new()
+        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex failed")
+    }
+
+    deinit { EVP_MD_CTX_free(context) }
+
+    /// Adds `data`.
+    public func update(_ data: UnsafeRawBufferPointer) {
+        guard !data.isEmpty else { return }
+        precondition(EVP_DigestUpdate(context, data.baseAddress, data.count) == 1, "EVP_DigestUpdate failed")
+    }
+
+    /// The digest of everything added; the stream starts again empty.
+    public func finish() -> ObjectID {
+        var md = [UInt8](repeating: 0, count: 32)
+        var size: UInt32 = 32
+        let rc = md.withUnsafeMutableBytes { EVP_DigestFinal_ex(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &size) }
+        precondition(rc == 1 && size == 32, "EVP_DigestFinal_ex failed")
+        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex failed")
+        return ObjectID(bytes: md)!
+    }
+}
+
 /// HMAC-SHA256 under a secret key: the content ID of a blob.
 ///
 /// A keyed MAC (not a bare hash) keeps someone who holds the repository from testing

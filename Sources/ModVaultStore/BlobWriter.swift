@@ -1,3 +1,4 @@
+import Glibc
 import Dispatch
 import Synchronization
 public import ModVaultCore
@@ -21,10 +22,7 @@ public final class BlobSealer: @unchecked Sendable {
 public final class BlobWriter: Sendable {
     private struct State {
         var claimed = Set<BlobHandle>()
-        var builder: PackBuilder
-        // Finished pack buffers come back here after writing; reusing them avoids page-faulting
-        // fresh 16 MiB of memory for every pack.
-        var spareBuffers: [[UInt8]] = []
+        var builder: PackFileBuilder
         var writerFailure: PendingFailure?
         var unindexed: [IndexedPack] = []
         var bytesAdded: Int64 = 0
@@ -44,7 +42,7 @@ public final class BlobWriter: Sendable {
     public init(repository: Repository, packsPerIndex: Int = 32) {
         self.repository = repository
         self.packsPerIndex = packsPerIndex
-        state = Mutex(State(builder: PackBuilder(capacity: repository.config.packSize + (1 << 20))))
+        state = Mutex(State(builder: PackFileBuilder(folder: repository.path + "/data")))
     }
 
     /// A sealer configured for this repository's codec.
@@ -100,33 +98,28 @@ public final class BlobWriter: Sendable {
         ad.withUnsafeBytes { a in _ = repository.cipher.seal(payload, associatedData: a, into: out) }
         // Only read while the lock is held and the sealer is alive; the wrapper just tells the checker so.
         let sealed = BorrowedBytes(buffer: sealer.sealed.bytes)
-        let full: (bytes: [UInt8], entries: [PackEntry])? = state.withLock { s in
-            s.builder.append(handle, codec: codec, rawLength: plaintext.count, sealed: sealed.buffer)
-            s.bytesAdded += Int64(sealed.buffer.count)
-            s.blobsAdded += 1
-            return s.builder.size >= repository.config.packSize ? finish(&s) : nil
+        let full: PackFileBuilder.Finished? = try storeIO {
+            try state.withLock { (s) throws -> PackFileBuilder.Finished? in
+                try s.builder.append(handle, codec: codec, rawLength: plaintext.count, sealed: sealed.buffer)
+                s.bytesAdded += Int64(sealed.buffer.count)
+                s.blobsAdded += 1
+                return s.builder.size >= repository.config.packSize ? try s.builder.finish(cipher: repository.cipher) : nil
+            }
         }
         if let full { try enqueuePack(full) }
         return sealer.sealed.count
     }
 
-    private func finish(_ s: inout State) -> (bytes: [UInt8], entries: [PackEntry]) {
-        var spare = s.spareBuffers.popLast() ?? []
-        if spare.capacity == 0 { spare.reserveCapacity(repository.config.packSize + (1 << 20)) }
-        return s.builder.finish(cipher: repository.cipher, replacement: spare)
-    }
-
-    /// Hands a finished pack to the writer thread. Hashing, writing and fsync block for tens of
+    /// Hands a finished pack to the writer thread. Syncing, renaming and indexing block for tens of
     /// milliseconds, which must not stall the cooperative thread pool that seals chunks; at most one
-    /// pack waits, so memory stays bounded and a slow disk slows the producers down.
-    private func enqueuePack(_ pack: consuming (bytes: [UInt8], entries: [PackEntry])) throws {
+    /// pack waits, so a slow disk slows the producers down.
+    private func enqueuePack(_ pack: PackFileBuilder.Finished) throws {
         try rethrowWriterFailure()
         writerSlots.wait()
-        let pending = PendingPack(bytes: pack.bytes, entries: pack.entries)
+        let pending = PendingPack(pack)
         writerQueue.async {
             defer { self.writerSlots.signal() }
-            var bytes = pending.take()
-            do { try self.writePack(&bytes, entries: pending.entries) } catch {
+            do { try self.writePack(pending.pack) } catch {
                 self.state.withLock { s in if s.writerFailure == nil { s.writerFailure = PendingFailure(error: error) } }
             }
         }
@@ -142,25 +135,29 @@ public final class BlobWriter: Sendable {
         try rethrowWriterFailure()
     }
 
-    private func writePack(_ bytes: inout [UInt8], entries: [PackEntry]) throws {
-        defer {
-            // Uniquely owned here, so emptying keeps the capacity for the next pack.
-            bytes.removeAll(keepingCapacity: true)
-            let recycled = bytes
-            bytes = []
-            state.withLock { if $0.spareBuffers.count < 2 { $0.spareBuffers.append(recycled) } }
-        }
-        let id = SHA256Digest.hash(bytes)
-        let file = repository.filePath(ObjectName(kind: .pack, id: id))
+    /// Makes a finished pack durable under its name: sync, read-only, rename into `data/xx/`, sync the
+    /// folder; then records it for the next index file.
+    private func writePack(_ pack: PackFileBuilder.Finished) throws {
+        let file = repository.filePath(ObjectName(kind: .pack, id: pack.id))
         try storeIO {
-            try FileSystem.makeDirectories(FileSystem.parentPath(file))
-            try FileSystem.writeAtomically(file, bytes: bytes)
+            do {
+                try pack.file.sync()
+                guard fchmod(pack.file.descriptor, mode_t(0o444 & ~FileSystem.creationMask)) == 0 else {
+                    throw SystemCallError(code: errno, operation: "chmod", path: pack.file.path)
+                }
+                try FileSystem.makeDirectories(FileSystem.parentPath(file))
+                guard rename(pack.file.path, file) == 0 else { throw SystemCallError(code: errno, operation: "rename", path: file) }
+            } catch {
+                unlink(pack.file.path)
+                throw error
+            }
+            try FileSystem.syncDirectory(FileSystem.parentPath(file))
         }
-        let packSize = Int64(bytes.count)
+        let entries = pack.entries
         let flush: [IndexedPack]? = state.withLock { s in
-            s.unindexed.append(IndexedPack(id: id, entries: entries))
+            s.unindexed.append(IndexedPack(id: pack.id, entries: entries))
             s.packsWritten += 1
-            s.bytesAdded += packSize - entries.reduce(0) { $0 + $1.length }
+            s.bytesAdded += pack.size - entries.reduce(0) { $0 + $1.length }
             guard s.unindexed.count >= packsPerIndex else { return nil }
             defer { s.unindexed.removeAll() }
             return s.unindexed
@@ -168,9 +165,14 @@ public final class BlobWriter: Sendable {
         if let flush { try repository.writeIndex(IndexFile(packs: flush)) }
     }
 
+    /// The pack being built, finished, if it holds any blob.
+    private func finishLast() throws -> PackFileBuilder.Finished? {
+        try storeIO { try state.withLock { (s) throws -> PackFileBuilder.Finished? in s.builder.isEmpty ? nil : try s.builder.finish(cipher: repository.cipher) } }
+    }
+
     /// Writes the last partial pack and an index file for everything not yet indexed.
     public func flush() throws {
-        let last = state.withLock { s in s.builder.isEmpty ? nil : finish(&s) }
+        let last = try finishLast()
         if let last { try enqueuePack(last) }
         try drainWriter()
         let rest = state.withLock { s in
@@ -183,7 +185,7 @@ public final class BlobWriter: Sendable {
     /// Writes the last partial pack and returns every pack not yet indexed, without writing an index file
     /// (for callers that write one combined index themselves, such as prune).
     public func finishPacks() throws -> [IndexedPack] {
-        let last = state.withLock { s in s.builder.isEmpty ? nil : finish(&s) }
+        let last = try finishLast()
         if let last { try enqueuePack(last) }
         try drainWriter()
         return state.withLock { s in
@@ -203,21 +205,11 @@ struct BorrowedBytes: @unchecked Sendable {
     let buffer: UnsafeRawBufferPointer
 }
 
-/// A finished pack travelling to the writer thread; `take` hands over the only reference to its
-/// buffer so the buffer can be recycled without a copy.
+/// A finished pack travelling to the writer thread, which alone uses its open file from then on.
 private final class PendingPack: @unchecked Sendable {
-    private var bytes: [UInt8]
-    let entries: [PackEntry]
+    let pack: PackFileBuilder.Finished
 
-    init(bytes: [UInt8], entries: [PackEntry]) {
-        self.bytes = bytes
-        self.entries = entries
-    }
-
-    func take() -> [UInt8] {
-        defer { bytes = [] }
-        return bytes
-    }
+    init(_ pack: PackFileBuilder.Finished) { self.pack = pack }
 }
 
 /// The first error the writer thread met, kept until a caller can throw it.

@@ -56,7 +56,7 @@ extension Repository {
         var removed = 0
         let now = Date().timeIntervalSince1970
         // Not locks/: processes write lock files at any time, and a lock's temporary lives milliseconds.
-        var folders = ["", "/keys", "/index", "/snapshots"].map { path + $0 }
+        var folders = ["", "/keys", "/index", "/snapshots", "/data"].map { path + $0 }
         for sub in (try? FileSystem.list(path + "/data")) ?? [] where sub.count == 2 { folders.append(path + "/data/" + sub) }
         for folder in folders {
             for name in (try? FileSystem.list(folder)) ?? [] where name.hasPrefix(".tmp-") {

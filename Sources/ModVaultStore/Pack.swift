@@ -1,3 +1,4 @@
+import Glibc
 public import ModVaultCore
 public import ModVaultCodecs
 public import ModVaultCrypto
@@ -132,29 +133,73 @@ public enum PackFormat {
     }
 }
 
-/// Accumulates sealed blobs for one pack in a buffer that is reused from pack to pack.
-final class PackBuilder {
-    private(set) var buffer: [UInt8] = []
-    private(set) var entries: [PackEntry] = []
-
-    init(capacity: Int) { buffer.reserveCapacity(capacity) }
-
-    var size: Int { buffer.count }
-    var isEmpty: Bool { entries.isEmpty }
-
-    /// Appends an already sealed blob.
-    func append(_ handle: BlobHandle, codec: Codec, rawLength: Int, sealed: UnsafeRawBufferPointer) {
-        entries.append(PackEntry(handle: handle, codec: codec, length: Int64(sealed.count), rawLength: Int64(rawLength), offset: Int64(buffer.count)))
-        buffer.append(contentsOf: sealed)
+/// Writes one pack straight into a temporary file under `data/` as its blobs are sealed, hashing it
+/// on the way, so memory holds the entries and not the pack: a 16 MiB pack no longer lives in memory
+/// two or three times while it waits for its turn to be written. The file gets its name (the SHA-256
+/// of its bytes) only when `BlobWriter` renames it, after it is synced; a process killed before that
+/// leaves a `.tmp-` file that `removeStaleTemporaryFiles` clears.
+final class PackFileBuilder {
+    /// A finished pack: its temporary file, still open, and what goes into the index for it.
+    struct Finished {
+        var file: OpenFile
+        var id: ObjectID
+        var entries: [PackEntry]
+        var size: Int64
     }
 
-    /// Appends the header and returns the finished pack bytes with its entries, continuing in
-    /// `replacement` (an empty buffer, ideally one whose capacity is recycled from an earlier pack).
-    func finish(cipher: AEAD, replacement: [UInt8]) -> (bytes: [UInt8], entries: [PackEntry]) {
-        buffer.append(contentsOf: PackFormat.sealedHeader(entries, cipher: cipher))
-        var result = (bytes: replacement, entries: [PackEntry]())
-        swap(&result.bytes, &buffer)
-        swap(&result.entries, &entries)
-        return result
+    private let folder: String
+    private var file: OpenFile?
+    private let hasher = SHA256Stream()
+    private(set) var entries: [PackEntry] = []
+    private(set) var size = 0
+
+    /// Builds packs in temporaries under `folder` (the repository's `data/`).
+    init(folder: String) { self.folder = folder }
+
+    var isEmpty: Bool { entries.isEmpty }
+
+    /// Appends an already sealed blob to the file.
+    func append(_ handle: BlobHandle, codec: Codec, rawLength: Int, sealed: UnsafeRawBufferPointer) throws {
+        let out = try open()
+        do { try out.write(sealed) } catch {
+            discard()
+            throw error
+        }
+        hasher.update(sealed)
+        entries.append(PackEntry(handle: handle, codec: codec, length: Int64(sealed.count), rawLength: Int64(rawLength), offset: Int64(size)))
+        size += sealed.count
+    }
+
+    /// Appends the header and hands over the file; the builder starts a new pack on its next append.
+    func finish(cipher: AEAD) throws -> Finished {
+        guard let out = file else { throw SystemCallError(code: EINVAL, operation: "finish an empty pack", path: folder) }
+        let header = PackFormat.sealedHeader(entries, cipher: cipher)
+        do { try header.withUnsafeBytes { try out.write($0) } } catch {
+            discard()
+            throw error
+        }
+        header.withUnsafeBytes { hasher.update($0) }
+        let finished = Finished(file: out, id: hasher.finish(), entries: entries, size: Int64(size + header.count))
+        file = nil
+        entries = []
+        size = 0
+        return finished
+    }
+
+    /// Drops the pack being built and its temporary (after a failed write).
+    func discard() {
+        if let file { unlink(file.path) }
+        file = nil
+        entries = []
+        size = 0
+        _ = hasher.finish()
+    }
+
+    private func open() throws -> OpenFile {
+        if let file { return file }
+        let path = "\(folder)/.tmp-pack-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let created = try OpenFile.create(path, mode: 0o600)
+        file = created
+        return created
     }
 }
