@@ -175,14 +175,14 @@ public final class S3Remote: Remote, Sendable {
     /// upload read from the file part by part, so memory stays at a few parts whatever its size. A
     /// failed multipart upload is aborted before the error is thrown, so its parts are not left stored.
     public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
-        let file = try OpenFile.openForReading(path)
-        let size = try file.status().size
-        guard size > options.multipartThreshold else {
-            return try await save(name, data: try file.read(count: Int(size), at: 0), ifAbsent: ifAbsent)
-        }
+        let size = try FileSystem.status(path).size
         try RemoteLayout.validate(name, location: location)
         let conditional = try await sendIfNoneMatch(name, ifAbsent: ifAbsent)
-        try await multipartUpload(key: key(for: name), file: file, size: size, ifNoneMatch: conditional, object: name.relativePath)
+        if size > options.multipartThreshold {
+            try await multipartUpload(key: key(for: name), path: path, size: size, ifNoneMatch: conditional, object: name.relativePath)
+        } else {
+            _ = try await put(key: key(for: name), body: .file(FileRange(path: path, length: size)), ifNoneMatch: conditional, object: name.relativePath)
+        }
     }
 
     /// The part size for a file of `size` bytes: the configured size, or larger to stay within 10,000 parts.
@@ -191,7 +191,7 @@ public final class S3Remote: Remote, Sendable {
         return Int(max(Int64(configured), (needed + (1 << 20) - 1) / (1 << 20) * (1 << 20)))
     }
 
-    private func multipartUpload(key: String, file: OpenFile, size: Int64, ifNoneMatch: Bool, object: String) async throws {
+    private func multipartUpload(key: String, path: String, size: Int64, ifNoneMatch: Bool, object: String) async throws {
         let created = try await request("POST", key: key, query: [("uploads", "")], object: object)
         guard created.status == 200 else { throw failure(created, object: object) }
         guard let uploadID = S3XML.value(of: "UploadId", in: created.text[...]), !uploadID.isEmpty else {
@@ -208,10 +208,11 @@ public final class S3Remote: Remote, Sendable {
                     next += 1
                     group.addTask {
                         let offset = Int64(index) * Int64(partSize)
-                        let bytes = try file.read(count: Int(min(Int64(partSize), size - offset)), at: offset)
+                        let part = FileRange(path: path, offset: offset, length: min(Int64(partSize), size - offset))
+                        let digests = try part.digests()
                         let response = try await self.request(
                             "PUT", key: key, query: [("partNumber", String(index + 1)), ("uploadId", uploadID)],
-                            headers: [("content-md5", Digest.base64(Digest.md5(bytes)))], body: bytes, object: object)
+                            headers: [("content-md5", Digest.base64(digests.md5))], body: .file(part, sha256: digests.sha256), object: object)
                         guard (200..<300).contains(response.status) else { throw self.failure(response, object: object) }
                         guard let etag = response.header("etag"), !etag.isEmpty else {
                             throw RemoteError(.unexpectedResponse, location: self.location, object: object, detail: "UploadPart without ETag")
@@ -378,16 +379,41 @@ public final class S3Remote: Remote, Sendable {
         }
     }
 
+    /// What a PUT sends: bytes in memory, or a file range read as it goes (after one pass for its digests).
+    private enum PutBody {
+        case bytes([UInt8])
+        case file(FileRange)
+    }
+
     private func put(key: String, data: [UInt8], ifNoneMatch: Bool, object: String?) async throws -> HTTPResponse {
+        try await put(key: key, body: .bytes(data), ifNoneMatch: ifNoneMatch, object: object)
+    }
+
+    private func put(key: String, body: PutBody, ifNoneMatch: Bool, object: String?) async throws -> HTTPResponse {
+        let md5: [UInt8], sha256: [UInt8], sent: RequestBody
+        switch body {
+        case .bytes(let data):
+            (md5, sha256) = (Digest.md5(data), Digest.sha256(data))
+            sent = .bytes(data)
+        case .file(let range):
+            (md5, sha256) = try range.digests()
+            sent = .file(range, sha256: sha256)
+        }
         var headers: [(name: String, value: String)] = [
             ("content-type", "application/octet-stream"),
-            ("content-md5", Digest.base64(Digest.md5(data))),
+            ("content-md5", Digest.base64(md5)),
         ]
-        if options.sendSHA256Checksum { headers.append(("x-amz-checksum-sha256", Digest.base64(Digest.sha256(data)))) }
+        if options.sendSHA256Checksum { headers.append(("x-amz-checksum-sha256", Digest.base64(sha256))) }
         if ifNoneMatch { headers.append(("if-none-match", "*")) }
-        let response = try await request("PUT", key: key, headers: headers, body: data, object: object)
+        let response = try await request("PUT", key: key, headers: headers, body: sent, object: object)
         guard (200..<300).contains(response.status) else { throw failure(response, object: object) }
         return response
+    }
+
+    /// A request's body: bytes in memory, or a file range with its SHA-256 (for the signed payload hash).
+    private enum RequestBody {
+        case bytes([UInt8])
+        case file(FileRange, sha256: [UInt8])
     }
 
     /// Signs and sends one request.
@@ -396,9 +422,22 @@ public final class S3Remote: Remote, Sendable {
         headers extra: [(name: String, value: String)] = [], body: [UInt8]? = nil, object: String?,
         reading: (name: ObjectName, range: Range<Int64>?)? = nil
     ) async throws -> HTTPResponse {
+        try await request(method, key: key, query: query, headers: extra, body: body.map { RequestBody.bytes($0) }, object: object, reading: reading)
+    }
+
+    private func request(
+        _ method: String, key: String?, query: [(name: String, value: String)] = [],
+        headers extra: [(name: String, value: String)] = [], body: RequestBody?, object: String?,
+        reading: (name: ObjectName, range: Range<Int64>?)? = nil
+    ) async throws -> HTTPResponse {
         let (host, path) = hostAndPath(key: key)
         let timestamp = SigV4Signer.timestamp(Date())
-        let payloadHash = body.map { Digest.hex(Digest.sha256($0)) } ?? SigV4Signer.emptyPayloadHash
+        let payloadHash: String
+        switch body {
+        case .bytes(let bytes)?: payloadHash = Digest.hex(Digest.sha256(bytes))
+        case .file(_, let sha256)?: payloadHash = Digest.hex(sha256)
+        case nil: payloadHash = SigV4Signer.emptyPayloadHash
+        }
         var signed: [(name: String, value: String)] = [
             ("host", host), ("x-amz-date", timestamp), ("x-amz-content-sha256", payloadHash),
         ]
@@ -413,7 +452,12 @@ public final class S3Remote: Remote, Sendable {
         // The transport sets Host itself, from the same URL.
         var sent = signed.filter { $0.name != "host" }
         sent.append(("authorization", signer.authorization(signable, timestamp: timestamp)))
-        var request = HTTPRequest(method: method, url: url, headers: sent, body: body, timeout: options.requestTimeout)
+        var request = HTTPRequest(method: method, url: url, headers: sent, timeout: options.requestTimeout)
+        switch body {
+        case .bytes(let bytes)?: request.body = bytes
+        case .file(let range, _)?: request.bodyFile = range
+        case nil: break
+        }
         if let reading { request.limit(reading: reading.name, range: reading.range) }
         return try await client.send(request, object: object)
     }

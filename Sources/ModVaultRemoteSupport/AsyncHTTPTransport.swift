@@ -1,4 +1,5 @@
 internal import AsyncHTTPClient
+import ModVaultCore
 public import Foundation
 internal import NIOCore
 internal import NIOHTTP1
@@ -116,7 +117,9 @@ public final class AsyncHTTPTransport: HTTPTransport {
         }
         outgoing.headers.add(name: "Accept-Encoding", value: "identity")
         for (name, value) in request.headers { outgoing.headers.replaceOrAdd(name: name, value: value) }
-        if let body = request.body {
+        if let file = request.bodyFile {
+            outgoing.body = .stream(FileBodyPieces(range: file), length: .known(file.length))
+        } else if let body = request.body {
             // Sent in 4 MiB buffers made as they go, not one copy of the whole body: a push keeps
             // several packs in flight, and each would otherwise be held twice.
             outgoing.body = .bytes(body)
@@ -275,4 +278,35 @@ final class RequestSlots: Sendable {
         }
         next?.resume()
     }
+}
+
+/// A request body read from a file in 1 MiB pieces as the connection takes them; each send opens
+/// the file again, so a retried request starts from the beginning.
+struct FileBodyPieces: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+    let range: FileRange
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        let range: FileRange
+        var file: OpenFile?
+        var done: Int64 = 0
+
+        mutating func next() async throws -> ByteBuffer? {
+            guard done < range.length else { return nil }
+            if file == nil { file = try OpenFile.openForReading(range.path) }
+            let want = Int(Swift.min(Int64(1 << 20), range.length - done))
+            var buffer = ByteBufferAllocator().buffer(capacity: want)
+            let read = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: want) { raw in
+                try file!.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[0..<want]), at: range.offset + done)
+            }
+            // The file shrank while it was being sent: fail the request rather than send short.
+            guard read == want else {
+                throw SystemCallError(code: EIO, operation: "short read (\(done + Int64(read)) of \(range.length) bytes)", path: range.path)
+            }
+            done += Int64(read)
+            return buffer
+        }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(range: range) }
 }

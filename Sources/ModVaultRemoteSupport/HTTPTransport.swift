@@ -11,6 +11,9 @@ public struct HTTPRequest: Sendable {
     public var headers: [(name: String, value: String)]
     /// The body, if any.
     public var body: [UInt8]?
+    /// A body read from a local file as it is sent (instead of `body`), so an upload holds only a
+    /// small buffer, not the object.
+    public var bodyFile: FileRange?
     /// Seconds without progress before the request fails with a timeout.
     public var timeout: TimeInterval
     /// The most body bytes the transport reads; a longer answer (or a `Content-Length` announcing one)
@@ -47,6 +50,42 @@ extension HTTPRequest {
     public mutating func limit(reading name: ObjectName, range: Range<Int64>?) {
         maximumBodyLength = range.map { Int64($0.count) } ?? name.kind.maximumObjectLength
         window = range
+    }
+}
+
+/// A byte range of a local file, sent as a request body.
+public struct FileRange: Sendable, Equatable {
+    /// The file's path.
+    public var path: String
+    /// Where the body starts in the file.
+    public var offset: Int64
+    /// The body's length.
+    public var length: Int64
+
+    /// Creates a range.
+    public init(path: String, offset: Int64 = 0, length: Int64) {
+        self.path = path
+        self.offset = offset
+        self.length = length
+    }
+
+    /// MD5 and SHA-256 of the range, read in 1 MiB pieces (S3's Content-MD5 and signed payload hash).
+    public func digests() throws -> (md5: [UInt8], sha256: [UInt8]) {
+        let file = try OpenFile.openForReading(path)
+        let md5 = DigestStream.md5(), sha = DigestStream.sha256()
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        var done: Int64 = 0
+        while done < length {
+            let want = Int(min(Int64(buffer.count), length - done))
+            let n = try buffer.withUnsafeMutableBytes { try file.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[0..<want]), at: offset + done) }
+            guard n == want else { throw SystemCallError(code: EIO, operation: "short read (\(done + Int64(n)) of \(length) bytes)", path: path) }
+            buffer.withUnsafeBytes { b in
+                md5.update(UnsafeRawBufferPointer(rebasing: b[0..<n]))
+                sha.update(UnsafeRawBufferPointer(rebasing: b[0..<n]))
+            }
+            done += Int64(n)
+        }
+        return (md5.finish(), sha.finish())
     }
 }
 
