@@ -256,6 +256,46 @@ public enum FileSystem {
         try syncDirectory(dir)
     }
 
+    /// Writes `bytes` to a temporary beside `path` and starts its writeback without waiting for it;
+    /// `publish` later makes a whole batch durable with one `syncfs` and renames it into place. Far
+    /// cheaper than an `fsync` per file when many are written (a pull), and as safe: nothing has its
+    /// final name before it is on disk. Returns the temporary's path.
+    public static func stage(_ path: String, bytes: [UInt8], mode: UInt32 = 0o444) throws -> String {
+        let temp = "\(parentPath(path))/.tmp-\(lastComponent(path))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            let file = try OpenFile.create(temp, mode: 0o600)
+            try bytes.withUnsafeBytes { try file.write($0) }
+            guard fchmod(file.descriptor, mode_t(mode & ~creationMask & 0o777)) == 0 else {
+                throw SystemCallError(code: errno, operation: "chmod", path: temp)
+            }
+            file.startWriteback()
+        } catch {
+            unlink(temp)
+            throw error
+        }
+        return temp
+    }
+
+    /// Makes staged temporaries durable with one `syncfs` (of the first one's file system), renames
+    /// each over its final name, and syncs every folder that gained a name.
+    public static func publish(_ staged: [(temporary: String, path: String)]) throws {
+        guard let first = staged.first else { return }
+        let fd = open(parentPath(first.temporary), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemCallError(code: errno, operation: "open", path: parentPath(first.temporary)) }
+        defer { close(fd) }
+        guard linuxSyncFS(fd) == 0 else { throw SystemCallError(code: errno, operation: "syncfs", path: parentPath(first.temporary)) }
+        var folders = Set<String>()
+        for item in staged {
+            guard rename(item.temporary, item.path) == 0 else {
+                let code = errno
+                unlink(item.temporary)
+                throw SystemCallError(code: code, operation: "rename", path: item.path)
+            }
+            folders.insert(parentPath(item.path))
+        }
+        for folder in folders.sorted() { try syncDirectory(folder) }
+    }
+
     /// Removes a file; a missing file is not an error.
     public static func remove(_ path: String) throws {
         if unlink(path) != 0 && errno != ENOENT { throw SystemCallError(code: errno, operation: "remove", path: path) }

@@ -213,9 +213,23 @@ public struct Syncer: Sendable {
     }
 
     /// Downloads `names`, storing each only once it opens with the key; the others are returned.
+    /// Each is staged (written, writeback started) as it arrives and all of them get their names after
+    /// one `syncfs` at the end: objects are durable before the index files and snapshots that name
+    /// them are fetched, without an `fsync` per pack holding up the download.
     private func download(_ names: [ObjectName], counter: Counter) async throws -> [RefusedObject] {
         let local = self.local, remote = self.remote
         let refused = Mutex<[RefusedObject]>([])
+        let staged = Mutex<[(temporary: String, path: String)]>([])
+        do {
+            try await stageAll()
+        } catch {
+            for item in staged.withLock({ $0 }) { unlink(item.temporary) }
+            throw error
+        }
+        try storeIO { try FileSystem.publish(staged.withLock { $0 }) }
+        return refused.withLock { $0 }.sorted { $0.object < $1.object }
+
+        func stageAll() async throws {
         try await forEachBounded(names, limit: concurrency) { name in
             let bytes = try await remote.load(name, range: nil)
             do { try local.verifyFetched(name, bytes: bytes) } catch let e as StoreError {
@@ -226,11 +240,14 @@ public struct Syncer: Sendable {
                 return
             }
             let path = local.filePath(name)
-            try FileSystem.makeDirectories(FileSystem.parentPath(path))
-            try FileSystem.writeAtomically(path, bytes: bytes)
+            let temporary = try storeIO {
+                try FileSystem.makeDirectories(FileSystem.parentPath(path))
+                return try FileSystem.stage(path, bytes: bytes)
+            }
+            staged.withLock { $0.append((temporary, path)) }
             counter.add(objects: 1, bytes: Int64(bytes.count))
         }
-        return refused.withLock { $0 }.sorted { $0.object < $1.object }
+        }
     }
 }
 

@@ -377,3 +377,27 @@ struct LayoutTests {
         #expect(!RemoteError(.alreadyExists, location: "x").isRetryable)
     }
 }
+
+@Suite("file-backed request bodies")
+struct FileRangeTests {
+    /// A range's streamed digests equal the one-shot digests of the same bytes, across 1 MiB pieces.
+    @Test(arguments: [(0, 0), (0, 1), (7, (1 << 20) + 13), (3 << 20, 5)] as [(Int64, Int64)])
+    func digestsMatchTheBytes(_ offset: Int64, _ length: Int64) throws {
+        let data = Fixture.bytes((3 << 20) + 64, seed: 5)
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("range-\(Fixture.uniqueName())").path
+        try Data(data).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let slice = Array(data[Int(offset)..<Int(offset + length)])
+        let d = try FileRange(path: path, offset: offset, length: length).digests()
+        #expect(d.md5 == Digest.md5(slice))
+        #expect(d.sha256 == Digest.sha256(slice))
+    }
+
+    /// A file shorter than the range it should hold is an error naming it, not a short upload.
+    @Test func aFileThatShrankIsAnError() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("range-\(Fixture.uniqueName())").path
+        try Data(repeating: 1, count: 100).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect { try FileRange(path: path, length: 200).digests() } throws: { ($0 as? SystemCallError)?.path == path }
+    }
+}
