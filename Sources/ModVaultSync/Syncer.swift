@@ -215,7 +215,9 @@ public struct Syncer: Sendable {
     /// Downloads `names`, storing each only once it opens with the key; the others are returned.
     /// Each is staged (written, writeback started) as it arrives and all of them get their names after
     /// one `syncfs` at the end: objects are durable before the index files and snapshots that name
-    /// them are fetched, without an `fsync` per pack holding up the download.
+    /// them are fetched, without an `fsync` per pack holding up the download. When the download
+    /// fails part way, what arrived whole (and verified) is still made durable and named, so the
+    /// next pull resumes instead of starting over; packs without an index are adopted as usual.
     private func download(_ names: [ObjectName], counter: Counter) async throws -> [RefusedObject] {
         let local = self.local, remote = self.remote
         let refused = Mutex<[RefusedObject]>([])
@@ -223,7 +225,7 @@ public struct Syncer: Sendable {
         do {
             try await stageAll()
         } catch {
-            for item in staged.withLock({ $0 }) { unlink(item.temporary) }
+            try? storeIO { try FileSystem.publish(staged.withLock { $0 }) }
             throw error
         }
         try storeIO { try FileSystem.publish(staged.withLock { $0 }) }

@@ -367,6 +367,43 @@ struct UnreliableRemoteTests {
     }
 }
 
+extension UnreliableRemoteTests {
+    /// A pull that loses the connection after a few packs keeps those (verified, synced, named) and
+    /// leaves no temporaries; the local repository still checks, and the next pull fetches only the rest.
+    @Test func interruptedPullKeepsWhatArrivedAndResumes() async throws {
+        let w = try SyncWorld()
+        let disk = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        try w.writeFiles(w.root + "/src", count: 1, size: 1_000, seed: 6)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        _ = try await Syncer(local: a, remote: disk).push()
+        let (b, _) = try await Syncer.clone(from: disk, to: w.root + "/b", password: w.password)
+        let before = Set(try b.list(.pack))
+        try w.writeFiles(w.root + "/src", count: 12, size: 1_000_000, seed: 7)
+        _ = try await Archiver(repository: a).snapshot(source: w.root + "/src")
+        _ = try await Syncer(local: a, remote: disk).push()
+        let newPacks = Set(try a.list(.pack)).subtracting(before)
+        #expect(newPacks.count > 4)
+
+        let dropping = Interrupting(base: try w.remote("remote"), packLoads: 2)
+        await #expect(throws: (any Error).self) { try await Syncer(local: b, remote: dropping).pull() }
+        let kept = Set(try b.list(.pack)).subtracting(before)
+        #expect(!kept.isEmpty && kept.count <= 2 && kept.isSubset(of: newPacks), "the packs that arrived whole are kept")
+        var leftovers: [String] = []
+        for sub in try FileSystem.list(b.path + "/data") where sub.count == 2 {
+            leftovers += try FileSystem.list(b.path + "/data/" + sub).filter { $0.hasPrefix(".tmp-") }
+        }
+        #expect(leftovers.isEmpty)
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+
+        let resumed = try await Syncer(local: b, remote: disk).pull()
+        #expect(resumed.objectsDownloaded < newPacks.count + 2, "only the rest is downloaded")
+        #expect(try Set(b.snapshots().map(\.id)) == Set(a.snapshots().map(\.id)))
+        #expect(try Set(b.list(.pack)) == Set(a.list(.pack)))
+        #expect(try Checker(repository: b).check(readData: true).isHealthy)
+    }
+}
+
 /// A real remote whose connection "drops" after a number of saves or of pack downloads, like a
 /// server that dies mid-push or a link that fails mid-mirror.
 struct Interrupting: Remote {
