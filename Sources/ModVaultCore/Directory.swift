@@ -112,4 +112,4 @@ public final class DirectoryHandle: Sendable {
 // syncfs(2) is declared only under _GNU_SOURCE, which Glibc's module map does not set; it is in
 // glibc since 2.14.
 @_silgen_name("syncfs")
-func linuxSyncFS(_ descriptor: Int32) -> Int32
+private func linuxSyncFS(_ descriptor: Int32) -> Int32

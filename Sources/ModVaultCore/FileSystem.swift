@@ -257,9 +257,10 @@ public enum FileSystem {
     }
 
     /// Writes `bytes` to a temporary beside `path` and starts its writeback without waiting for it;
-    /// `publish` later makes a whole batch durable with one `syncfs` and renames it into place. Far
-    /// cheaper than an `fsync` per file when many are written (a pull), and as safe: nothing has its
-    /// final name before it is on disk. Returns the temporary's path.
+    /// `publish` later makes a whole batch durable and renames it into place. Cheaper than writing
+    /// and syncing each file in turn when many are written (a pull): by the time they are synced,
+    /// the kernel has written most of them. Nothing has its final name before it is on disk.
+    /// Returns the temporary's path.
     public static func stage(_ path: String, bytes: [UInt8], mode: UInt32 = 0o444) throws -> String {
         let temp = "\(parentPath(path))/.tmp-\(lastComponent(path))-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
@@ -276,14 +277,14 @@ public enum FileSystem {
         return temp
     }
 
-    /// Makes staged temporaries durable with one `syncfs` (of the first one's file system), renames
+    /// Makes staged temporaries durable (an `fsync` of each, which finds its writeback mostly done:
+    /// not `syncfs`, which would also wait for every other program's writes to the disk), renames
     /// each over its final name, and syncs every folder that gained a name.
     public static func publish(_ staged: [(temporary: String, path: String)]) throws {
-        guard let first = staged.first else { return }
-        let fd = open(parentPath(first.temporary), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw SystemCallError(code: errno, operation: "open", path: parentPath(first.temporary)) }
-        defer { close(fd) }
-        guard linuxSyncFS(fd) == 0 else { throw SystemCallError(code: errno, operation: "syncfs", path: parentPath(first.temporary)) }
+        for item in staged {
+            let file = try OpenFile.openForReading(item.temporary)
+            try file.sync()
+        }
         var folders = Set<String>()
         for item in staged {
             guard rename(item.temporary, item.path) == 0 else {

@@ -213,8 +213,8 @@ public struct Syncer: Sendable {
     }
 
     /// Downloads `names`, storing each only once it opens with the key; the others are returned.
-    /// Each is staged (written, writeback started) as it arrives and all of them get their names after
-    /// one `syncfs` at the end: objects are durable before the index files and snapshots that name
+    /// Each is staged (written, writeback started) as it arrives, and all of them are synced and get
+    /// their names at the end: objects are durable before the index files and snapshots that name
     /// them are fetched, without an `fsync` per pack holding up the download. When the download
     /// fails part way, what arrived whole (and verified) is still made durable and named, so the
     /// next pull resumes instead of starting over; packs without an index are adopted as usual.

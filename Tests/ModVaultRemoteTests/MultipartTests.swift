@@ -125,12 +125,13 @@ extension LiveRemoteTests {
             // moto reports every upload as initiated in 2010, so only rclone can show a young one kept.
             if kind == .s3Rclone { #expect(try await remote.abortIncompleteUploads(olderThan: 3600) == 0) }
             try await Task.sleep(for: .milliseconds(1100))
-            #expect(try await remote.abortIncompleteUploads(olderThan: 0) == 1)
+            // At least one: boto3 retries a create that times out on a busy server, which can leave two.
+            #expect(try await remote.abortIncompleteUploads(olderThan: 0) >= 1)
             let count = """
                 print(len(s3.list_multipart_uploads(Bucket=B, Prefix=K).get("Uploads", [])))
                 """
             #expect(try Self.boto3(count, endpoint: endpoint, key: prefix + "/") == "0")
-            #expect(try Self.boto3(count, endpoint: endpoint, key: other + "/") == "1")
+            #expect(try Self.boto3(count, endpoint: endpoint, key: other + "/") != "0", "another prefix's upload is left alone")
         }
 
         /// A repository with 12 MiB packs pushed through the wrapped, retrying remote as `push` does:
