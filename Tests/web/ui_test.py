@@ -12,6 +12,7 @@ import argparse, os, shutil, struct, subprocess, tempfile, urllib.error, urllib.
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 
@@ -127,7 +128,8 @@ def main():
         for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900", "--disable-gpu"):
             options.add_argument(flag)
         driver = webdriver.Chrome(service=Service(shutil.which("chromedriver") or "/usr/bin/chromedriver"), options=options)
-        wait = WebDriverWait(driver, 20)
+        # A click that reloads the page can replace an element while a wait reads it: try again.
+        wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
 
         def shot(name):
             if shots:
