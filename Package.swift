@@ -100,7 +100,7 @@ let package = Package(
         // MARK: Remotes: shared support, then one module per back end
         .target(
             name: "ModVaultRemoteSupport",
-            dependencies: ["ModVaultCore", "CLibCrypto", .product(name: "AsyncHTTPClient", package: "async-http-client")]
+            dependencies: ["ModVaultCore", "ModVaultCrypto", "CLibCrypto", .product(name: "AsyncHTTPClient", package: "async-http-client")]
         ),
         .target(name: "ModVaultRemoteDisk", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),
         .target(name: "ModVaultRemoteS3", dependencies: ["ModVaultCore", "ModVaultRemoteSupport"]),

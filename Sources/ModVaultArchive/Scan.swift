@@ -20,6 +20,19 @@ final class ScanNode {
         self.status = status
     }
 
+    /// Calls `body` with every entry below this one that the snapshot holds (failed ones and what is
+    /// under them left out), with its path relative to this entry.
+    func forEachDescendant(_ body: (ScanNode, String) -> Void) {
+        var stack: [(ScanNode, String)] = [(self, "")]
+        while let (dir, prefix) = stack.popLast() {
+            for child in dir.children where !child.failed {
+                let relative = prefix + child.name
+                body(child, relative)
+                if child.status.type == .directory { stack.append((child, relative + "/")) }
+            }
+        }
+    }
+
     /// The node for this entry's tree. Inode, device and ctime stay out (zero): they belong to this
     /// machine's `FileStatCache`, so a copy of the folder with its times kept has the same trees.
     var treeNode: TreeNode {
@@ -179,16 +192,11 @@ struct Scan {
     /// that tick would leave its status as it is, so it must be read again next time.
     func observedEntries(_ root: ScanNode, scanStartNanos: Int64) -> [String: FileStatCache.Entry] {
         var entries: [String: FileStatCache.Entry] = [:]
-        var stack = [root]
-        while let dir = stack.popLast() {
-            for child in dir.children where !child.failed {
-                switch child.status.type {
-                case .directory: stack.append(child)
-                case .regular where child.status.ctimeNanos < scanStartNanos - Scan.clockTickNanos
-                                    && child.status.mtimeNanos < scanStartNanos - Scan.clockTickNanos:
-                    entries[child.path] = FileStatCache.Entry(status: child.status, content: child.content.digest)
-                default: break
-                }
+        root.forEachDescendant { node, _ in
+            let status = node.status
+            if status.type == .regular, status.ctimeNanos < scanStartNanos - Scan.clockTickNanos,
+               status.mtimeNanos < scanStartNanos - Scan.clockTickNanos {
+                entries[node.path] = FileStatCache.Entry(status: status, content: node.content.digest)
             }
         }
         return entries
@@ -197,14 +205,7 @@ struct Scan {
     /// Every entry below `root` that the snapshot holds, by path relative to it.
     static func statuses(_ root: ScanNode) -> [String: FileStatus] {
         var found: [String: FileStatus] = [:]
-        var stack: [(ScanNode, String)] = [(root, "")]
-        while let (dir, prefix) = stack.popLast() {
-            for child in dir.children where !child.failed {
-                let path = prefix + child.name
-                found[path] = child.status
-                if child.status.type == .directory { stack.append((child, path + "/")) }
-            }
-        }
+        root.forEachDescendant { node, relative in found[relative] = node.status }
         return found
     }
 

@@ -96,18 +96,26 @@ public enum SHA256Digest {
     public static func hash(_ data: [UInt8]) -> ObjectID { data.withUnsafeBytes { hash($0) } }
 }
 
-/// SHA-256 over bytes given in pieces (a pack written to its file as it is built). Not thread-safe:
-/// one owner feeds it, then calls `finish` once.
-public final class SHA256Stream {
+/// A digest over bytes given in pieces (a pack written to its file as it is built, a file read a
+/// piece at a time for an upload). Not thread-safe: one owner feeds it and calls `finish`.
+public final class DigestStream {
     private let context: OpaquePointer
+    private let algorithm: OpaquePointer
+    private let length: Int
 
-    /// Starts a digest.
-    public init() {
+    private init(_ algorithm: OpaquePointer, length: Int) {
         context = EVP_MD_CTX_new()
-        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex failed")
+        self.algorithm = algorithm
+        self.length = length
+        precondition(EVP_DigestInit_ex(context, algorithm, nil) == 1, "EVP_DigestInit_ex failed")
     }
 
     deinit { EVP_MD_CTX_free(context) }
+
+    /// SHA-256.
+    public static func sha256() -> DigestStream { DigestStream(EVP_sha256(), length: 32) }
+    /// MD5, only for S3's Content-MD5 transfer check (never for security).
+    public static func md5() -> DigestStream { DigestStream(EVP_md5(), length: 16) }
 
     /// Adds `data`.
     public func update(_ data: UnsafeRawBufferPointer) {
@@ -116,13 +124,13 @@ public final class SHA256Stream {
     }
 
     /// The digest of everything added; the stream starts again empty.
-    public func finish() -> ObjectID {
-        var md = [UInt8](repeating: 0, count: 32)
-        var size: UInt32 = 32
-        let rc = md.withUnsafeMutableBytes { EVP_DigestFinal_ex(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &size) }
-        precondition(rc == 1 && size == 32, "EVP_DigestFinal_ex failed")
-        precondition(EVP_DigestInit_ex(context, EVP_sha256(), nil) == 1, "EVP_DigestInit_ex failed")
-        return ObjectID(bytes: md)!
+    public func finish() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        var size: UInt32 = 0
+        let rc = out.withUnsafeMutableBytes { EVP_DigestFinal_ex(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &size) }
+        precondition(rc == 1 && Int(size) == length, "EVP_DigestFinal_ex failed")
+        precondition(EVP_DigestInit_ex(context, algorithm, nil) == 1, "EVP_DigestInit_ex failed")
+        return out
     }
 }
 

@@ -84,38 +84,3 @@ public enum Digest {
         return out
     }
 }
-
-/// A digest over bytes given in pieces (a file read 1 MiB at a time). One owner feeds it, then calls
-/// `finish` once.
-public final class DigestStream {
-    private let context: OpaquePointer
-    private let length: Int
-
-    private init(_ md: OpaquePointer, length: Int) {
-        context = EVP_MD_CTX_new()
-        self.length = length
-        precondition(EVP_DigestInit_ex(context, md, nil) == 1, "EVP_DigestInit_ex failed")
-    }
-
-    deinit { EVP_MD_CTX_free(context) }
-
-    /// SHA-256.
-    public static func sha256() -> DigestStream { DigestStream(EVP_sha256(), length: 32) }
-    /// MD5, only for S3's Content-MD5 transfer check.
-    public static func md5() -> DigestStream { DigestStream(EVP_md5(), length: 16) }
-
-    /// Adds `data`.
-    public func update(_ data: UnsafeRawBufferPointer) {
-        guard !data.isEmpty else { return }
-        precondition(EVP_DigestUpdate(context, data.baseAddress, data.count) == 1, "EVP_DigestUpdate failed")
-    }
-
-    /// The digest of everything added.
-    public func finish() -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: length)
-        var size: UInt32 = 0
-        let rc = out.withUnsafeMutableBytes { EVP_DigestFinal_ex(context, $0.baseAddress!.assumingMemoryBound(to: UInt8.self), &size) }
-        precondition(rc == 1 && Int(size) == length, "EVP_DigestFinal_ex failed")
-        return out
-    }
-}

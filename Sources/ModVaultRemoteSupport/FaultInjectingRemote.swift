@@ -49,24 +49,23 @@ public final class FaultInjectingRemote: Remote, Sendable {
 
     /// Saves, or fails; a timed-out save has been carried out.
     public func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
-        let fault = draw()
-        if fault == .timeout {
-            try await base.save(name, data: data, ifAbsent: ifAbsent)
-            try await Task.sleep(for: timeoutDelay)
-        }
-        try inject(fault, name)
-        try await base.save(name, data: data, ifAbsent: ifAbsent)
+        try await faultySave(name) { try await base.save(name, data: data, ifAbsent: ifAbsent) }
     }
 
-    /// Saves a file, or fails; a timed-out save has been carried out.
+    /// Saves a file, or fails, as `save(_:data:ifAbsent:)` does.
     public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        try await faultySave(name) { try await base.save(name, file: path, ifAbsent: ifAbsent) }
+    }
+
+    /// Draws a fault for a save: a timeout carries the save out and then fails; other faults fail first.
+    private func faultySave(_ name: ObjectName, _ save: () async throws -> Void) async throws {
         let fault = draw()
         if fault == .timeout {
-            try await base.save(name, file: path, ifAbsent: ifAbsent)
+            try await save()
             try await Task.sleep(for: timeoutDelay)
         }
         try inject(fault, name)
-        try await base.save(name, file: path, ifAbsent: ifAbsent)
+        try await save()
     }
 
     /// Cancels stale uploads (never faulty: it only tidies up).

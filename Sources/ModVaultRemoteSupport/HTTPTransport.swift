@@ -1,5 +1,6 @@
 public import Foundation
 public import ModVaultCore
+internal import ModVaultCrypto
 
 /// One HTTP request as the remotes build it: the exact headers they set are the headers sent.
 public struct HTTPRequest: Sendable {

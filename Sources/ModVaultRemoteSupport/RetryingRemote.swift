@@ -67,29 +67,27 @@ public struct RetryingRemote: Remote {
     /// outcome is unknown (timeout, reset) reads the object back: if it holds `data`, the earlier attempt
     /// succeeded and the save counts as done.
     public func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
-        var outcomeUnknown = false
-        try await retrying { attempt in
-            do {
-                try await base.save(name, data: data, ifAbsent: ifAbsent)
-            } catch let error as RemoteError where error.reason == .alreadyExists && ifAbsent && outcomeUnknown {
-                // The read-back is retried like any read; if it cannot be done, the conflict stands.
-                if (try? await load(name, range: nil)) == data { return }
-                throw error
-            } catch let error as RemoteError where error.isRetryable {
-                outcomeUnknown = true
-                throw error
-            }
+        try await saving(name, ifAbsent: ifAbsent, bytes: { data }) { try await base.save(name, data: data, ifAbsent: ifAbsent) }
+    }
+
+    /// Saves a file with retries, as `save(_:data:ifAbsent:)` does; each attempt sends it from the start.
+    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        try await saving(name, ifAbsent: ifAbsent, bytes: { try FileSystem.readFile(path) }) {
+            try await base.save(name, file: path, ifAbsent: ifAbsent)
         }
     }
 
-    /// Saves a file with retries; each attempt sends it again from the start.
-    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+    /// Runs `attempt` with retries; `bytes` gives what was saved, for the read-back that settles a
+    /// create-if-absent conflict met after an attempt whose outcome is unknown.
+    private func saving(_ name: ObjectName, ifAbsent: Bool, bytes: () throws -> [UInt8],
+                        attempt: () async throws -> Void) async throws {
         var outcomeUnknown = false
-        try await retrying { attempt in
+        try await retrying { _ in
             do {
-                try await base.save(name, file: path, ifAbsent: ifAbsent)
+                try await attempt()
             } catch let error as RemoteError where error.reason == .alreadyExists && ifAbsent && outcomeUnknown {
-                if (try? await load(name, range: nil)) == (try? FileSystem.readFile(path)) { return }
+                // The read-back is retried like any read; if it cannot be done, the conflict stands.
+                if let stored = try? await load(name, range: nil), stored == (try? bytes()) { return }
                 throw error
             } catch let error as RemoteError where error.isRetryable {
                 outcomeUnknown = true

@@ -149,7 +149,7 @@ final class PackFileBuilder {
 
     private let folder: String
     private var file: OpenFile?
-    private let hasher = SHA256Stream()
+    private let hasher = DigestStream.sha256()
     private(set) var entries: [PackEntry] = []
     private(set) var size = 0
 
@@ -179,7 +179,7 @@ final class PackFileBuilder {
             throw error
         }
         header.withUnsafeBytes { hasher.update($0) }
-        let finished = Finished(file: out, id: hasher.finish(), entries: entries, size: Int64(size + header.count))
+        let finished = Finished(file: out, id: ObjectID(bytes: hasher.finish())!, entries: entries, size: Int64(size + header.count))
         file = nil
         entries = []
         size = 0

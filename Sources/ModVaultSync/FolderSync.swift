@@ -327,9 +327,9 @@ public struct FolderSync: Sendable {
             }
 
             // 5. Check what writing the result would delete before anything leaves this machine.
-            var changes = folderTree == target.snapshot.tree
-                ? FolderChanges() : FolderChanges.plan(have: try flatTree(folderTree), want: try flatTree(target.snapshot.tree))
-            changes.statuses = statuses
+            let changes = folderTree == target.snapshot.tree
+                ? FolderChanges()
+                : FolderChanges.plan(have: try flatTree(folderTree), statuses: statuses, want: try flatTree(target.snapshot.tree))
             if !options.allowMassDelete, changes.deletions > 0, changes.deletions * 2 > changes.localFiles {
                 throw SyncFolderError.massDelete(folder: folder, removing: changes.deletions, of: changes.localFiles)
             }
@@ -469,15 +469,14 @@ struct FolderChanges {
     /// The changes that turn the folder, scanned as `folderTree` with `statuses`, into `target`.
     static func plan(from folderTree: ObjectID, statuses: [String: FileStatus], to target: ObjectID, repository: Repository) throws -> FolderChanges {
         guard folderTree != target else { return FolderChanges() }
-        var c = plan(have: try FlatTree.load(folderTree, repository: repository), want: try FlatTree.load(target, repository: repository))
-        c.statuses = statuses
-        return c
+        return plan(have: try FlatTree.load(folderTree, repository: repository), statuses: statuses, want: try FlatTree.load(target, repository: repository))
     }
 
-    /// The changes that turn the folder `have` describes into `want`.
-    static func plan(have: FlatTree, want: FlatTree) -> FolderChanges {
+    /// The changes that turn the folder `have` describes (scanned with `statuses`) into `want`.
+    static func plan(have: FlatTree, statuses: [String: FileStatus], want: FlatTree) -> FolderChanges {
         var c = FolderChanges()
         c.current = have.files
+        c.statuses = statuses
         c.localFiles = have.files.count
         for path in want.folders.keys.sorted() where have.folders[path] == nil {
             c.newFolders.append(SnapshotEntry(path: path, node: want.folders[path]!))
@@ -640,10 +639,17 @@ extension FolderSync {
         public var theirsSnapshot: ObjectID?
     }
 
+    /// `path` without empty or `.` components, and the index of its pending conflict in `state`.
+    private func pendingConflict(_ path: String, in state: FolderSyncState) throws -> (path: String, index: Int) {
+        let clean = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
+        guard let index = state.conflicts.firstIndex(where: { $0.path == clean }) else { throw SyncFolderError.noConflict(folder: folder, path: clean) }
+        return (clean, index)
+    }
+
     /// The versions of the pending conflict at `path`.
     public func versions(of path: String, state: FolderSyncState) throws -> ConflictVersions {
-        let clean = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
-        guard let conflict = state.conflicts.first(where: { $0.path == clean }) else { throw SyncFolderError.noConflict(folder: folder, path: clean) }
+        let (clean, index) = try pendingConflict(path, in: state)
+        let conflict = state.conflicts[index]
         var graph = SnapshotGraph(repository: repository)
         var v = ConflictVersions(oursSnapshot: state.head, theirsSnapshot: conflict.theirs)
         if let ours = state.head, let theirs = conflict.theirs { v.baseSnapshot = graph.mergeBases(ours, theirs).first }
@@ -666,8 +672,7 @@ extension FolderSync {
         var state = initial
         let guardFile = try FolderGuard.acquire(folder)
         defer { guardFile.release() }
-        let clean = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
-        guard let index = state.conflicts.firstIndex(where: { $0.path == clean }) else { throw SyncFolderError.noConflict(folder: folder, path: clean) }
+        let (clean, index) = try pendingConflict(path, in: state)
         let pending = state.conflicts[index].records ?? []
         let settleable = pending.filter { $0.formID != "-" }
         for formID in records.keys where !settleable.contains(where: { $0.formID == formID }) {
@@ -693,8 +698,7 @@ extension FolderSync {
         var state = initial
         let guardFile = try FolderGuard.acquire(folder)
         defer { guardFile.release() }
-        let clean = path.split(separator: "/").filter { $0 != "." && !$0.isEmpty }.joined(separator: "/")
-        guard let index = state.conflicts.firstIndex(where: { $0.path == clean }) else { throw SyncFolderError.noConflict(folder: folder, path: clean) }
+        let (clean, index) = try pendingConflict(path, in: state)
         let conflict = state.conflicts[index]
         var theirsNode: TreeNode? = nil
         if let theirs = conflict.theirs {

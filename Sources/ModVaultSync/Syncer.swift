@@ -222,34 +222,31 @@ public struct Syncer: Sendable {
         let local = self.local, remote = self.remote
         let refused = Mutex<[RefusedObject]>([])
         let staged = Mutex<[(temporary: String, path: String)]>([])
+        let publishStaged = { try storeIO { try FileSystem.publish(staged.withLock { $0 }) } }
         do {
-            try await stageAll()
+            try await forEachBounded(names, limit: concurrency) { name in
+                let bytes = try await remote.load(name, range: nil)
+                do { try local.verifyFetched(name, bytes: bytes) } catch let e as StoreError {
+                    // Planted by someone without the key, or damaged: left on the remote, never stored.
+                    let reason: String
+                    if case .corruptObject(_, let why) = e { reason = why } else { reason = e.description }
+                    refused.withLock { $0.append(RefusedObject(object: name.relativePath, reason: reason)) }
+                    return
+                }
+                let path = local.filePath(name)
+                let temporary = try storeIO {
+                    try FileSystem.makeDirectories(FileSystem.parentPath(path))
+                    return try FileSystem.stage(path, bytes: bytes)
+                }
+                staged.withLock { $0.append((temporary, path)) }
+                counter.add(objects: 1, bytes: Int64(bytes.count))
+            }
         } catch {
-            try? storeIO { try FileSystem.publish(staged.withLock { $0 }) }
+            try? publishStaged()
             throw error
         }
-        try storeIO { try FileSystem.publish(staged.withLock { $0 }) }
+        try publishStaged()
         return refused.withLock { $0 }.sorted { $0.object < $1.object }
-
-        func stageAll() async throws {
-        try await forEachBounded(names, limit: concurrency) { name in
-            let bytes = try await remote.load(name, range: nil)
-            do { try local.verifyFetched(name, bytes: bytes) } catch let e as StoreError {
-                // Planted by someone without the key, or damaged: left on the remote, never stored.
-                let reason: String
-                if case .corruptObject(_, let why) = e { reason = why } else { reason = e.description }
-                refused.withLock { $0.append(RefusedObject(object: name.relativePath, reason: reason)) }
-                return
-            }
-            let path = local.filePath(name)
-            let temporary = try storeIO {
-                try FileSystem.makeDirectories(FileSystem.parentPath(path))
-                return try FileSystem.stage(path, bytes: bytes)
-            }
-            staged.withLock { $0.append((temporary, path)) }
-            counter.add(objects: 1, bytes: Int64(bytes.count))
-        }
-        }
     }
 }
 
