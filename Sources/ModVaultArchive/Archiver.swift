@@ -129,7 +129,7 @@ public struct Archiver: Sendable {
         summary.errors = scan.warnings.count
         summary.seconds = monotonicSeconds() - start
         let streamStatistics = ledger.statistics
-        if streamStatistics.total > 0 { summary.streams = streamStatistics }
+        if streamStatistics.total > 0 || streamStatistics.repacked > 0 { summary.streams = streamStatistics }
         let snapshot = Snapshot(time: startDate, host: Host.name, username: Host.user, device: DeviceID.current(),
                                 paths: [source], tags: options.tags, parents: parent.map { [$0.id] } ?? [],
                                 tree: treeID, summary: summary)
@@ -196,6 +196,20 @@ public struct Archiver: Sendable {
         var inlineStreams = [[InlineStream]](repeating: [], count: files.count)
         var inlineKeys: [Int: [Int: ObjectID]] = [:]
 
+        // Archives repacked since the parent are stored first, each as one archive blob; the rest
+        // (and any archive that turns out not to be a repack) are read and chunked below.
+        let repacks = streams.link && streams.normalizeNew
+            ? try await storeRepacks(files, writer: writer, streams: streams, engines: engines, sealers: sealers, workers: options.workers)
+            : [:]
+        for (i, size) in repacks {
+            contents[i] = [[BlobHandle(id: size.blob, type: .archive)]]
+            chunkCounts[i] = 1
+            received[i] = 1
+            filesDone += 1
+            stats.bytesRead += size.bytes
+            files[i].status.size = size.bytes
+        }
+
         // Reading and chunking happen here; MAC, compression and encryption run in child tasks.
         let reader = ChunkReader(chunker: chunker)
         // When no stream can be looked up or decompressed (a first snapshot), streams are only bytes:
@@ -213,7 +227,7 @@ public struct Archiver: Sendable {
                 if received[r.file] == chunkCounts[r.file] { filesDone += 1 }
             }
 
-            for (fileIndex, file) in files.enumerated() {
+            for (fileIndex, file) in files.enumerated() where repacks[fileIndex] == nil {
                 var chunkIndex = 0
                 var fileBytes: Int64 = 0
                 do {
@@ -369,6 +383,76 @@ public struct Archiver: Sendable {
                                         totalBytes: totalBytes, elapsed: now - start))
             }
         }
+    }
+
+    /// Stores each changed BA2 that is a repack of its version in the parent (same members, streams
+    /// recompressed) as one archive blob naming that version's content, in parallel. Returns, by index
+    /// in `files`, the blob and the bytes read; files not listed are stored the usual way.
+    private func storeRepacks(_ files: [ScanNode], writer: BlobWriter, streams: StreamContext, engines: ObjectPool<RecipeEngine>,
+                              sealers: ObjectPool<BlobSealer>, workers: Int) async throws -> [Int: (blob: ObjectID, bytes: Int64)] {
+        let candidates = files.indices.filter { i in
+            guard let previous = files[i].previous, previous.size > 0 else { return false }
+            return files[i].status.size >= 24 && files[i].name.lowercased().hasSuffix(".ba2")
+        }
+        guard !candidates.isEmpty else { return [:] }
+        let repository = self.repository
+        var stored: [Int: (blob: ObjectID, bytes: Int64)] = [:]
+        try await withThrowingTaskGroup(of: (Int, ObjectID, Int64)?.self) { group in
+            var inFlight = 0
+            for i in candidates {
+                let path = files[i].path
+                guard let previous = files[i].previous else { continue }
+                // Read again with its size and time unchanged (`--force`, a lost file cache): not a repack,
+                // but possibly the very archive the previous version stored as a repack.
+                let touched = previous.size != files[i].status.size || previous.mtimeNanos != files[i].status.mtimeNanos
+                if inFlight >= max(1, workers), let r = try await group.next() {
+                    inFlight -= 1
+                    if let (index, blob, bytes) = r { stored[index] = (blob, bytes) }
+                }
+                inFlight += 1
+                group.addTask {
+                    guard streams.ledger.withinBudget, let file = try? OpenFile.openForReading(path, noFollow: true),
+                          let before = try? file.status(), let reader = try? FileRangeReader(file: file) else { return nil }
+                    // A version that was itself a repack is read through its own base, so no chain forms.
+                    var base = previous.content, baseSize = UInt64(previous.size)
+                    if let only = base.inlineHandles, only.count == 1, only[0].type == .archive {
+                        guard let blob = try? repository.loadArchive(only[0].id) else { return nil }
+                        if blob.size == reader.size, (try? ArchiveFiles.digest(of: file, size: reader.size)) == blob.digest {
+                            return (i, only[0].id, Int64(reader.size))
+                        }
+                        base = blob.base
+                        baseSize = blob.baseSize
+                    }
+                    guard touched else { return nil }
+                    let engine = engines.take()
+                    defer { engines.give(engine) }
+                    let started = monotonicSeconds()
+                    // Anything unreadable or unlike a repack just means the archive is stored the usual way.
+                    let plan = try? BA2Repack.derive(base: SnapshotFileReader(repository: repository, content: base, size: baseSize, path: path),
+                                                     new: reader, engine: engine, path: path, withinBudget: { streams.ledger.withinBudget })
+                    let spent = monotonicSeconds() - started
+                    streams.ledger.record { $0.recipeSeconds += spent }
+                    guard let plan, let after = try? file.status(), after.size == before.size, after.mtimeNanos == before.mtimeNanos,
+                          let digest = try? ArchiveFiles.digest(of: file, size: reader.size) else { return nil }
+                    let blob = ArchiveBlob(kind: .ba2Repack, base: base, baseSize: baseSize, size: reader.size, digest: digest,
+                                           plan: plan.encoded())
+                    let plaintext = blob.encoded()
+                    let sealer = sealers.take()
+                    defer { sealers.give(sealer) }
+                    let id = try plaintext.withUnsafeBytes { raw in
+                        let id = repository.contentMAC.id(raw)
+                        try writer.store(BlobHandle(id: id, type: .archive), plaintext: raw, sealer: sealer)
+                        return id
+                    }
+                    streams.ledger.record { $0.repacked += 1 }
+                    return (i, id, Int64(reader.size))
+                }
+            }
+            while let r = try await group.next() {
+                if let (index, blob, bytes) = r { stored[index] = (blob, bytes) }
+            }
+        }
+        return stored
     }
 
     // MARK: Trees

@@ -103,6 +103,17 @@ public struct Checker: Sendable {
                     bad.insert(handle)
                 }
             }
+            // A repacked archive is rebuilt whole, into a scratch file that vanishes when closed.
+            for handle in indexed.keys.filter({ $0.type == .archive }).sorted(by: { $0.id < $1.id }) where !bad.contains(handle) {
+                do {
+                    let scratch = try OpenFile.anonymous(in: FileManager.default.temporaryDirectory.path)
+                    _ = try ArchiveFiles.write(handle, repository: repository, into: scratch, readBack: scratch, label: "archive \(handle.id.short)")
+                    report.streamsRebuilt += 1
+                } catch {
+                    report.errors.append("\(error)")
+                    bad.insert(handle)
+                }
+            }
         }
 
         // Snapshots and trees.
@@ -228,7 +239,7 @@ public struct Checker: Sendable {
                 if problem == nil {
                     // The chunks must add up to the recorded size, or restore would fail on this file.
                     let held = handles.reduce(Int64(0)) { total, h in
-                        let length = h.type == .stream ? streamProblems.length(of: h.id) ?? 0 : indexed[h]?.rawLength ?? 0
+                        let length = h.type == .stream || h.type == .archive ? streamProblems.length(of: h.id) ?? 0 : indexed[h]?.rawLength ?? 0
                         let (sum, overflow) = total.addingReportingOverflow(length)
                         return overflow ? .max : sum
                     }
@@ -259,7 +270,7 @@ private struct ContentProblems {
     private var streams: [ObjectID: String?] = [:]
     private var lengths: [ObjectID: Int64] = [:]
 
-    /// The length a stream blob rebuilds to, once `problem(with:)` has read it.
+    /// The length a stream or archive blob rebuilds to, once `problem(with:)` has read it.
     func length(of stream: ObjectID) -> Int64? { lengths[stream] }
 
     /// The problem with `handle` (a data blob, or a stream blob and the data blobs it lists), if any.
@@ -267,6 +278,7 @@ private struct ContentProblems {
                           repository: Repository) -> String? {
         if indexed[handle] == nil { return "blob \(handle) is not in the index" }
         if bad.contains(handle) { return "blob \(handle) is damaged" }
+        if handle.type == .archive { return archiveProblem(handle, indexed: indexed, bad: bad, repository: repository) }
         guard handle.type == .stream else { return nil }
         if let known = streams[handle.id] { return known }
         var found: String? = nil
@@ -291,6 +303,37 @@ private struct ContentProblems {
             } else if found == nil, let damaged = stream.content.first(where: { bad.contains(BlobHandle(id: $0, type: .data)) }) {
                 found = "blob data/\(damaged.short) of stream \(handle.id.short) is damaged"
             }
+        } catch {
+            found = "\(error)"
+        }
+        streams[handle.id] = .some(found)
+        return found
+    }
+
+    /// The problem with an archive blob's base: its lists, its blobs, and their length against the size it records.
+    private mutating func archiveProblem(_ handle: BlobHandle, indexed: [BlobHandle: BlobLocation], bad: Set<BlobHandle>,
+                                         repository: Repository) -> String? {
+        if let known = streams[handle.id] { return known }
+        var found: String? = nil
+        do {
+            let archive = try repository.loadArchive(handle.id)
+            lengths[handle.id] = Int64(clamping: archive.size)
+            let base = try ContentListWalk.expand(archive.base, size: Int64(clamping: archive.baseSize)) { id in
+                let h = BlobHandle(id: id, type: .list)
+                if indexed[h] == nil { throw ContentListError(reason: "blob \(h) is not in the index") }
+                if bad.contains(h) { throw ContentListError(reason: "blob \(h) is damaged") }
+                return try repository.loadList(id)
+            }
+            var held: Int64 = 0
+            for h in base where found == nil {
+                found = problem(with: h, indexed: indexed, bad: bad, repository: repository)
+                let length = h.type == .stream ? length(of: h.id) ?? 0 : indexed[h]?.rawLength ?? 0
+                held = held.addingReportingOverflow(length).overflow ? .max : held + length
+            }
+            if found == nil, held != Int64(clamping: archive.baseSize) {
+                found = "archive \(handle.id.short): its base holds \(held) bytes, the blob records \(archive.baseSize)"
+            }
+            if let problem = found, !problem.hasPrefix("archive ") { found = "archive \(handle.id.short): base \(problem)" }
         } catch {
             found = "\(error)"
         }

@@ -4,10 +4,14 @@ public import ModVaultStore
 public import ModVaultFormats
 
 /// Reads a file stored in a snapshot as if it were on disk, loading only the chunks a read touches.
+///
+/// A file stored as an archive blob (a repack, §8b) is rebuilt once into an unlinked scratch file
+/// and read from there.
 public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     private let repository: Repository
     private let content: [BlobHandle]
     private let starts: [UInt64]
+    private let rebuiltFile: FileRangeReader?
     /// Where each content piece (a data blob or a whole stream) starts in the file, in order.
     public var pieceOffsets: [UInt64] { starts }
     /// The file's size.
@@ -18,24 +22,59 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     /// A reader over `node`'s content.
     public init(repository: Repository, node: TreeNode) throws {
         self.repository = repository
-        content = try repository.contentHandles(node, path: node.name)
+        let handles = try repository.contentHandles(node, path: node.name)
+        if handles.count == 1, let only = handles.first, only.type == .archive {
+            let scratch = try OpenFile.anonymous(in: FileManager.default.temporaryDirectory.path)
+            let written = try ArchiveFiles.write(only, repository: repository, into: scratch, readBack: scratch, label: node.name)
+            guard written == node.size else {
+                throw StoreError.corruptObject(path: node.name, reason: "its content holds \(written) bytes, the snapshot records \(node.size)")
+            }
+            rebuiltFile = try FileRangeReader(file: scratch)
+            content = []
+            starts = []
+            size = UInt64(written)
+            return
+        }
+        (content, starts, size) = try Self.pieces(handles, repository: repository, path: node.name)
+        rebuiltFile = nil
+    }
+
+    /// A reader over `content` of `size` bytes (data and stream blobs only: the base of an archive blob).
+    public init(repository: Repository, content fileContent: FileContent, size declared: UInt64, path: String) throws {
+        self.repository = repository
+        let handles: [BlobHandle]
+        if let inline = fileContent.inlineHandles { handles = inline } else {
+            do {
+                handles = try ContentListWalk.expand(fileContent, size: Int64(clamping: declared)) { try repository.loadList($0) }
+            } catch let e as ContentListError {
+                throw StoreError.corruptObject(path: path, reason: "content list: \(e.reason)")
+            }
+        }
+        (content, starts, size) = try Self.pieces(handles, repository: repository, path: path)
+        rebuiltFile = nil
+    }
+
+    private static func pieces(_ handles: [BlobHandle], repository: Repository, path: String) throws -> ([BlobHandle], [UInt64], UInt64) {
         var starts: [UInt64] = []
         var offset: UInt64 = 0
-        for handle in content {
+        for handle in handles {
             starts.append(offset)
-            if handle.type == .stream {
+            switch handle.type {
+            case .stream:
                 offset += try repository.loadStream(handle.id).originalLength
-                continue
+            case .data:
+                guard let l = try repository.index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
+                offset += UInt64(l.rawLength)
+            case .archive, .tree, .list:
+                throw StoreError.corruptObject(path: path, reason: "content names \(handle) among other blobs")
             }
-            guard let l = try repository.index.location(of: handle) else { throw StoreError.blobNotIndexed(handle) }
-            offset += UInt64(l.rawLength)
         }
-        self.starts = starts
-        size = offset
+        return (handles, starts, offset)
     }
 
     /// Exactly `count` bytes at `offset`.
     public func read(offset: UInt64, count: Int) throws -> [UInt8] {
+        if let rebuiltFile { return try rebuiltFile.read(offset: offset, count: count) }
         guard count >= 0, offset <= size, UInt64(count) <= size - offset else {
             throw FormatError(path: "snapshot file", cause: .endOfData(what: "range", offset: offset, needed: UInt64(max(0, count)), available: size - min(size, offset)))
         }

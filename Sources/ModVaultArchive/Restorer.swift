@@ -175,7 +175,14 @@ public struct Restorer: Sendable {
         do {
             let out = try materializer.create(entry)
             var pack: (id: ObjectID, file: OpenFile)? = nil
-            for handle in try repository.contentHandles(entry.node, path: final) {
+            let handles = try repository.contentHandles(entry.node, path: final)
+            if handles.count == 1, let only = handles.first, only.type == .archive {
+                let readBack = try OpenFile.openForReading(materializer.temporary(for: entry.path), noFollow: true)
+                written = try ArchiveFiles.write(only, repository: repository, into: out, readBack: readBack, label: final)
+            } else if let misplaced = handles.first(where: { $0.type != .data && $0.type != .stream }) {
+                throw StoreError.corruptObject(path: final, reason: "content names \(misplaced) among other blobs")
+            }
+            for handle in handles where handle.type != .archive {
                 if handle.type == .stream {
                     let r = rebuilder ?? StreamRebuilder(repository: repository)
                     rebuilder = r

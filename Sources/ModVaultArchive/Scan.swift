@@ -13,6 +13,8 @@ final class ScanNode {
     var failed = false
     /// Whether the summary counted this file as new (true) or changed (false), so a failure can be uncounted.
     var countedAsNew: Bool?
+    /// The parent snapshot's file at this path, when this one changed since (a repack is stored against it).
+    var previous: TreeNode?
 
     init(name: String, path: String, status: FileStatus) {
         self.name = name
@@ -142,6 +144,7 @@ struct Scan {
                     let isNew = old?.type != .regular
                     if isNew { summary.filesNew += 1 } else { summary.filesChanged += 1 }
                     node.countedAsNew = isNew
+                    if let old, old.type == .regular { node.previous = old }
                     filesToRead.append(node)
                 }
             case .symlink:

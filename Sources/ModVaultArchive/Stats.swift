@@ -6,7 +6,7 @@ public struct RepositoryStats: Sendable, Codable, Equatable {
     /// Snapshots.
     public var snapshots = 0
     /// Blobs in the index, and of each type.
-    public var blobs = 0, dataBlobs = 0, treeBlobs = 0, streamBlobs = 0, listBlobs = 0
+    public var blobs = 0, dataBlobs = 0, treeBlobs = 0, streamBlobs = 0, listBlobs = 0, archiveBlobs = 0
     /// Packs holding them.
     public var packs = 0
     /// Bytes of packs, index files, snapshots and key slots on disk.
@@ -18,7 +18,7 @@ public struct RepositoryStats: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case snapshots, blobs, packs
-        case dataBlobs = "data_blobs", treeBlobs = "tree_blobs", streamBlobs = "stream_blobs", listBlobs = "list_blobs"
+        case dataBlobs = "data_blobs", treeBlobs = "tree_blobs", streamBlobs = "stream_blobs", listBlobs = "list_blobs", archiveBlobs = "archive_blobs"
         case repositoryBytes = "repository_bytes", storedBlobBytes = "stored_blob_bytes", rawBlobBytes = "raw_blob_bytes"
         case snapshotBytesTotal = "snapshot_bytes_total"
     }
@@ -40,6 +40,7 @@ public struct RepositoryStats: Sendable, Codable, Equatable {
             case .tree: s.treeBlobs += 1
             case .stream: s.streamBlobs += 1
             case .list: s.listBlobs += 1
+            case .archive: s.archiveBlobs += 1
             }
         }
         s.packs = packs.count

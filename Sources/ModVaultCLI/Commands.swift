@@ -243,6 +243,7 @@ struct SnapshotCommand: AsyncParsableCommand {
                 if t.kept > 0 { parts.append("\(t.kept) (\(Format.bytes(t.keptBytes))) kept compressed") }
                 print("compressed streams: " + parts.joined(separator: ", "))
             }
+            if t.repacked > 0 { print("archives repacked since the parent: \(t.repacked), each stored as its previous version plus a recompression plan") }
             print("snapshot \(result.record.id.short) saved")
         } else {
             print(result.record.id.hex)
@@ -504,7 +505,7 @@ struct Stats: AsyncParsableCommand {
             return
         }
         print("snapshots:            \(s.snapshots)")
-        print("blobs:                \(s.blobs) (\(s.dataBlobs) data, \(s.treeBlobs) tree, \(s.streamBlobs) stream, \(s.listBlobs) list) in \(s.packs) packs")
+        print("blobs:                \(s.blobs) (\(s.dataBlobs) data, \(s.treeBlobs) tree, \(s.streamBlobs) stream, \(s.listBlobs) list, \(s.archiveBlobs) archive) in \(s.packs) packs")
         print("size of all snapshots: \(Format.bytes(s.snapshotBytesTotal))")
         print("unique data:          \(Format.bytes(s.rawBlobBytes))" + (s.rawBlobBytes > 0 ? String(format: " (dedup %.2fx)", s.deduplication) : ""))
         print("stored (compressed):  \(Format.bytes(s.storedBlobBytes))" + (s.storedBlobBytes > 0 ? String(format: " (compression %.2fx)", s.compression) : ""))

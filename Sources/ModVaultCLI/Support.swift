@@ -250,7 +250,8 @@ enum JSON {
             "errors": s.errors, "seconds": s.seconds]
         if let t = s.streams {
             obj["streams"] = ["reused": t.reused, "normalized": t.normalized, "verbatim": t.verbatim, "kept": t.kept,
-                              "kept_bytes": t.keptBytes, "linked": t.linked, "recipe_seconds": t.recipeSeconds]
+                              "kept_bytes": t.keptBytes, "linked": t.linked, "repacked_archives": t.repacked,
+                              "recipe_seconds": t.recipeSeconds]
         }
         return obj
     }

@@ -528,5 +528,9 @@ private func eventOutput(_ event: ProjectEvent, json: Bool) -> String? {
     case .refused(let r):
         Terminal.warn("\(r.object): refused: \(r.reason)")
         return nil
+    case .live:
+        // On stderr, so scripts (and tests) can wait until nothing will be missed before acting.
+        FileHandle.standardError.write(Data("modvault: subscribed: every change is reported from now on\n".utf8))
+        return nil
     }
 }

@@ -10,6 +10,9 @@ public enum BlobType: UInt8, Sendable, Codable, CaseIterable, CustomStringConver
     case stream = 2
     /// One level of a long file's content list (`ContentList`): content handles, or lists below it.
     case list = 3
+    /// A file rebuilt from another file's content by a plan (a BA2 repacked at another zlib level):
+    /// the only handle of its file's content (`ArchiveBlob`).
+    case archive = 4
 
     /// The lowercase name used in JSON and messages.
     public var description: String {
@@ -18,6 +21,7 @@ public enum BlobType: UInt8, Sendable, Codable, CaseIterable, CustomStringConver
         case .tree: return "tree"
         case .stream: return "stream"
         case .list: return "list"
+        case .archive: return "archive"
         }
     }
 }

@@ -79,6 +79,30 @@ public final class OpenFile: @unchecked Sendable {
         }
     }
 
+    /// Writes all of `bytes` at `offset` (`pwrite`), looping over short writes; the file position is unchanged.
+    public func write(_ bytes: UnsafeRawBufferPointer, at offset: Int64) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = pwrite(descriptor, bytes.baseAddress! + done, bytes.count - done, off_t(offset) + off_t(done))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SystemCallError(code: errno, operation: "write", path: path)
+            }
+            done += n
+        }
+    }
+
+    /// A new file in `directory`, open for reading and writing, already unlinked: it vanishes when
+    /// closed, however the process ends.
+    public static func anonymous(in directory: String) throws -> OpenFile {
+        var template = Array((directory + "/.modvault-scratch-XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
+        guard fd >= 0 else { throw SystemCallError(code: errno, operation: "create", path: directory) }
+        let name = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        unlink(name)
+        return OpenFile(descriptor: fd, path: name)
+    }
+
     /// Writes a byte array.
     public func write(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { (b) throws in try write(b) }

@@ -341,21 +341,11 @@ public final class RecipeEngine: @unchecked Sendable {
             throw mismatch("recipe claims \(recipe.compressedSize) compressed bytes for \(raw) bytes of content")
         }
         let expected = Int(recipe.compressedSize)
-        output.removeAll(keepingCapacity: true)
         output.reserveCapacity(expected)
-        var tooLong = false
-        compressionsTried += 1
-        let finished = deflater.compress(decompressed, scratch: scratch) { piece in
-            if output.count + piece.count > expected {
-                tooLong = true
-                return false
-            }
-            output.append(contentsOf: piece)
-            return true
-        }
+        let finished = compress(decompressed, with: deflater, limit: expected, into: &output)
         let versionNote = recipe.implementationVersion == Recipe.zlibRuntimeVersion ? ""
             : " (recipe made with zlib \(recipe.implementationVersion), this build has \(Recipe.zlibRuntimeVersion))"
-        guard finished, !tooLong, output.count == expected else {
+        guard finished, output.count == expected else {
             output.removeAll(keepingCapacity: true)
             throw mismatch("recompressed size differs from \(expected) bytes" + versionNote)
         }
@@ -363,6 +353,35 @@ public final class RecipeEngine: @unchecked Sendable {
             output.removeAll(keepingCapacity: true)
             throw mismatch("SHA-256 of the rebuilt stream differs" + versionNote)
         }
+    }
+
+    /// Deflates `content` with `parameters` into `output` (replacing its contents): a repack plan's
+    /// chunk, checked afterwards as part of the whole file rather than against a digest of its own.
+    public func deflate(_ content: UnsafeRawBufferPointer, parameters: ZlibParameters, into output: inout [UInt8]) throws(FormatError) {
+        guard parameters.isValid, let deflater = deflater(for: parameters) else {
+            throw FormatError(path: "", cause: .recipeMismatch(detail: "invalid parameters \(parameters)"))
+        }
+        let raw = content.count
+        guard compress(content, with: deflater, limit: raw + raw / 8 + raw / 64 + 64, into: &output) else {
+            throw FormatError(path: "", cause: .recipeMismatch(detail: "deflate did not finish"))
+        }
+    }
+
+    /// Deflates `content` into `output` (replacing its contents); false when the stream did not finish
+    /// within `limit` bytes (deflate never expands input beyond the bound used above).
+    private func compress(_ content: UnsafeRawBufferPointer, with deflater: ZlibDeflater, limit: Int, into output: inout [UInt8]) -> Bool {
+        output.removeAll(keepingCapacity: true)
+        compressionsTried += 1
+        var tooLong = false
+        let finished = deflater.compress(content, scratch: scratch) { piece in
+            if output.count + piece.count > limit {
+                tooLong = true
+                return false
+            }
+            output.append(contentsOf: piece)
+            return true
+        }
+        return finished && !tooLong
     }
 
     /// Decompresses a zlib stream that must decode to exactly `rawSize` bytes.

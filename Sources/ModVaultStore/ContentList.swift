@@ -27,6 +27,24 @@ public enum FileContent: Sendable, Hashable {
         if case .inline(let handles) = self { return handles }
         return nil
     }
+
+    /// `u8 form ‖ form 0: varint count ‖ count × (u8 blob type ‖ ID); form 1: root list ID ‖ varint count`:
+    /// the reference as an archive blob's base and `digest` write it.
+    public func encode(into w: inout ByteWriter) {
+        switch self {
+        case .inline(let handles):
+            w.u8(0)
+            w.varint(UInt64(handles.count))
+            for h in handles {
+                w.u8(h.type.rawValue)
+                w.id(h.id)
+            }
+        case .list(let root, let count):
+            w.u8(1)
+            w.id(root)
+            w.varint(count)
+        }
+    }
 }
 
 /// The plaintext of a `list` blob: one level of a file's content list.

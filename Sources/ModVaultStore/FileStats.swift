@@ -143,19 +143,7 @@ extension FileContent {
     /// blobs in the same order, so a file whose status is unchanged can take the parent's content.
     public var digest: ObjectID {
         var w = ByteWriter(capacity: 48)
-        switch self {
-        case .inline(let handles):
-            w.u8(0)
-            w.varint(UInt64(handles.count))
-            for h in handles {
-                w.u8(h.type.rawValue)
-                w.id(h.id)
-            }
-        case .list(let root, let count):
-            w.u8(1)
-            w.id(root)
-            w.varint(count)
-        }
+        encode(into: &w)
         return SHA256Digest.hash(w.bytes)
     }
 }

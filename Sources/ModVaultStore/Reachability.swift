@@ -1,6 +1,6 @@
 public import ModVaultCore
 
-/// A tree, list or stream blob opened and parsed, as a reachability walk needs it.
+/// A tree, list, stream or archive blob opened and parsed, as a reachability walk needs it.
 public enum OpenedBlob: Sendable {
     /// A directory listing.
     case tree(Tree)
@@ -8,6 +8,8 @@ public enum OpenedBlob: Sendable {
     case list(ContentList)
     /// A stream description.
     case stream(StreamBlob)
+    /// A file rebuilt from another file's content.
+    case archive(ArchiveBlob)
 }
 
 /// The one walk from snapshot roots to every blob they reach: trees, content lists, the content
@@ -63,6 +65,13 @@ public struct Reachability: Sendable {
             }
         case .stream(let stream):
             for id in stream.content { enqueue(BlobHandle(id: id, type: .data)) }
+        case .archive(let archive):
+            // The base names data and stream blobs only (the decoder refuses anything else), so no
+            // chain of archive blobs can form.
+            switch archive.base {
+            case .inline(let handles): for h in handles { enqueue(h) }
+            case .list(let root, _): enqueue(BlobHandle(id: root, type: .list))
+            }
         }
     }
 
@@ -89,6 +98,7 @@ extension OpenedBlob {
             case .tree: return .tree(try Tree.decode(plaintext))
             case .list: return .list(try ContentList.decode(plaintext))
             case .stream: return .stream(try StreamBlob.decode(plaintext))
+            case .archive: return .archive(try ArchiveBlob.decode(plaintext))
             case .data: throw ByteReader.Malformed(what: "a data blob has no structure to walk")
             }
         } catch {

@@ -345,6 +345,15 @@ public final class Repository: Sendable {
         }
     }
 
+    /// Loads and parses an archive blob.
+    public func loadArchive(_ id: ObjectID) throws -> ArchiveBlob {
+        var out: [UInt8] = []
+        try loadBlob(BlobHandle(id: id, type: .archive), into: &out)
+        do { return try ArchiveBlob.decode(out) } catch {
+            throw StoreError.corruptObject(path: "archive \(id.short)", reason: "\(error)")
+        }
+    }
+
     /// Loads and parses a list blob.
     public func loadList(_ id: ObjectID) throws -> ContentList {
         var out: [UInt8] = []

@@ -99,11 +99,13 @@ public struct StreamStatistics: Codable, Sendable, Equatable {
     /// New streams, and runs of a loose texture, whose content repeats a stream already stored as it
     /// is: stored as a reference to that stream (to inflate, and to recompress for a repack).
     public var linked = 0
+    /// Archives stored as a repack of their previous version (one archive blob each, §8b).
+    public var repacked = 0
 
     /// Empty statistics.
     public init() {}
 
-    /// Reads statistics written before `linked` existed as well as current ones.
+    /// Reads statistics written before `linked` and `repacked` existed as well as current ones.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         reused = try c.decode(Int.self, forKey: .reused)
@@ -113,6 +115,7 @@ public struct StreamStatistics: Codable, Sendable, Equatable {
         keptBytes = try c.decode(Int64.self, forKey: .keptBytes)
         recipeSeconds = try c.decode(Double.self, forKey: .recipeSeconds)
         linked = try c.decodeIfPresent(Int.self, forKey: .linked) ?? 0
+        repacked = try c.decodeIfPresent(Int.self, forKey: .repacked) ?? 0
     }
 
     /// Streams seen.

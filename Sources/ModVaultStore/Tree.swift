@@ -61,14 +61,16 @@ public struct Tree: Sendable, Equatable {
     }
 
     /// The lowest encoding version that can express these nodes: 1 for inline data blobs only, 2 once a
-    /// file names a stream blob, 3 once a file's content is a list. A tree keeps the ID it had under
+    /// file names a stream blob, 3 once a file's content is a list or an archive blob. A tree keeps the ID it had under
     /// older versions whenever it can.
     public var encodingVersion: UInt8 {
         var version: UInt8 = 1
         for n in nodes {
             switch n.content {
             case .list: return 3
-            case .inline(let handles): if handles.contains(where: { $0.type != .data }) { version = 2 }
+            case .inline(let handles):
+                if handles.contains(where: { $0.type == .archive }) { return 3 }
+                if handles.contains(where: { $0.type != .data }) { version = 2 }
             }
         }
         return version
@@ -144,7 +146,8 @@ public struct Tree: Sendable, Equatable {
                             var type = BlobType.data
                             if typed {
                                 let raw = try r.u8()
-                                guard let t = BlobType(rawValue: raw), t == .data || t == .stream else {
+                                // An archive blob stands for the whole file (version 3 only), so it is the sole handle.
+                                guard let t = BlobType(rawValue: raw), t == .data || t == .stream || (t == .archive && version == 3 && n == 1) else {
                                     throw ByteReader.Malformed(what: "content blob type \(raw)")
                                 }
                                 type = t

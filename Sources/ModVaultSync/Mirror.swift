@@ -88,8 +88,10 @@ public struct Mirror: Sendable {
     private struct PlannedFile {
         var path: String
         var node: TreeNode
-        /// The content handles, its list expanded.
+        /// The content handles, its list expanded: for a file stored as an archive blob, its base's.
         var handles: [BlobHandle] = []
+        /// The archive blob the file is rebuilt from, when it is stored as one (a repack, §8b).
+        var archive: ArchiveBlob?
 
         var entry: SnapshotEntry { SnapshotEntry(path: path, node: node) }
     }
@@ -161,12 +163,28 @@ public struct Mirror: Sendable {
             }
             level = next
         }
+        // Files stored as archive blobs are assembled from their base's content, then rebuilt by the plan.
+        let archiveHandles = Set(files.compactMap { f -> BlobHandle? in
+            guard let only = f.node.content.inlineHandles, only.count == 1, only[0].type == .archive else { return nil }
+            return only[0]
+        })
+        if !archiveHandles.isEmpty {
+            let archives = try await blobs(archiveHandles, index: index, local: localRepo, options: options, report: &report)
+            for i in files.indices {
+                guard let only = files[i].node.content.inlineHandles, only.count == 1, only[0].type == .archive else { continue }
+                do { files[i].archive = try ArchiveBlob.decode(archives[only[0].id] ?? []) } catch {
+                    throw StoreError.corruptObject(path: "\(remote.location) archive \(only[0].id.short)", reason: "\(error)")
+                }
+            }
+        }
+
         // Content lists, a level of one file at a time: the local repository first, then one coalesced
         // round of ranged reads per level, so a file of 100,000 chunks costs three rounds, not 1,600 requests.
         for i in files.indices {
             let node = files[i].node, path = target + "/" + files[i].path
             do {
-                var walk = try ContentListWalk(node.content, size: node.size)
+                var walk = try ContentListWalk(files[i].archive?.base ?? node.content,
+                                               size: files[i].archive.map { Int64(clamping: $0.baseSize) } ?? node.size)
                 while !walk.pending.isEmpty {
                     var loaded: [ObjectID: ContentList] = [:]
                     var fetch: [BlobHandle] = []
@@ -320,19 +338,16 @@ public struct Mirror: Sendable {
                 }
             }
 
-            for f in files {
-                let entry = f.entry
-                let temporary = materializer.temporary(for: entry.path)
-                // Temporaries stay after a failure: the next run reads them as seeds.
-                let out = try materializer.create(entry)
+            // Writes `handles` in order into `out`; bytes written become seeds at `seedPath` when it is given.
+            func assemble(_ handles: [BlobHandle], into out: OpenFile, seedPath: String?) async throws {
                 var offset: Int64 = 0
                 func write(_ id: ObjectID?, _ bytes: [UInt8]) throws {
                     try out.write(bytes)
-                    if let id, seeds[id] == nil { seeds[id] = Seed(path: temporary, offset: offset, length: bytes.count) }
+                    if let id, let seedPath, seeds[id] == nil { seeds[id] = Seed(path: seedPath, offset: offset, length: bytes.count) }
                     offset += Int64(bytes.count)
                 }
                 var pending: [ObjectID] = []
-                for h in f.handles {
+                for h in handles {
                     guard h.type == .stream, let stream = streams[h.id] else {
                         pending.append(h.id)
                         continue
@@ -356,6 +371,27 @@ public struct Mirror: Sendable {
                     try write(h.id, rebuilt)
                 }
                 try await emitData(pending) { try write($0, $1) }
+            }
+
+            for f in files {
+                let entry = f.entry
+                let temporary = materializer.temporary(for: entry.path)
+                // Temporaries stay after a failure: the next run reads them as seeds.
+                let out = try materializer.create(entry)
+                if let archive = f.archive {
+                    // The base is assembled beside the file under a temporary's name of its own (so an
+                    // interrupted run sets it aside as a seed), rebuilt from, and removed.
+                    let baseEntry = SnapshotEntry(path: entry.path + ".modvault-base", node: entry.node)
+                    let basePath = materializer.temporary(for: baseEntry.path)
+                    let baseFile = try materializer.create(baseEntry)
+                    try await assemble(f.handles, into: baseFile, seedPath: nil)
+                    let base = try FileRangeReader(file: try OpenFile.openForReading(basePath, noFollow: true))
+                    let readBack = try OpenFile.openForReading(temporary, noFollow: true)
+                    _ = try ArchiveFiles.write(archive, base: base, into: out, readBack: readBack, engine: engine, label: target + "/" + entry.path)
+                    try? FileSystem.remove(basePath)
+                } else {
+                    try await assemble(f.handles, into: out, seedPath: temporary)
+                }
                 try materializer.finish(out, entry: entry, written: try out.status().size, durable: false)
                 finished.append(entry)
                 writtenBytes += max(0, entry.node.size)

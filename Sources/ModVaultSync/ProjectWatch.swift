@@ -31,6 +31,8 @@ public enum ProjectEvent: Sendable {
     case reconnecting(reason: String, failures: Int)
     /// A push log slot that does not verify.
     case refused(RefusedObject)
+    /// The live connection is (re)established: every change from now on is reported.
+    case live
 }
 
 /// Follows a project: every push once and in order, and team changes where the remote reports them.
@@ -73,7 +75,11 @@ public struct ProjectWatch: Sendable {
                 if let signals {
                     for try await signal in signals() {
                         switch signal {
-                        case .subscribed, .logChanged:
+                        case .subscribed:
+                            emit(.live)
+                            try await catchUp()
+                            failures = 0
+                        case .logChanged:
                             try await catchUp()
                             failures = 0
                         default:

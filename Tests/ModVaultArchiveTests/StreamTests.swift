@@ -100,9 +100,10 @@ struct StreamTests {
             #expect(second.streams.normalized == 0 && second.streams.kept > 0, "\(second.streams)")
             return
         }
-        #expect(second.streams.normalized > 0, "\(second.streams) in \(ba2)")
+        // The repacked archive is stored as one archive blob against its previous version.
+        #expect(second.streams.repacked == 1, "\(second.streams) in \(ba2)")
         let summary = try #require(second.record.snapshot.summary)
-        // Only stream blobs and metadata: the repacked archive's content is stored already.
+        // Only metadata: the repacked archive's content is stored already.
         #expect(summary.bytesAdded < Int64(repacked.count) / 10, "added \(summary.bytesAdded) for a \(repacked.count)-byte repack")
     }
 
@@ -141,7 +142,7 @@ struct StreamTests {
         let (ba2, repacked) = try StreamFixture.repackFirstGeneralArchive(in: base)
         let after = try await archiver.snapshot(source: base)
         #expect(after.record.snapshot.parents == [replacement])
-        #expect(after.streams.normalized > 0, "\(after.streams)")
+        #expect(after.streams.repacked == 1, "\(after.streams)")
         let summary = try #require(after.record.snapshot.summary)
         #expect(summary.bytesAdded < Int64(repacked.count) / 10, "added \(summary.bytesAdded) for a \(repacked.count)-byte repack")
 
@@ -192,9 +193,9 @@ struct StreamTests {
         #expect(try Checker(repository: ws.repository).check(readData: true).isHealthy)
     }
 
-    /// A repack after a default first snapshot (streams kept compressed) stores each repacked stream as
-    /// a reference to the kept one plus a recipe, restores byte for byte, and is found by ID next time.
-    @Test func aRepackAfterADefaultSnapshotPointsAtTheKeptStreams() async throws {
+    /// A repack after a default first snapshot (streams kept compressed) is stored as one archive blob
+    /// naming the previous version's content, restores byte for byte, and is found again next time.
+    @Test func aRepackAfterADefaultSnapshotIsOneArchiveBlob() async throws {
         let ws = try Workspace()
         let base = try Self.corpus(ws)
         let archiver = Archiver(repository: ws.repository)
@@ -202,12 +203,15 @@ struct StreamTests {
         #expect(first.streams.kept > 20 && first.streams.normalized == 0)
         let (ba2, repacked) = try StreamFixture.repackFirstGeneralArchive(in: base)
         let second = try await archiver.snapshot(source: base)
-        #expect(second.streams.linked > 0 && second.streams.normalized == 0, "\(second.streams)")
+        #expect(second.streams.repacked == 1 && second.streams.normalized == 0, "\(second.streams)")
         let added = try #require(second.record.snapshot.summary).bytesAdded
-        // A stream blob per repacked stream (its recipe and the kept stream's blobs) and the changed tree.
-        #expect(added < Int64(repacked.count) / 5, "added \(added) for a \(repacked.count)-byte repack")
-        let streams = try (Self.contents(ws, second.record.snapshot)[ba2] ?? []).filter { $0.type == .stream }
-        #expect(try streams.map { try ws.repository.loadStream($0.id).form }.contains { if case .inflateThenRecipe = $0 { true } else { false } })
+        // One archive blob and the changed trees, whatever the number of streams.
+        #expect(added < 4096, "added \(added) for a \(repacked.count)-byte repack")
+        let handles = try #require(Self.contents(ws, second.record.snapshot)[ba2])
+        #expect(handles.count == 1 && handles.first?.type == .archive)
+        let blob = try ws.repository.loadArchive(try #require(handles.first).id)
+        let old = try #require(try Self.node(ws, first.record.snapshot, ba2))
+        #expect(blob.base == old.content && blob.size == UInt64(repacked.count))
 
         let out = ws.root + "/out"
         _ = try await Restorer(repository: ws.repository).restore(second.record.snapshot, options: RestoreOptions(target: out))

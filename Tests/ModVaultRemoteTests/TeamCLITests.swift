@@ -90,6 +90,11 @@ extension LiveRemoteTests {
 
             let watch = try owner.start(["watch", "team", "--json"], output: root + "/watch")
             defer { if watch.process.isRunning { watch.process.terminate() } }
+            // Team events are realtime only: act once the watch is subscribed, or a busy machine misses them.
+            let subscribed = ContinuousClock.now + .seconds(20)
+            while try !watch.stderr().contains("subscribed"), ContinuousClock.now < subscribed { try await Task.sleep(for: .milliseconds(50)) }
+            let watchErrors = try watch.stderr()
+            #expect(watchErrors.contains("subscribed"), "watch printed \(watchErrors)")
             let shared = try owner.run(["share", "team", "--role", "writer", "--json"])
             #expect(shared.status == 0, "\(shared.stderr)")
             let share = try #require(try JSONSerialization.jsonObject(with: Data(shared.stdout.utf8)) as? [String: Any])

@@ -424,7 +424,7 @@ struct IndexFileTests {
         // version, supersedes count, pack count, pack ID, entry count, then the entry's type byte.
         let typeOffset = 1 + 1 + 1 + 32 + 1
         let codecOffset = typeOffset + 1 + 32
-        for (offset, value) in [(typeOffset, UInt8(4)), (codecOffset, UInt8(9))] {
+        for (offset, value) in [(typeOffset, UInt8(5)), (codecOffset, UInt8(9))] {
             var damaged = bytes
             damaged[offset] = value
             let error = #expect(throws: StoreError.self) { try IndexFile.decode(damaged, path: "i") }

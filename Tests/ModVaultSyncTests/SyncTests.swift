@@ -243,6 +243,33 @@ struct SyncTests {
         #expect(update.bytesDownloaded < 1_000_000)
     }
 
+    /// Archives stored as a repack of their previous version (archive blobs) mirror byte for byte,
+    /// into an empty folder and over the previous version, which then serves the base's chunks.
+    @Test func mirrorRebuildsRepackedArchives() async throws {
+        let w = try SyncWorld()
+        let remote = try w.remote()
+        let a = try Repository.initialize(at: w.root + "/a", password: w.password, options: w.options)
+        let fixture = FixtureOptions(seed: 5, scaleBytes: 3 << 20)
+        _ = try FixtureGenerator.writeBase(fixture, to: w.root + "/base")
+        _ = try FixtureGenerator.writeScenario(.repack, fixture, to: w.root + "/repacked")
+        let first = try await Archiver(repository: a).snapshot(source: w.root + "/base")
+        var options = SnapshotOptions()
+        options.parent = first.record.id.hex
+        let second = try await Archiver(repository: a).snapshot(source: w.root + "/repacked", options: options)
+        #expect(second.streams.repacked > 3, "\(second.streams)")
+        _ = try await Syncer(local: a, remote: remote).push()
+
+        let access = try await RemoteRepositoryAccess(remote: remote, password: w.password)
+        let empty = w.root + "/empty"
+        _ = try await Mirror(access: access).mirror(second.record.id.hex, options: MirrorOptions(target: empty))
+        #expect(try w.contents(empty) == w.contents(w.root + "/repacked"))
+        try FileManager.default.copyItem(atPath: w.root + "/base", toPath: w.root + "/over")
+        let over = try await Mirror(access: access).mirror(second.record.id.hex, options: MirrorOptions(target: w.root + "/over"))
+        #expect(try w.contents(w.root + "/over") == w.contents(w.root + "/repacked"))
+        #expect(over.bytesDownloaded < 256 << 10, "downloaded \(over.bytesDownloaded)")
+        #expect(try FileSystem.list(w.root + "/over").allSatisfy { !$0.hasPrefix(".modvault") })
+    }
+
     /// Mirror writes through the same materialiser as restore: a chain of links that escapes is refused
     /// before any file is written, and folder modes and times are applied as restore applies them.
     @Test func mirrorRefusesEscapingLinkChainsAndKeepsFolderTimes() async throws {

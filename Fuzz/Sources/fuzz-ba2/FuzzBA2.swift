@@ -14,6 +14,18 @@ public func fuzzBA2(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
         }
         if let names = archive.nameTableRange { precondition(names.upperBound <= reader.size) }
         _ = FormatDiff.ba2(old: archive, new: archive)
+        // A plan that keeps every chunk rebuilds the archive itself, whatever its layout, or is refused.
+        let compressed = archive.entries.reduce(0) { $0 + $1.chunks.filter(\.isCompressed).count }
+        if compressed > 0, compressed < 4096 {
+            let plan = BA2RepackPlan(recipes: [.pcDefault], choices: [UInt8](repeating: 0, count: compressed))
+            var out = [UInt8](repeating: 0, count: Int(reader.size))
+            if let size = try? BA2Repack.rebuild(base: reader, plan: plan.encoded(), engine: RecipeEngine(), write: { offset, bytes in
+                precondition(offset + UInt64(bytes.count) <= reader.size, "rebuild writes past the base's size")
+                out.replaceSubrange(Int(offset)..<Int(offset) + bytes.count, with: bytes)
+            }) {
+                precondition(size == reader.size && out == reader.bytes, "an all-keep plan changes the archive")
+            }
+        }
         if let prints = try? ContentFingerprint.ba2Members(archive, reader: reader) {
             let d = FormatDiff.ba2(old: archive, new: archive, oldFingerprints: prints, newFingerprints: prints)
             precondition(d.changed.isEmpty && d.added.isEmpty && d.removed.isEmpty, "archive differs from itself")
