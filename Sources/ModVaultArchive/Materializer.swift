@@ -135,11 +135,17 @@ public struct Materializer: Sendable {
         }
     }
 
-    /// Makes every temporary written so far durable at once (`syncfs` on the target's filesystem),
-    /// for callers that finish files without `durable` and must not rename them before they are on disk.
-    public func syncAll() throws {
-        let root = try folders.folder("")
-        try io { try root.syncFileSystem() }
+    /// Makes the temporaries of `entries` durable (an `fsync` each; `finish` already started their
+    /// writeback) before `commit` renames them, so a crash never leaves a torn file in place of a good
+    /// one. With `onlyReplacing`, a temporary whose final name holds nothing yet is left to the page
+    /// cache: renaming it loses nothing, and mirroring again rewrites it. Unlike `syncfs`, this never
+    /// waits for other programs' writes to the same disk.
+    public func makeDurable(_ entries: [SnapshotEntry], onlyReplacing: Bool) throws {
+        for entry in entries {
+            if onlyReplacing, try status(entry.path) == nil { continue }
+            let temporary = temporary(for: entry.path)
+            try io { try OpenFile.openForReading(temporary, noFollow: true).sync() }
+        }
     }
 
     /// Renames a finished temporary over the file's final name.

@@ -91,12 +91,6 @@ public final class DirectoryHandle: Sendable {
         }
     }
 
-    /// Flushes every file of the filesystem holding this folder to stable storage (`syncfs`): one
-    /// call after writing many files costs far less than one `fsync` each.
-    public func syncFileSystem() throws {
-        guard linuxSyncFS(descriptor) == 0 else { throw SystemCallError(code: errno, operation: "syncfs", path: path) }
-    }
-
     /// Sets this folder's own permission bits.
     public func setMode(_ mode: UInt32) throws {
         guard fchmod(descriptor, mode_t(mode)) == 0 else { throw SystemCallError(code: errno, operation: "chmod", path: path) }
@@ -109,7 +103,3 @@ public final class DirectoryHandle: Sendable {
     }
 }
 
-// syncfs(2) is declared only under _GNU_SOURCE, which Glibc's module map does not set; it is in
-// glibc since 2.14.
-@_silgen_name("syncfs")
-private func linuxSyncFS(_ descriptor: Int32) -> Int32

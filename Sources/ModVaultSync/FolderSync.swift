@@ -537,7 +537,7 @@ struct FolderChanges {
             assembled.append(file)
         }
         // Temporaries are durable before any replaces a file, so a crash never leaves a torn one in place.
-        if !assembled.isEmpty { try materializer.syncAll() }
+        try materializer.makeDurable(assembled, onlyReplacing: false)
         for file in assembled {
             if try unchanged(file.path) {
                 try materializer.commit(file)
@@ -713,7 +713,7 @@ extension FolderSync {
             switch node.type {
             case .regular:
                 _ = try Restorer.assemble(entry, with: materializer, repository: repository)
-                try materializer.syncAll()
+                try materializer.makeDurable([entry], onlyReplacing: false)
                 try materializer.commit(entry)
             case .symlink:
                 try materializer.makeLinks([entry], replace: true)

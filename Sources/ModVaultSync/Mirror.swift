@@ -400,8 +400,8 @@ public struct Mirror: Sendable {
                                                  totalBytes: totalBytes, elapsed: monotonicSeconds() - start0))
             }
         }
-        // Every temporary reaches the disk before any replaces a file: one syncfs instead of an fsync per file.
-        try materializer.syncAll()
+        // Every temporary that replaces a file reaches the disk before any is renamed over one.
+        try materializer.makeDurable(finished, onlyReplacing: true)
         for entry in finished { try materializer.commit(entry) }
         try materializer.makeLinks(links, replace: true)
         for path in setAside { try? FileSystem.remove(path) }
