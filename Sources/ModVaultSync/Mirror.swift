@@ -179,7 +179,7 @@ public struct Mirror: Sendable {
         }
 
         // Content lists, a level of one file at a time: the local repository first, then one coalesced
-        // round of ranged reads per level, so a file of 100,000 chunks costs three rounds, not 1,600 requests.
+        // round of ranged reads per level, so a file of 100,000 chunks costs six rounds, not 12,000 requests.
         for i in files.indices {
             let node = files[i].node, path = target + "/" + files[i].path
             do {
