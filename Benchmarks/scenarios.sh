@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SCENARIOS=(texture script-front plugin repack reorder loose-dds rename all flat-data)
+ALL_SCENARIOS=(texture script-front plugin repack reorder loose-dds rename new-mod all flat-data)
 ALL_TOOLS=(modvault modvault-auto modvault-plain restic borg)
 
 usage() {
@@ -33,6 +33,7 @@ Scenarios: ${ALL_SCENARIOS[*]}
   reorder       the largest GNRL BA2 with members reversed     ideal: 0
   loose-dds     one DX10 BA2's textures also as loose DDS      ideal: the DDS headers
   rename        five loose files moved                         ideal: 0
+  new-mod       a mod added (archives, plugin, loose files)    ideal: its file bytes
   all           all of them at once                            ideal: the sum
   flat-data     40 records edited in one of flat-base's plugins ideal: those records' bytes
 

@@ -6,7 +6,7 @@ set -euo pipefail
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ALL_SCENARIOS=(texture script-front plugin repack reorder loose-dds rename all)
+ALL_SCENARIOS=(texture script-front plugin repack reorder loose-dds rename new-mod all)
 ALL_REMOTES=(disk s3)
 
 usage() {

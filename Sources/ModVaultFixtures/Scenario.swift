@@ -6,7 +6,7 @@
 /// Ideal new bytes per scenario: `texture` the replaced texture's unpacked surface bytes; `script-front` the new
 /// script's unpacked size; `plugin` the serialized edited and inserted records; `repack`, `reorder` and `rename`
 /// 0 (no content changes); `loose-dds` the DDS headers only (128 or 148 bytes per file: the pixels are already
-/// in the archive); `all` the sum.
+/// in the archive); `new-mod` the new mod's file bytes; `all` the sum.
 public enum FixtureScenario: String, Sendable, Codable, CaseIterable {
     /// One texture of a DX10 archive re-authored (the next version's texture change).
     case texture
@@ -23,11 +23,13 @@ public enum FixtureScenario: String, Sendable, Codable, CaseIterable {
     case looseDDS = "loose-dds"
     /// The next version's five moved loose files.
     case rename
+    /// The next version's added mod (archives, plugin, loose files), named in the profile's lists.
+    case newMod = "new-mod"
     /// All of the above. Repack skips the archives the other changes touch; the others apply as alone.
     case all
 
     /// The single changes `all` applies, in this order.
-    public static let singles: [FixtureScenario] = [.texture, .scriptFront, .plugin, .reorder, .looseDDS, .rename, .repack]
+    public static let singles: [FixtureScenario] = [.texture, .scriptFront, .plugin, .reorder, .looseDDS, .rename, .repack, .newMod]
 }
 
 /// A change decided on the plan, turned into a ``ScenarioChange`` once the files are written.
@@ -39,6 +41,7 @@ enum PendingScenarioChange {
     case reorder(archive: String)
     case looseDDS(archive: String, files: [String], headerBytes: Int64)
     case rename([FixtureRename])
+    case newMod(root: String, profiles: [String])
 }
 
 /// The archives scenario changes target beyond those the next version already fixes (`NextTargets`).
@@ -107,6 +110,11 @@ enum Scenarios {
                 pending.append(extractTextures(&plan, archive: targets.looseArchive))
             case .rename:
                 pending.append(.rename(NextVersion.applyRenames(&plan)))
+            case .newMod:
+                let before = Dictionary(uniqueKeysWithValues: plan.rootFiles().map { ($0.path, "\($0.spec)") })
+                let name = NextVersion.addMod(&plan, seed: seed, scale: scale)
+                let profiles = plan.rootFiles().filter { before[$0.path] != "\($0.spec)" }.map(\.path)
+                pending.append(.newMod(root: "mods/\(name)/", profiles: profiles))
             case .all:
                 preconditionFailure("`all` is not a single change")
             }
@@ -207,6 +215,10 @@ enum Scenarios {
                 return ScenarioChange(scenario: .looseDDS, added: files, idealNewBytes: headerBytes)
             case let .rename(renames):
                 return ScenarioChange(scenario: .rename, renamed: renames)
+            case let .newMod(root, profiles):
+                let files = results.filter { $0.path.hasPrefix(root) }
+                return ScenarioChange(scenario: .newMod, changed: profiles, added: files.map(\.path).sorted(),
+                                      idealNewBytes: files.reduce(0) { $0 + Int64($1.bytes) })
             }
         }
     }

@@ -26,6 +26,7 @@ let usage = """
                       reorder       the largest GNRL BA2 with its members in reverse order
                       loose-dds     every texture of one DX10 BA2 also written as a loose DDS beside it
                       rename        five loose files moved into a subfolder
+                  new-mod       a new mod added (its archives, plugin and loose files)
                       all           all of the above (repack skips the archives the others touch)
                       flat-data     not part of all: its base is the flat layout of --flat-base, and
                                     the change is 40 records edited in one of its plugins

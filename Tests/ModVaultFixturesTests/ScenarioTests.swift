@@ -162,12 +162,21 @@ func checkChange(_ change: ScenarioChange, base: Tree, tree: Tree) throws {
             #expect(!tree.files.contains(rename.from) && !base.files.contains(rename.to))
         }
 
+    case .newMod:
+        // One new mod folder, in the mod list and the load orders; nothing else of the base changes.
+        #expect(change.added.count >= 3 && !change.added.contains { base.files.contains($0) })
+        let root = try #require(change.added.first.map { String($0.prefix { $0 != "/" }) + "/" + $0.split(separator: "/")[1] + "/" })
+        #expect(change.added.allSatisfy { $0.hasPrefix(root) } && change.added.contains { $0.hasSuffix(".ba2") })
+        #expect(Set(change.changed) == ["profiles/Default/modlist.txt", "profiles/Default/plugins.txt", "profiles/Default/loadorder.txt"])
+        let bytes = try change.added.reduce(0) { $0 + Int64(try tree.read($1).count) }
+        #expect(bytes == change.idealNewBytes && bytes > 100_000)
+
     case .all:
         Issue.record("`all` is never a single change")
     }
 }
 
 @Test func scenarioNamesMatchTheCommandLine() {
-    #expect(FixtureScenario.allCases.map(\.rawValue) == ["texture", "script-front", "plugin", "repack", "reorder", "loose-dds", "rename", "all"])
+    #expect(FixtureScenario.allCases.map(\.rawValue) == ["texture", "script-front", "plugin", "repack", "reorder", "loose-dds", "rename", "new-mod", "all"])
     #expect(Set(FixtureScenario.singles) == Set(FixtureScenario.allCases).subtracting([.all]))
 }
