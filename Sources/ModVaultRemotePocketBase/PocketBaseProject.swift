@@ -354,9 +354,9 @@ extension PocketBaseRemote {
     @discardableResult
     public func saveGrant(_ bytes: [UInt8], for userID: String) async throws -> ObjectName {
         let name = ObjectName(kind: .key, name: Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255) }))
-        let (contentType, body) = multipart(fields: [("kind", name.kind.rawValue), ("name", name.name), ("size", String(bytes.count)),
-                                                     ("owner", userID)], fileName: name.name, file: bytes)
-        let response = try await authorized("POST", path: recordsPath, headers: [("Content-Type", contentType)], body: body,
+        let (contentType, head, tail) = multipart(fields: [("kind", name.kind.rawValue), ("name", name.name), ("size", String(bytes.count)),
+                                                           ("owner", userID)], fileName: name.name)
+        let response = try await authorized("POST", path: recordsPath, headers: [("Content-Type", contentType)], body: head + bytes + tail,
                                             object: name.relativePath)
         guard response.status == 200 else { throw projectFailure(response, what: "sealing the new key to a member needs the admin role") }
         return name

@@ -151,24 +151,49 @@ public final class PocketBaseRemote: Remote, Sendable {
     /// Creates a record holding `data`. A taken name fails with `.alreadyExists` under `ifAbsent`,
     /// and otherwise has its file replaced.
     public func save(_ name: ObjectName, data: [UInt8], ifAbsent: Bool) async throws {
+        try await store(name, payload: .bytes(data), size: Int64(data.count), ifAbsent: ifAbsent)
+    }
+
+    /// The same from a file, streamed from disk between the form's headers and closing boundary
+    /// rather than read whole into memory.
+    public func save(_ name: ObjectName, file path: String, ifAbsent: Bool) async throws {
+        let size = try FileSystem.status(path).size
+        try await store(name, payload: .file(path), size: size, ifAbsent: ifAbsent)
+    }
+
+    /// Where a record's file comes from.
+    enum Payload {
+        case bytes([UInt8])
+        case file(String)
+    }
+
+    private func store(_ name: ObjectName, payload: Payload, size: Int64, ifAbsent: Bool) async throws {
         try RemoteLayout.validate(name, location: location)
         let object = name.relativePath
-        var fields = [("kind", name.kind.rawValue), ("name", name.name), ("size", String(data.count))]
+        var fields = [("kind", name.kind.rawValue), ("name", name.name), ("size", String(size))]
         // Project rules let each member see and remove only the key slots they own.
         if name.kind == .key { fields.append(("owner", try await ownUserID())) }
-        let (contentType, body) = multipart(fields: fields, fileName: name.name, file: data)
-        var response = try await authorized("POST", path: recordsPath, headers: [("Content-Type", contentType)], body: body, object: object)
+        func form(_ fields: [(String, String)]) -> (contentType: String, body: [UInt8]?, file: FileRange?) {
+            let (contentType, head, tail) = multipart(fields: fields, fileName: name.name)
+            switch payload {
+            case .bytes(let data): return (contentType, head + data + tail, nil)
+            case .file(let path): return (contentType, nil, FileRange(path: path, length: size, before: head, after: tail))
+            }
+        }
+        let created = form(fields)
+        var response = try await authorized("POST", path: recordsPath, headers: [("Content-Type", created.contentType)],
+                                            body: created.body, bodyFile: created.file, object: object)
         if response.status == 400, isUniqueViolation(response) {
             if ifAbsent { throw RemoteError(.alreadyExists, location: location, name: name) }
             // A pack, index file or snapshot is named by its content: the record already holds these
             // bytes, and a writer may not replace records (only admins may), so there is nothing to do.
-            if name.kind.isContentAddressed, let existing = try await lookup(name), existing.size == Int64(data.count) { return }
+            if name.kind.isContentAddressed, let existing = try await lookup(name), existing.size == size { return }
             guard let existing = try await lookup(name) else {
                 throw RemoteError(.conflict, location: location, name: name, detail: "record vanished while replacing it")
             }
-            let (updateType, updateBody) = multipart(fields: [("size", String(data.count))], fileName: name.name, file: data)
-            response = try await authorized("PATCH", path: recordsPath + "/" + existing.id, headers: [("Content-Type", updateType)],
-                                            body: updateBody, object: object)
+            let update = form([("size", String(size))])
+            response = try await authorized("PATCH", path: recordsPath + "/" + existing.id, headers: [("Content-Type", update.contentType)],
+                                            body: update.body, bodyFile: update.file, object: object)
         }
         guard response.status == 200 else { throw failure(response, object: object) }
         if let record = try? decodeRecord(response.body) { remember(object, record) }
@@ -414,13 +439,15 @@ public final class PocketBaseRemote: Remote, Sendable {
     /// Sends with the user's token; on 401 signs in again once (tokens expire).
     func authorized(
         _ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
-        body: [UInt8]? = nil, object: String?
+        body: [UInt8]? = nil, bodyFile: FileRange? = nil, object: String?
     ) async throws -> HTTPResponse {
         var token = try await authToken(renew: false)
-        var response = try await send(method, path: path, query: query, headers: headers + [("Authorization", token)], body: body, object: object)
+        var response = try await send(method, path: path, query: query, headers: headers + [("Authorization", token)], body: body,
+                                      bodyFile: bodyFile, object: object)
         if response.status == 401 {
             token = try await authToken(renew: true)
-            response = try await send(method, path: path, query: query, headers: headers + [("Authorization", token)], body: body, object: object)
+            response = try await send(method, path: path, query: query, headers: headers + [("Authorization", token)], body: body,
+                                      bodyFile: bodyFile, object: object)
         }
         return response
     }
@@ -429,7 +456,7 @@ public final class PocketBaseRemote: Remote, Sendable {
 
     func send(
         _ method: String, path: String, query: [(String, String)] = [], headers: [(String, String)] = [],
-        body: [UInt8]? = nil, object: String?, reading: (name: ObjectName, range: Range<Int64>?)? = nil
+        body: [UInt8]? = nil, bodyFile: FileRange? = nil, object: String?, reading: (name: ObjectName, range: Range<Int64>?)? = nil
     ) async throws -> HTTPResponse {
         var text = address.baseURL + path
         if !query.isEmpty {
@@ -440,22 +467,21 @@ public final class PocketBaseRemote: Remote, Sendable {
         }
         var request = HTTPRequest(method: method, url: url, headers: headers.map { (name: $0.0, value: $0.1) }, body: body,
                                   timeout: options.requestTimeout)
+        request.bodyFile = bodyFile
         if let reading { request.limit(reading: reading.name, range: reading.range) }
         return try await client.send(request, object: object)
     }
 
-    func multipart(fields: [(String, String)], fileName: String, file: [UInt8]) -> (contentType: String, body: [UInt8]) {
+    /// A multipart form of `fields` and one file part: the bytes before the file's content and after it.
+    func multipart(fields: [(String, String)], fileName: String) -> (contentType: String, head: [UInt8], tail: [UInt8]) {
         let boundary = "modvault-" + Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255) })
-        var body: [UInt8] = []
-        body.reserveCapacity(file.count + 1024)
+        var head: [UInt8] = []
         for (name, value) in fields {
-            body += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
+            head += Array("--\(boundary)\r\nContent-Disposition: form-data; name=\"\(name)\"\r\n\r\n\(value)\r\n".utf8)
         }
-        body += Array(("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(fileName)\"\r\n"
+        head += Array(("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"\(fileName)\"\r\n"
             + "Content-Type: application/octet-stream\r\n\r\n").utf8)
-        body += file
-        body += Array("\r\n--\(boundary)--\r\n".utf8)
-        return ("multipart/form-data; boundary=\(boundary)", body)
+        return ("multipart/form-data; boundary=\(boundary)", head, Array("\r\n--\(boundary)--\r\n".utf8))
     }
 
     func message(_ response: HTTPResponse) -> String? {

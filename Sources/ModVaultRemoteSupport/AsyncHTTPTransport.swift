@@ -118,7 +118,7 @@ public final class AsyncHTTPTransport: HTTPTransport {
         outgoing.headers.add(name: "Accept-Encoding", value: "identity")
         for (name, value) in request.headers { outgoing.headers.replaceOrAdd(name: name, value: value) }
         if let file = request.bodyFile {
-            outgoing.body = .stream(FileBodyPieces(range: file), length: .known(file.length))
+            outgoing.body = .stream(FileBodyPieces(range: file), length: .known(file.bodyLength))
         } else if let body = request.body {
             // Sent in 4 MiB buffers made as they go, not one copy of the whole body: a push keeps
             // several packs in flight, and each would otherwise be held twice.
@@ -280,8 +280,8 @@ final class RequestSlots: Sendable {
     }
 }
 
-/// A request body read from a file in 1 MiB pieces as the connection takes them; each send opens
-/// the file again, so a retried request starts from the beginning.
+/// A request body read from a file in 1 MiB pieces as the connection takes them, between the range's
+/// `before` and `after` bytes; each send opens the file again, so a retried request starts over.
 struct FileBodyPieces: AsyncSequence, Sendable {
     typealias Element = ByteBuffer
     let range: FileRange
@@ -290,9 +290,19 @@ struct FileBodyPieces: AsyncSequence, Sendable {
         let range: FileRange
         var file: OpenFile?
         var done: Int64 = 0
+        var sentBefore = false
+        var sentAfter = false
 
         mutating func next() async throws -> ByteBuffer? {
-            guard done < range.length else { return nil }
+            if !sentBefore {
+                sentBefore = true
+                if !range.before.isEmpty { return ByteBuffer(bytes: range.before) }
+            }
+            guard done < range.length else {
+                guard !sentAfter else { return nil }
+                sentAfter = true
+                return range.after.isEmpty ? nil : ByteBuffer(bytes: range.after)
+            }
             if file == nil { file = try OpenFile.openForReading(range.path) }
             let want = Int(Swift.min(Int64(1 << 20), range.length - done))
             var buffer = ByteBufferAllocator().buffer(capacity: want)

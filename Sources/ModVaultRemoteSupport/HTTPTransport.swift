@@ -54,26 +54,40 @@ extension HTTPRequest {
     }
 }
 
-/// A byte range of a local file, sent as a request body.
+/// A byte range of a local file, sent as a request body, optionally framed by bytes in memory
+/// (a multipart form's part headers and closing boundary).
 public struct FileRange: Sendable, Equatable {
     /// The file's path.
     public var path: String
-    /// Where the body starts in the file.
+    /// Where the range starts in the file.
     public var offset: Int64
-    /// The body's length.
+    /// The range's length.
     public var length: Int64
+    /// Bytes sent before the range.
+    public var before: [UInt8]
+    /// Bytes sent after the range.
+    public var after: [UInt8]
 
     /// Creates a range.
-    public init(path: String, offset: Int64 = 0, length: Int64) {
+    public init(path: String, offset: Int64 = 0, length: Int64, before: [UInt8] = [], after: [UInt8] = []) {
         self.path = path
         self.offset = offset
         self.length = length
+        self.before = before
+        self.after = after
     }
 
-    /// MD5 and SHA-256 of the range, read in 1 MiB pieces (S3's Content-MD5 and signed payload hash).
+    /// The whole body's length: the range and the bytes around it.
+    public var bodyLength: Int64 { Int64(before.count) + length + Int64(after.count) }
+
+    /// MD5 and SHA-256 of the body, read in 1 MiB pieces (S3's Content-MD5 and signed payload hash).
     public func digests() throws -> (md5: [UInt8], sha256: [UInt8]) {
         let file = try OpenFile.openForReading(path)
         let md5 = DigestStream.md5(), sha = DigestStream.sha256()
+        before.withUnsafeBytes { b in
+            md5.update(b)
+            sha.update(b)
+        }
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var done: Int64 = 0
         while done < length {
@@ -85,6 +99,10 @@ public struct FileRange: Sendable, Equatable {
                 sha.update(UnsafeRawBufferPointer(rebasing: b[0..<n]))
             }
             done += Int64(n)
+        }
+        after.withUnsafeBytes { b in
+            md5.update(b)
+            sha.update(b)
         }
         return (md5.finish(), sha.finish())
     }

@@ -189,6 +189,31 @@ extension LiveRemoteTests {
             #expect(try await remote.load(name, range: tail) == Array(data.suffix(4096)))
         }
 
+        @Test("an object saved from a file round-trips, and replaces or refuses as from memory", arguments: RemoteKind.allCases)
+        func savedFromFile(_ kind: RemoteKind) async throws {
+            let remote = try await kind.makeRemote()
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("modvault-file-\(UUID().uuidString)").path
+            try FileSystem.makeDirectories(folder)
+            defer { try? FileManager.default.removeItem(atPath: folder) }
+            let data = Fixture.bytes(3 << 20, seed: 31), path = folder + "/pack"
+            try FileSystem.writeAtomically(path, bytes: data)
+            let name = Fixture.name(.pack)
+            try await remote.save(name, file: path, ifAbsent: false)
+            #expect(try await remote.stat(name) == Int64(data.count))
+            #expect(try await remote.load(name, range: nil) == data)
+            // A lock saved again from a file is refused under ifAbsent (where the server can), and replaced without it.
+            let lock = Fixture.name(.lock), small = folder + "/lock"
+            try FileSystem.writeAtomically(small, bytes: Array("first".utf8))
+            try await remote.save(lock, file: small, ifAbsent: true)
+            if kind.writesThroughRemote && kind.expectedCreateIfAbsent {
+                await #expect(throws: RemoteError.self) { try await remote.save(lock, file: small, ifAbsent: true) }
+            }
+            try FileSystem.remove(small)
+            try FileSystem.writeAtomically(small, bytes: Array("second, longer".utf8))
+            try await remote.save(lock, file: small, ifAbsent: false)
+            #expect(try await remote.load(lock, range: nil) == Array("second, longer".utf8))
+        }
+
         @Test("an object is never seen half-written while it is being saved", arguments: RemoteKind.allCases)
         func neverHalfWritten(_ kind: RemoteKind) async throws {
             let remote = try await kind.makeRemote()
