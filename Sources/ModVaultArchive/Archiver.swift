@@ -390,21 +390,21 @@ public struct Archiver: Sendable {
     /// in `files`, the blob and the bytes read; files not listed are stored the usual way.
     private func storeRepacks(_ files: [ScanNode], writer: BlobWriter, streams: StreamContext, engines: ObjectPool<RecipeEngine>,
                               sealers: ObjectPool<BlobSealer>, workers: Int) async throws -> [Int: (blob: ObjectID, bytes: Int64)] {
-        let candidates = files.indices.filter { i in
-            guard let previous = files[i].previous, previous.size > 0 else { return false }
-            return files[i].status.size >= 24 && files[i].name.lowercased().hasSuffix(".ba2")
+        // A file read again with its size and time unchanged (`--force`, a lost file cache) is no repack,
+        // but may be the very archive its previous version stored as one.
+        let candidates = files.indices.compactMap { i -> (Int, TreeNode, touched: Bool)? in
+            guard let previous = files[i].previous, previous.size > 0, files[i].status.size >= 24,
+                  files[i].name.lowercased().hasSuffix(".ba2") else { return nil }
+            let touched = previous.size != files[i].status.size || previous.mtimeNanos != files[i].status.mtimeNanos
+            return touched || previous.content.archive != nil ? (i, previous, touched) : nil
         }
         guard !candidates.isEmpty else { return [:] }
         let repository = self.repository
         var stored: [Int: (blob: ObjectID, bytes: Int64)] = [:]
         try await withThrowingTaskGroup(of: (Int, ObjectID, Int64)?.self) { group in
             var inFlight = 0
-            for i in candidates {
+            for (i, previous, touched) in candidates {
                 let path = files[i].path
-                guard let previous = files[i].previous else { continue }
-                // Read again with its size and time unchanged (`--force`, a lost file cache): not a repack,
-                // but possibly the very archive the previous version stored as a repack.
-                let touched = previous.size != files[i].status.size || previous.mtimeNanos != files[i].status.mtimeNanos
                 if inFlight >= max(1, workers), let r = try await group.next() {
                     inFlight -= 1
                     if let (index, blob, bytes) = r { stored[index] = (blob, bytes) }
@@ -413,13 +413,17 @@ public struct Archiver: Sendable {
                 group.addTask {
                     guard streams.ledger.withinBudget, let file = try? OpenFile.openForReading(path, noFollow: true),
                           let before = try? file.status(), let reader = try? FileRangeReader(file: file) else { return nil }
+                    // The file's SHA-256, read once whichever check needs it first.
+                    var digest: ObjectID?
+                    func fileDigest() -> ObjectID? {
+                        if digest == nil { digest = try? ArchiveFiles.digest(of: file, size: reader.size) }
+                        return digest
+                    }
                     // A version that was itself a repack is read through its own base, so no chain forms.
                     var base = previous.content, baseSize = UInt64(previous.size)
-                    if let only = base.inlineHandles, only.count == 1, only[0].type == .archive {
-                        guard let blob = try? repository.loadArchive(only[0].id) else { return nil }
-                        if blob.size == reader.size, (try? ArchiveFiles.digest(of: file, size: reader.size)) == blob.digest {
-                            return (i, only[0].id, Int64(reader.size))
-                        }
+                    if let archive = base.archive {
+                        guard let blob = try? repository.loadArchive(archive.id) else { return nil }
+                        if blob.size == reader.size, fileDigest() == blob.digest { return (i, archive.id, Int64(reader.size)) }
                         base = blob.base
                         baseSize = blob.baseSize
                     }
@@ -433,7 +437,7 @@ public struct Archiver: Sendable {
                     let spent = monotonicSeconds() - started
                     streams.ledger.record { $0.recipeSeconds += spent }
                     guard let plan, let after = try? file.status(), after.size == before.size, after.mtimeNanos == before.mtimeNanos,
-                          let digest = try? ArchiveFiles.digest(of: file, size: reader.size) else { return nil }
+                          let digest = fileDigest() else { return nil }
                     let blob = ArchiveBlob(kind: .ba2Repack, base: base, baseSize: baseSize, size: reader.size, digest: digest,
                                            plan: plan.encoded())
                     let plaintext = blob.encoded()

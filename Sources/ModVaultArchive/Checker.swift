@@ -239,8 +239,7 @@ public struct Checker: Sendable {
                 if problem == nil {
                     // The chunks must add up to the recorded size, or restore would fail on this file.
                     let held = handles.reduce(Int64(0)) { total, h in
-                        let length = h.type == .stream || h.type == .archive ? streamProblems.length(of: h.id) ?? 0 : indexed[h]?.rawLength ?? 0
-                        let (sum, overflow) = total.addingReportingOverflow(length)
+                        let (sum, overflow) = total.addingReportingOverflow(streamProblems.bytes(of: h, indexed: indexed))
                         return overflow ? .max : sum
                     }
                     if held != node.size { problem = "\(child): its content holds \(held) bytes, the snapshot records \(node.size)" }
@@ -270,8 +269,11 @@ private struct ContentProblems {
     private var streams: [ObjectID: String?] = [:]
     private var lengths: [ObjectID: Int64] = [:]
 
-    /// The length a stream or archive blob rebuilds to, once `problem(with:)` has read it.
-    func length(of stream: ObjectID) -> Int64? { lengths[stream] }
+    /// The bytes `handle` stands for in its file: a data blob's plaintext length, or the length a stream
+    /// or archive blob rebuilds to once `problem(with:)` has read it (0 when unknown).
+    func bytes(of handle: BlobHandle, indexed: [BlobHandle: BlobLocation]) -> Int64 {
+        handle.type == .data ? indexed[handle]?.rawLength ?? 0 : lengths[handle.id] ?? 0
+    }
 
     /// The problem with `handle` (a data blob, or a stream blob and the data blobs it lists), if any.
     mutating func problem(with handle: BlobHandle, indexed: [BlobHandle: BlobLocation], bad: Set<BlobHandle>,
@@ -327,7 +329,7 @@ private struct ContentProblems {
             var held: Int64 = 0
             for h in base where found == nil {
                 found = problem(with: h, indexed: indexed, bad: bad, repository: repository)
-                let length = h.type == .stream ? length(of: h.id) ?? 0 : indexed[h]?.rawLength ?? 0
+                let length = bytes(of: h, indexed: indexed)
                 held = held.addingReportingOverflow(length).overflow ? .max : held + length
             }
             if found == nil, held != Int64(clamping: archive.baseSize) {

@@ -22,10 +22,9 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
     /// A reader over `node`'s content.
     public init(repository: Repository, node: TreeNode) throws {
         self.repository = repository
-        let handles = try repository.contentHandles(node, path: node.name)
-        if handles.count == 1, let only = handles.first, only.type == .archive {
+        if let archive = node.content.archive {
             let scratch = try OpenFile.anonymous(in: FileManager.default.temporaryDirectory.path)
-            let written = try ArchiveFiles.write(only, repository: repository, into: scratch, readBack: scratch, label: node.name)
+            let written = try ArchiveFiles.write(archive, repository: repository, into: scratch, readBack: scratch, label: node.name)
             guard written == node.size else {
                 throw StoreError.corruptObject(path: node.name, reason: "its content holds \(written) bytes, the snapshot records \(node.size)")
             }
@@ -35,7 +34,7 @@ public final class SnapshotFileReader: RangeReader, @unchecked Sendable {
             size = UInt64(written)
             return
         }
-        (content, starts, size) = try Self.pieces(handles, repository: repository, path: node.name)
+        (content, starts, size) = try Self.pieces(try repository.contentHandles(node, path: node.name), repository: repository, path: node.name)
         rebuiltFile = nil
     }
 

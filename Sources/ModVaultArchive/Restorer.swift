@@ -175,14 +175,16 @@ public struct Restorer: Sendable {
         do {
             let out = try materializer.create(entry)
             var pack: (id: ObjectID, file: OpenFile)? = nil
-            let handles = try repository.contentHandles(entry.node, path: final)
-            if handles.count == 1, let only = handles.first, only.type == .archive {
+            // Decoders accept an archive blob only as a file's sole handle, so the handles below are
+            // data and stream blobs.
+            var handles: [BlobHandle] = []
+            if let archive = entry.node.content.archive {
                 let readBack = try OpenFile.openForReading(materializer.temporary(for: entry.path), noFollow: true)
-                written = try ArchiveFiles.write(only, repository: repository, into: out, readBack: readBack, label: final)
-            } else if let misplaced = handles.first(where: { $0.type != .data && $0.type != .stream }) {
-                throw StoreError.corruptObject(path: final, reason: "content names \(misplaced) among other blobs")
+                written = try ArchiveFiles.write(archive, repository: repository, into: out, readBack: readBack, label: final)
+            } else {
+                handles = try repository.contentHandles(entry.node, path: final)
             }
-            for handle in handles where handle.type != .archive {
+            for handle in handles {
                 if handle.type == .stream {
                     let r = rebuilder ?? StreamRebuilder(repository: repository)
                     rebuilder = r

@@ -258,8 +258,9 @@ public enum BA2Repack {
         }
         guard !recipes.isEmpty else { return nil }
         let plan = BA2RepackPlan(recipes: recipes, choices: choices)
-        // Replay the plan against `new`: the chunks just matched come from `new` itself (each was
-        // reproduced exactly above), so this checks the layout, gaps and patched fields at no deflate cost.
+        // Replay the plan against `new`: every compressed chunk comes from `new` itself (each equals the
+        // base's or was reproduced exactly above), so this checks the layout, gaps and patched fields
+        // without deflating or reading the base's chunks again.
         var matches = true
         let size = try replay(base: base, layout: layout, plan: plan, engine: engine, path: path, recompressed: { i, _ in
             guard let range = newChunks[i] else { return nil }
@@ -294,8 +295,9 @@ public enum BA2Repack {
         return try replay(base: base, layout: layout, plan: plan, engine: engine, path: path, recompressed: { _, _ in nil }, write: write)
     }
 
-    /// The one layout walk behind `derive` and `rebuild`. `recompressed(i, content)` may supply compressed
-    /// chunk `i`'s new bytes (derive already has them); otherwise its content is deflated with the plan.
+    /// The one layout walk behind `derive` and `rebuild`. `recompressed(i, range)` may supply compressed
+    /// chunk `i`'s new bytes (derive already has them); otherwise the base's chunk is copied or, when
+    /// the plan says so, inflated and deflated with the plan's parameters.
     private static func replay(base: some RangeReader, layout: Layout, plan: BA2RepackPlan, engine: RecipeEngine, path: String,
                                recompressed: (Int, Range<UInt64>) throws -> [UInt8]?,
                                write: (UInt64, UnsafeRawBufferPointer) throws -> Void) throws -> UInt64 {
@@ -315,22 +317,24 @@ public enum BA2Repack {
                 gaps.append((basePosition..<p.range.lowerBound, output))
                 output += p.range.lowerBound - basePosition
             }
-            let original = try base.read(offset: p.range.lowerBound, count: Int(p.range.count))
-            var bytes = original
-            if let i = p.compressedIndex, plan.choices[i] != 0 {
-                if let supplied = try recompressed(i, p.range) {
-                    bytes = supplied
-                } else {
+            var bytes: [UInt8]
+            if let i = p.compressedIndex, let supplied = try recompressed(i, p.range) {
+                bytes = supplied
+            } else {
+                bytes = try base.read(offset: p.range.lowerBound, count: Int(p.range.count))
+                if let i = p.compressedIndex, plan.choices[i] != 0 {
                     guard UInt64(p.unpacked) <= FormatCuts.maximumStreamContent else {
                         throw FormatError(path: path, cause: .limitExceeded(what: "member content", value: UInt64(p.unpacked),
                                                                             limit: FormatCuts.maximumStreamContent))
                     }
-                    let content = try original.withUnsafeBytes { try engine.inflate($0, rawSize: UInt64(p.unpacked)) }
+                    let content = try bytes.withUnsafeBytes { try engine.inflate($0, rawSize: UInt64(p.unpacked)) }
                     try content.withUnsafeBytes { try engine.deflate($0, parameters: plan.recipes[Int(plan.choices[i]) - 1], into: &deflated) }
                     bytes = deflated
                 }
+            }
+            if p.compressedIndex != nil {
                 guard !bytes.isEmpty, bytes.count <= Int(UInt32.max) else {
-                    throw FormatError(path: path, cause: .malformed("recompressed chunk of \(bytes.count) bytes"))
+                    throw FormatError(path: path, cause: .malformed("compressed chunk of \(bytes.count) bytes"))
                 }
                 newPacked[p.entry][p.chunk] = UInt32(bytes.count)
             }

@@ -66,25 +66,7 @@ public struct ArchiveBlob: Sendable, Equatable {
             guard try r.u8() == version else { throw ByteReader.Malformed(what: "archive blob version") }
             let kindByte = try r.u8()
             guard let kind = Kind(rawValue: kindByte) else { throw ByteReader.Malformed(what: "archive blob kind \(kindByte)") }
-            let base: FileContent
-            switch try r.u8() {
-            case 0:
-                let n = try r.count(limit: r.remaining / 33)
-                var handles: [BlobHandle] = []
-                handles.reserveCapacity(n)
-                for _ in 0..<n {
-                    let raw = try r.u8()
-                    guard let t = BlobType(rawValue: raw), t == .data || t == .stream else {
-                        throw ByteReader.Malformed(what: "archive base blob type \(raw)")
-                    }
-                    handles.append(BlobHandle(id: try r.id(), type: t))
-                }
-                base = .inline(handles)
-            case 1:
-                base = .list(try r.id(), count: try r.varint())
-            default:
-                throw ByteReader.Malformed(what: "archive base form")
-            }
+            let base = try FileContent.decode(from: &r, allowed: [.data, .stream])
             let baseSize = try r.varint()
             let size = try r.varint()
             let digest = try r.id()

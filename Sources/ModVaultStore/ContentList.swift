@@ -28,6 +28,13 @@ public enum FileContent: Sendable, Hashable {
         return nil
     }
 
+    /// The archive blob the file is rebuilt from, when that is its content: an archive blob is always
+    /// the only (inline) handle of its file (§8b).
+    public var archive: BlobHandle? {
+        guard case .inline(let handles) = self, handles.count == 1, handles[0].type == .archive else { return nil }
+        return handles[0]
+    }
+
     /// `u8 form ‖ form 0: varint count ‖ count × (u8 blob type ‖ ID); form 1: root list ID ‖ varint count`:
     /// the reference as an archive blob's base and `digest` write it.
     public func encode(into w: inout ByteWriter) {
@@ -43,6 +50,26 @@ public enum FileContent: Sendable, Hashable {
             w.u8(1)
             w.id(root)
             w.varint(count)
+        }
+    }
+
+    /// Reads what `encode(into:)` writes, accepting inline handles of the `allowed` types only.
+    public static func decode(from r: inout ByteReader, allowed: Set<BlobType>) throws -> FileContent {
+        switch try r.u8() {
+        case 0:
+            let n = try r.count(limit: r.remaining / 33)
+            var handles: [BlobHandle] = []
+            handles.reserveCapacity(n)
+            for _ in 0..<n {
+                let raw = try r.u8()
+                guard let t = BlobType(rawValue: raw), allowed.contains(t) else { throw ByteReader.Malformed(what: "content blob type \(raw)") }
+                handles.append(BlobHandle(id: try r.id(), type: t))
+            }
+            return .inline(handles)
+        case 1:
+            return .list(try r.id(), count: try r.varint())
+        case let form:
+            throw ByteReader.Malformed(what: "content form \(form)")
         }
     }
 }

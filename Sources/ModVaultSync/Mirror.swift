@@ -164,16 +164,13 @@ public struct Mirror: Sendable {
             level = next
         }
         // Files stored as archive blobs are assembled from their base's content, then rebuilt by the plan.
-        let archiveHandles = Set(files.compactMap { f -> BlobHandle? in
-            guard let only = f.node.content.inlineHandles, only.count == 1, only[0].type == .archive else { return nil }
-            return only[0]
-        })
+        let archiveHandles = Set(files.compactMap(\.node.content.archive))
         if !archiveHandles.isEmpty {
             let archives = try await blobs(archiveHandles, index: index, local: localRepo, options: options, report: &report)
             for i in files.indices {
-                guard let only = files[i].node.content.inlineHandles, only.count == 1, only[0].type == .archive else { continue }
-                do { files[i].archive = try ArchiveBlob.decode(archives[only[0].id] ?? []) } catch {
-                    throw StoreError.corruptObject(path: "\(remote.location) archive \(only[0].id.short)", reason: "\(error)")
+                guard let handle = files[i].node.content.archive else { continue }
+                do { files[i].archive = try ArchiveBlob.decode(archives[handle.id] ?? []) } catch {
+                    throw StoreError.corruptObject(path: "\(remote.location) archive \(handle.id.short)", reason: "\(error)")
                 }
             }
         }
