@@ -15,15 +15,17 @@ struct MergePluginCommand: AsyncParsableCommand {
             Conflicts: one record changed differently on both sides (both_changed),
             changed against deleted (changed_deleted), two new records with one object
             ID (same_new_id), placements changed in one cell on both sides
-            (cell_both_changed), master lists changed on both sides (masters_changed), a
+            (cell_both_changed), a master of the base removed or reordered, or a value
+            that may or may not name a master whose index moves (masters_changed), a
             localized plugin changed on both sides (localized_both_changed), a light
             plugin's new form out of range (esl_range).
 
             The output keeps the bytes of every record neither side touched; groups, the
             HEDR record count and next object ID, the master list and ONAM are rebuilt,
             and the result is parsed again before it is written (through a temporary
-            file). A master added on one side renumbers the other side's own forms, in
-            record headers, group labels and references found in record data.
+            file). Masters added on either side or both give their union (base's, then
+            ours', then theirs'), and every side's forms are renumbered into it: record
+            headers, group labels, and references found in record data.
 
             Exit codes: 0 merged (MERGED written), 5 conflicts remain (nothing written
             unless --partial, which writes ours for each conflicting record), 1 an input

@@ -96,6 +96,7 @@ public enum PluginMerge {
         let t = try Parsed(theirs, path: names.theirs, limits: limits)
         var merger = Merger(base: b, ours: o, theirs: t, path: path)
         merger.resolutions = resolutions
+        try merger.unifyMasters(limits: limits)
         return try merger.run(partial: partial, limits: limits)
     }
 }
@@ -161,8 +162,6 @@ final class PluginNode {
     var data: ArraySlice<UInt8>
     var children: [PluginNode] = []
     let isGroup: Bool
-    /// 1 when the node came from the other side (theirs) during a merge.
-    var tag = 0
 
     init(header: [UInt8], data: ArraySlice<UInt8>, isGroup: Bool) {
         self.header = header
@@ -218,6 +217,7 @@ struct Parsed {
     /// Each record, and the chain of groups above it (outermost first).
     var records: [NormalizedID: (node: PluginNode, groups: [PluginNode])] = [:]
     var order: [NormalizedID] = []
+    /// The file as read.
     let bytes: [UInt8]
 
     init(_ bytes: [UInt8], path: String, limits: FormatLimits) throws(FormatError) {
@@ -259,6 +259,89 @@ struct Parsed {
         }
     }
 
+    /// Fields that hold text (or a localized string ID), never a FormID: not searched for references.
+    static let textFields: Set<UInt32> = Set(["EDID", "FULL", "DESC", "MODL", "MOD2", "MOD3", "MOD4", "MOD5", "ICON", "MICO"]
+        .map { PluginSignature.value($0) })
+
+    /// Moves this side into the index space of `union` (a list that starts with this side's masters'
+    /// shared prefix and holds every one of them): record FormIDs and FormID group labels exactly, and
+    /// references inside fields by search, since no table of every record type's FormID fields exists here.
+    ///
+    /// A four-byte value in a non-text field is a reference to move when its top byte is an index that
+    /// moves and either it names the plugin itself and its object is one of `ownForms` (at any offset,
+    /// so script properties after variable-length strings are found), or it names a master, its object
+    /// is at least 0x800 (where a master's own forms start) and it sits on a four-byte boundary of its
+    /// field, where every fixed-layout FormID of Fallout 4 sits. A value that names a moved master but
+    /// off that boundary may or may not be a reference: its record is returned, so that the merge
+    /// reports it instead of guessing. Moved records are stored uncompressed.
+    mutating func rebase(to union: [String], ownForms: Set<UInt32>, engine: RecipeEngine, path: String,
+                         limits: FormatLimits) throws(FormatError) -> Set<NormalizedID> {
+        let old = header.masters
+        guard old != union else { return [] }
+        guard union.count < 0xFF else { throw FormatError(path: path, cause: .malformed("\(union.count) masters leave no index for the plugin's own forms")) }
+        let selfOld = old.count
+        var map = [UInt32](repeating: UInt32(union.count), count: 256)
+        for (i, m) in old.enumerated() {
+            map[i] = UInt32(union.firstIndex { $0.lowercased() == m.lowercased() } ?? union.count)
+        }
+        for i in 0..<selfOld where map[i] == UInt32(union.count) {
+            throw FormatError(path: path, cause: .malformed("master \(old[i]) is missing from the merged master list"))
+        }
+        func move(_ v: UInt32) -> UInt32 { map[Int(v >> 24)] << 24 | v & 0xFF_FFFF }
+        // The indices whose references inside fields move: moved masters and the plugin's own.
+        var table = [Bool](repeating: false, count: 256)
+        for i in 0...selfOld where map[i] != UInt32(i) { table[i] = true }
+        let moves = table
+        var unsure = Set<NormalizedID>()
+        func visit(_ nodes: [PluginNode]) throws(FormatError) {
+            for n in nodes {
+                if n.isGroup {
+                    if [1, 6, 7, 8, 9].contains(n.groupType) { n.header.setU32(8, move(n.label)) }
+                    try visit(n.children)
+                    continue
+                }
+                let id = Self.normalize(n.formID, masters: old)
+                n.header.setU32(12, move(n.formID))
+                let fields = try n.fields(engine: engine, path: path, limits: limits)
+                var patches: [Int] = []
+                var doubtful = false
+                try PluginFields.forEach(fields, path: path, owner: PluginWalker.RecordHeader(
+                    signature: n.header.u32(0), dataSize: UInt32(n.data.count), flags: n.flags, formID: n.formID, formVersion: 0, offset: 0)) {
+                    (sig, payload) throws(FormatError) in
+                    guard !Self.textFields.contains(sig) else { return }
+                    let base = payload.startIndex - fields.startIndex
+                    payload.withUnsafeBytes { p in moves.withUnsafeBufferPointer { moves in
+                        guard p.count >= 4 else { return }
+                        var i = 0
+                        while i + 4 <= p.count {
+                            // Most bytes are not an index that moves: one table lookup rejects them.
+                            let index = Int(p[i + 3])
+                            guard moves[index] else { i += 1; continue }
+                            let object = UInt32(p[i]) | UInt32(p[i + 1]) << 8 | UInt32(p[i + 2]) << 16
+                            if index == selfOld {
+                                if ownForms.contains(object) { patches.append(base + i); i += 4; continue }
+                            } else if object >= 0x800 {
+                                if i % 4 == 0 { patches.append(base + i); i += 4; continue }
+                                doubtful = true
+                            }
+                            i += 1
+                        }
+                    } }
+                }
+                if doubtful { unsure.insert(id) }
+                guard !patches.isEmpty else { continue }
+                var moved = Array(fields)
+                for at in patches { moved.setU32(at, move(moved.u32(at))) }
+                n.data = moved[...]
+                n.header.setU32(8, n.flags & ~PluginRecord.compressedFlag)
+                n.header.setU32(4, UInt32(moved.count))
+            }
+        }
+        try visit(roots)
+        header.masters = union
+        return unsure
+    }
+
     static func normalize(_ formID: UInt32, masters: [String]) -> NormalizedID {
         let index = Int(formID >> 24)
         let owner = index < masters.count ? masters[index].lowercased() : ""
@@ -292,7 +375,7 @@ struct Parsed {
 // MARK: - The merge
 
 struct Merger {
-    let base: Parsed, ours: Parsed, theirs: Parsed
+    var base: Parsed, ours: Parsed, theirs: Parsed
     let path: String
     /// How conflicts name the plugin's own forms: its file name, or `self` when unknown.
     var selfName: String { Self.selfName(path) }
@@ -305,12 +388,41 @@ struct Merger {
     let engine = RecipeEngine()
     /// Sides chosen for conflicts, by their reported FormID text (`PluginMerge.merge`).
     var resolutions: [String: PluginMerge.Side] = [:]
+    /// Why the three master lists could not be brought to one (a master removed or reordered), if so.
+    var mastersConflict: String?
+    /// Records holding a value that may or may not refer to a moved master (`Parsed.rebase`), per side.
+    var ambiguous: (ours: Set<NormalizedID>, theirs: Set<NormalizedID>) = ([], [])
 
     init(base: Parsed, ours: Parsed, theirs: Parsed, path: String) {
         self.base = base
         self.ours = ours
         self.theirs = theirs
         self.path = path
+    }
+
+    /// Brings base, ours and theirs to one master list when theirs differ: base's masters, then those ours
+    /// added, then those theirs added that ours did not. A side that removed or reordered one of base's
+    /// masters leaves the lists apart, which the merge reports as `masters_changed`.
+    mutating func unifyMasters(limits: FormatLimits) throws(FormatError) {
+        let baseList = base.header.masters.map { $0.lowercased() }
+        guard ours.header.masters != base.header.masters || theirs.header.masters != base.header.masters else { return }
+        guard ours.header.masters.map({ $0.lowercased() }).starts(with: baseList),
+              theirs.header.masters.map({ $0.lowercased() }).starts(with: baseList) else {
+            mastersConflict = "a master of the base was removed or reordered"
+            return
+        }
+        var union = ours.header.masters
+        for m in theirs.header.masters where !union.contains(where: { $0.lowercased() == m.lowercased() }) { union.append(m) }
+        // The plugin's own forms take the index after the last master, which must fit in the top byte.
+        guard union.count < 0xFF else {
+            mastersConflict = "the merged list would hold \(union.count) masters"
+            return
+        }
+        var own = Set<UInt32>()
+        for side in [base, ours, theirs] { for id in side.records.keys where id.owner.isEmpty { own.insert(id.object) } }
+        _ = try base.rebase(to: union, ownForms: own, engine: engine, path: path + " (base)", limits: limits)
+        ambiguous.ours = try ours.rebase(to: union, ownForms: own, engine: engine, path: path + " (ours)", limits: limits)
+        ambiguous.theirs = try theirs.rebase(to: union, ownForms: own, engine: engine, path: path + " (theirs)", limits: limits)
     }
 
     /// Whether two records hold the same thing: signature, flags (compression aside), form version and
@@ -431,20 +543,28 @@ struct Merger {
             conflicts.append(PluginMerge.Conflict(formID: "-", type: "TES4", editorID: nil, kind: "localized_both_changed", ours: "changed", theirs: "changed"))
         }
 
-        // Masters: equal, or added on one side only (at the end); then only the other side's own forms move.
-        var outMasters = ours.header.masters
-        var shift: (side: Int, from: UInt32, to: UInt32)? = nil  // side 0 ours, 1 theirs
-        if ours.header.masters != theirs.header.masters {
-            let oursExtends = theirs.header.masters == base.header.masters && ours.header.masters.starts(with: base.header.masters)
-            let theirsExtends = ours.header.masters == base.header.masters && theirs.header.masters.starts(with: base.header.masters)
-            if oursExtends {
-                outMasters = ours.header.masters
-                shift = (1, UInt32(theirs.header.masters.count), UInt32(outMasters.count))
-            } else if theirsExtends {
-                outMasters = theirs.header.masters
-                shift = (0, UInt32(ours.header.masters.count), UInt32(outMasters.count))
-            } else {
-                conflicts.append(PluginMerge.Conflict(formID: "-", type: "TES4", editorID: nil, kind: "masters_changed", ours: "changed", theirs: "changed"))
+        // Master lists were brought to one union before the merge (`PluginMerge.merge`); what remains
+        // is a list that could not be, or a reference that could not be moved into it safely.
+        if let reason = mastersConflict {
+            // No record of theirs can be placed in ours' index space, so a partial result is ours whole.
+            conflicts.append(PluginMerge.Conflict(formID: "-", type: "TES4", editorID: reason, kind: "masters_changed", ours: "changed", theirs: "changed"))
+            return PluginMerge.Outcome(output: partial ? ours.bytes : nil, conflicts: conflicts, counts: counts)
+        }
+        for (side, ids) in [(0, ambiguous.ours), (1, ambiguous.theirs)] {
+            for id in ids.sorted() {
+                // Only a record that reaches the output from that side matters.
+                let taken: Bool
+                switch decisions[id] {
+                case .theirs?: taken = side == 1
+                case .merged?: taken = true
+                case .conflict?: taken = false
+                default: taken = side == 0
+                }
+                guard taken else { continue }
+                let node = side == 0 ? ours.records[id]?.node : theirs.records[id]?.node
+                conflicts.append(PluginMerge.Conflict(formID: id.text(masters: masters, selfName: selfName), type: node?.signature ?? "????",
+                                                      editorID: nil, kind: "masters_changed", ours: side == 0 ? "changed" : "unchanged",
+                                                      theirs: side == 1 ? "changed" : "unchanged"))
             }
         }
 
@@ -463,9 +583,6 @@ struct Merger {
         index(roots, parent: nil)
         var top = roots
         var removed = Set<ObjectIdentifier>()
-        var oursSelf = Set<UInt32>(), theirsSelf = Set<UInt32>()
-        for id in ours.records.keys where id.owner.isEmpty { oursSelf.insert(id.object) }
-        for id in theirs.records.keys where id.owner.isEmpty { theirsSelf.insert(id.object) }
 
         for id in keys.sorted() {
             guard let decision = decisions[id] else { continue }
@@ -481,12 +598,10 @@ struct Merger {
             case .theirs(let node):
                 if let node {
                     let fresh = PluginNode(header: node.header, data: node.data, isGroup: false)
-                    fresh.header.setU32(12, formID(id, in: outMasters))
-                    fresh.tag = 1
+                    fresh.header.setU32(12, formID(id, in: masters))
                     if let existing = byID[id]?.node {
                         existing.header = fresh.header
                         existing.data = fresh.data
-                        existing.tag = 1
                     } else {
                         // A record new from theirs: into the matching groups of ours, made where missing.
                         let chain = theirs.records[id]?.groups ?? []
@@ -498,9 +613,8 @@ struct Merger {
                                 parent = found
                             } else {
                                 let made = PluginNode(header: g.header, data: [], isGroup: true)
-                                made.tag = 1
                                 if [1, 6, 7, 8, 9].contains(g.groupType) {
-                                    made.header.setU32(8, formID(Parsed.normalize(g.label, masters: theirs.header.masters), in: outMasters))
+                                    made.header.setU32(8, formID(Parsed.normalize(g.label, masters: theirs.header.masters), in: masters))
                                 }
                                 if let parent { parent.children.append(made) } else { top.append(made) }
                                 parent = made
@@ -527,61 +641,20 @@ struct Merger {
         }
         top = prune(top)
 
-        // The side whose own forms move (a master was added on the other side): record FormIDs, group
-        // labels, and references inside its records to its own forms.
-        if let shift {
-            let mine = shift.side == 0 ? oursSelf : theirsSelf
-            func remap(_ nodes: [PluginNode]) throws(FormatError) {
-                for n in nodes {
-                    let fromTheirs = n.tag == 1
-                    guard (shift.side == 1) == fromTheirs else {
-                        if n.isGroup { try remap(n.children) }
-                        continue
-                    }
-                    if n.isGroup {
-                        if [1, 6, 7, 8, 9].contains(n.groupType), n.label >> 24 == shift.from, mine.contains(n.label & 0xFF_FFFF) {
-                            n.header.setU32(8, shift.to << 24 | n.label & 0xFF_FFFF)
-                        }
-                        try remap(n.children)
-                        continue
-                    }
-                    if n.formID >> 24 == shift.from { n.header.setU32(12, shift.to << 24 | n.formID & 0xFF_FFFF) }
-                    var fields = Array(try n.fields(engine: engine, path: path, limits: limits))
-                    var changed = false
-                    if fields.count >= 4 {
-                        for i in 0...(fields.count - 4) where fields[i + 3] == UInt8(shift.from) {
-                            let v = fields.u32(i)
-                            if mine.contains(v & 0xFF_FFFF) {
-                                fields.setU32(i, shift.to << 24 | v & 0xFF_FFFF)
-                                changed = true
-                            }
-                        }
-                    }
-                    if changed {
-                        n.data = fields[...]
-                        n.header.setU32(8, n.flags & ~PluginRecord.compressedFlag)
-                        n.header.setU32(4, UInt32(fields.count))
-                    }
-                }
-            }
-            // In ours' tree, nodes not tagged are ours'; tagged ones came from theirs.
-            try remap(top)
-        }
-
-        let output = try build(top, masters: outMasters, limits: limits)
+        let output = try build(top, masters: masters, limits: limits)
         // Check the result before anyone writes it.
         // The full parser inflates every compressed record, so a damaged one taken from either side is found here.
         _ = try PluginFile.parse(MemoryRangeReader(output), path: path + " (merged)", limits: limits)
         let check = try Parsed(output, path: path + " (merged)", limits: limits)
         for id in check.records.keys where !id.owner.isEmpty {
-            guard outMasters.contains(where: { $0.lowercased() == id.owner }) else {
-                throw FormatError(path: path, cause: .malformed("merged record \(id.text(masters: outMasters)) names no master"))
+            guard masters.contains(where: { $0.lowercased() == id.owner }) else {
+                throw FormatError(path: path, cause: .malformed("merged record \(id.text(masters: masters)) names no master"))
             }
         }
         if check.header.isLight {
             let newVersion = check.header.version >= 1.0
             for id in check.records.keys where id.owner.isEmpty && !(newVersion ? (0x001...0xFFF) : (0x800...0xFFF)).contains(id.object) {
-                conflicts.append(PluginMerge.Conflict(formID: id.text(masters: outMasters, selfName: selfName), type: check.records[id]!.node.signature, editorID: nil,
+                conflicts.append(PluginMerge.Conflict(formID: id.text(masters: masters, selfName: selfName), type: check.records[id]!.node.signature, editorID: nil,
                                                       kind: "esl_range", ours: "added", theirs: "added"))
             }
             if !conflicts.isEmpty && !partial { return PluginMerge.Outcome(output: nil, conflicts: conflicts, counts: counts) }

@@ -243,10 +243,98 @@ struct PluginMergeTests {
         let ref = try #require(parsed.records.first { $0.editorID == "Ref" })
         #expect(ref.formID == me2 | 0x820)
         #expect(Array(merged[Int(ref.offset)...].prefix(Int(ref.size)).suffix(4)) == MergeFixture.u32(me2 | 0x800))
-        // Both sides changing the master list differently conflicts.
-        var theirs2 = base
-        theirs2.masters = ["Fallout4.esm", "DLCCoast.esm"]
-        #expect(try PluginMerge.merge(base: base.build(), ours: ours.build(), theirs: theirs2.build()).conflicts.contains { $0.kind == "masters_changed" })
+    }
+
+    /// `f` with its own forms renumbered from index 1 to `index`: what an editor writes after adding masters.
+    static func renumbered(_ f: MergeFixture, selfIndex index: UInt32) -> MergeFixture {
+        var f = f
+        for sig in f.records.keys {
+            f.records[sig] = f.records[sig]!.map { r in ((r.0 >> 24 == 1 ? index << 24 | r.0 & 0xFFFFFF : r.0), r.1, r.2) }
+        }
+        f.cellRefs = f.cellRefs.map { (index << 24 | $0.0 & 0xFFFFFF, $0.1) }
+        return f
+    }
+
+    @Test func mastersAddedOnBothSidesMergeIntoTheirUnion() throws {
+        var base = MergeFixture.base()
+        // A base record that refers to one of the plugin's own forms: it moves with the master list.
+        base.add("KYWD", Self.me | 0x810, [("EDID", TestPlugin.zstring("Mine")), ("KNAM", MergeFixture.u32(Self.me | 0x800))])
+        let robot: UInt32 = 1 << 24, mineOurs: UInt32 = 2 << 24
+        var ours = Self.renumbered(base, selfIndex: 2)
+        ours.masters = ["Fallout4.esm", "DLCRobot.esm"]
+        ours.set("KYWD", mineOurs | 0x810, field: "KNAM", to: MergeFixture.u32(mineOurs | 0x800))
+        // Ours adds a form that names a form of DLCRobot and one of its own, and edits a GMST.
+        ours.add("LVLI", mineOurs | 0x830, [("EDID", TestPlugin.zstring("RobotList")),
+                                           ("LVLO", [1, 0, 0, 0] + MergeFixture.u32(robot | 0x1234) + [1, 0, 0, 0]),
+                                           ("LVLO", [1, 0, 0, 0] + MergeFixture.u32(mineOurs | 0x810) + [1, 0, 0, 0])])
+        ours.set("GMST", mineOurs | 0x800, field: "DATA", to: MergeFixture.u32(5))
+        var theirs = Self.renumbered(base, selfIndex: 2)
+        theirs.masters = ["Fallout4.esm", "DLCCoast.esm"]
+        theirs.set("KYWD", mineOurs | 0x810, field: "KNAM", to: MergeFixture.u32(mineOurs | 0x800))
+        // Theirs adds a form naming a form of DLCCoast (index 1 in its list) and one of its own, and
+        // overrides a DLCCoast form.
+        let coastTheirs: UInt32 = 1 << 24
+        theirs.add("LVLI", mineOurs | 0x840, [("EDID", TestPlugin.zstring("CoastList")),
+                                             ("LVLO", [1, 0, 0, 0] + MergeFixture.u32(coastTheirs | 0x2345) + [1, 0, 0, 0]),
+                                             ("LVLO", [1, 0, 0, 0] + MergeFixture.u32(mineOurs | 0x802) + [1, 0, 0, 0])])
+        theirs.add("KYWD", coastTheirs | 0x3456, [("EDID", TestPlugin.zstring("CoastOverride"))])
+        theirs.set("GMST", mineOurs | 0x801, field: "DATA", to: MergeFixture.u32(6))
+
+        let out = try PluginMerge.merge(base: base.build(), ours: ours.build(), theirs: theirs.build())
+        #expect(out.merged, "\(out.conflicts)")
+        let merged = try #require(out.output)
+        let parsed = try PluginFile.parse(MemoryRangeReader(merged))
+        #expect(parsed.header.masters == ["Fallout4.esm", "DLCRobot.esm", "DLCCoast.esm"])
+        // In the union, DLCCoast is index 2 and the plugin's own forms index 3.
+        let coast: UInt32 = 2 << 24, mine: UInt32 = 3 << 24
+        let records = try recordSet(merged)
+        /// The payloads of a record's fields named `sig`.
+        func fields(_ id: String, _ sig: String) throws -> [[UInt8]] {
+            var data = try #require(records[id])[...]
+            var out: [[UInt8]] = []
+            while data.count >= 6 {
+                let size = Int(data[data.startIndex + 4]) | Int(data[data.startIndex + 5]) << 8
+                if String(decoding: data.prefix(4), as: UTF8.self) == sig { out.append(Array(data.dropFirst(6).prefix(size))) }
+                data = data.dropFirst(6 + size)
+            }
+            return out
+        }
+        #expect(parsed.records.first { $0.editorID == "RobotList" }?.formID == mine | 0x830)
+        #expect(try fields("self:000830", "LVLO").map { Array($0[4..<8]) } == [MergeFixture.u32(robot | 0x1234), MergeFixture.u32(mine | 0x810)])
+        #expect(parsed.records.first { $0.editorID == "CoastList" }?.formID == mine | 0x840)
+        #expect(try fields("self:000840", "LVLO").map { Array($0[4..<8]) } == [MergeFixture.u32(coast | 0x2345), MergeFixture.u32(mine | 0x802)])
+        #expect(parsed.records.first { $0.editorID == "CoastOverride" }?.formID == coast | 0x3456)
+        #expect(records["DLCCoast.esm:003456"] != nil)
+        #expect(try fields("self:000810", "KNAM") == [MergeFixture.u32(mine | 0x800)])
+        // Both GMST edits are in, and the cell's placements moved with the plugin's forms.
+        #expect(Array(try #require(records["self:000800"]).suffix(4)) == MergeFixture.u32(5))
+        #expect(Array(try #require(records["self:000801"]).suffix(4)) == MergeFixture.u32(6))
+        #expect(records["self:000901"] != nil && records["self:000902"] != nil)
+        // The other order gives the same records, with the masters in its own order.
+        let swapped = try #require(try PluginMerge.merge(base: base.build(), ours: theirs.build(), theirs: ours.build()).output)
+        #expect(Set(try recordSet(swapped).keys) == Set(records.keys))
+        #expect(try PluginFile.parse(MemoryRangeReader(swapped)).header.masters == ["Fallout4.esm", "DLCCoast.esm", "DLCRobot.esm"])
+    }
+
+    @Test func aValueThatMayNameAMovedMasterIsAConflictNotAGuess() throws {
+        let base = MergeFixture.base()
+        var ours = Self.renumbered(base, selfIndex: 2)
+        ours.masters = ["Fallout4.esm", "DLCRobot.esm"]
+        var theirs = Self.renumbered(base, selfIndex: 2)
+        theirs.masters = ["Fallout4.esm", "DLCCoast.esm"]
+        // DLCCoast's index (1) as the top byte of a value two bytes into a field: a reference or not.
+        theirs.add("MISC", (2 << 24) | 0x850, [("EDID", TestPlugin.zstring("Odd")), ("DATA", [7, 7] + MergeFixture.u32(1 << 24 | 0x4000) + [0, 0])])
+        let out = try PluginMerge.merge(base: base.build(), ours: ours.build(), theirs: theirs.build())
+        #expect(out.conflicts.map(\.kind) == ["masters_changed"])
+        #expect(out.conflicts.first?.formID == "self:000850")
+        #expect(out.output == nil)
+        // A base master removed on one side cannot be reconciled.
+        var dropped = base
+        dropped.masters = []
+        dropped = Self.renumbered(dropped, selfIndex: 0)
+        let removed = try PluginMerge.merge(base: base.build(), ours: ours.build(), theirs: dropped.build(), partial: true)
+        #expect(removed.conflicts.map(\.kind) == ["masters_changed"])
+        #expect(removed.output == ours.build())
     }
 
     @Test func lightPluginsKeepTheirRange() throws {
