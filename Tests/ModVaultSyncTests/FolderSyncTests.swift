@@ -457,6 +457,29 @@ struct FolderSyncTests {
         #expect(clash.conflicts.first?.records?.first?.formID == "Team.esp:000800")
     }
 
+    /// Each device adds a different master while editing its own record: the plugin merges into the
+    /// union of masters, and both devices end with the same file.
+    @Test func mastersAddedOnEachDeviceMergeIntoTheirUnion() async throws {
+        let team = try SyncTeam()
+        let a = try await team.first([:])
+        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 2]))
+        try await a.sync()
+        let b = try await team.join("b")
+        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 10, 0x801: 2], masters: ["Fallout4.esm", "DLCRobot.esm"]))
+        try b.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 20], masters: ["Fallout4.esm", "DLCCoast.esm"]))
+        try await b.sync()
+        let report = try await a.sync()
+        #expect(report.conflicts.map(\.resolution) == ["records-merged"])
+        #expect(!report.unresolved && report.pushed)
+        try await b.sync()
+        let merged = try #require(a.bytes("Data/Team.esp"))
+        #expect(b.bytes("Data/Team.esp") == merged)
+        let parsed = try ModVaultFormats.PluginFile.parse(MemoryRangeReader(merged))
+        #expect(parsed.header.masters == ["Fallout4.esm", "DLCRobot.esm", "DLCCoast.esm"])
+        #expect(parsed.records.map(\.formID).sorted() == [0x0300_0800, 0x0300_0801])
+        #expect(try tinyPluginValues(merged) == [0x800: 10, 0x801: 20])
+    }
+
     /// A plugin conflict settled record by record: B's value for the clashing record, A's other edit
     /// kept; both devices end with the same plugin.
     @Test func recordResolutionsFinishAPluginMerge() async throws {
@@ -582,13 +605,13 @@ struct SyncUnitTests {
 }
 
 /// A minimal Fallout 4 plugin: TES4 (one master) and one GMST group with a record per value.
-func tinyPlugin(_ values: [UInt32: UInt32]) -> [UInt8] {
+func tinyPlugin(_ values: [UInt32: UInt32], masters: [String] = ["Fallout4.esm"]) -> [UInt8] {
     let records = values.sorted { $0.key < $1.key }.map { object, value in
-        ModVaultFixtures.PluginRecord("GMST", formID: 0x0100_0000 | object, fields: [
+        ModVaultFixtures.PluginRecord("GMST", formID: UInt32(masters.count) << 24 | object, fields: [
             PluginField("EDID", Array("fSetting\(object)\0".utf8)), PluginField("DATA", withUnsafeBytes(of: value.littleEndian) { Array($0) }),
         ])
     }
-    return PluginWriter.bytes(header: ModVaultFixtures.PluginHeader(nextObjectID: 0x900), groups: [PluginGroup("GMST", records: records)])
+    return PluginWriter.bytes(header: ModVaultFixtures.PluginHeader(nextObjectID: 0x900, masters: masters), groups: [PluginGroup("GMST", records: records)])
 }
 
 /// The DATA value of each GMST of a `tinyPlugin` (its last four bytes), by object ID.
