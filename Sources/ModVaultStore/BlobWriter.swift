@@ -22,7 +22,9 @@ public final class BlobSealer: @unchecked Sendable {
 public final class BlobWriter: Sendable {
     private struct State {
         var claimed = Set<BlobHandle>()
-        var builder: PackFileBuilder
+        /// Builders no caller holds, the most recently returned last; every builder made, for flushing.
+        var idle: [LentBuilder] = []
+        var builders: [LentBuilder] = []
         var writerFailure: PendingFailure?
         var unindexed: [IndexedPack] = []
         var bytesAdded: Int64 = 0
@@ -42,7 +44,7 @@ public final class BlobWriter: Sendable {
     public init(repository: Repository, packsPerIndex: Int = 32) {
         self.repository = repository
         self.packsPerIndex = packsPerIndex
-        state = Mutex(State(builder: PackFileBuilder(folder: repository.path + "/data")))
+        state = Mutex(State())
     }
 
     /// A sealer configured for this repository's codec.
@@ -96,15 +98,29 @@ public final class BlobWriter: Sendable {
         let ad = PackFormat.blobAssociatedData(handle)
         let out = sealer.sealed.resize(payload.count + AEAD.overhead)
         ad.withUnsafeBytes { a in _ = repository.cipher.seal(payload, associatedData: a, into: out) }
-        // Only read while the lock is held and the sealer is alive; the wrapper just tells the checker so.
-        let sealed = BorrowedBytes(buffer: sealer.sealed.bytes)
-        let full: PackFileBuilder.Finished? = try storeIO {
-            try state.withLock { (s) throws -> PackFileBuilder.Finished? in
-                try s.builder.append(handle, codec: codec, rawLength: plaintext.count, sealed: sealed.buffer)
-                s.bytesAdded += Int64(sealed.buffer.count)
-                s.blobsAdded += 1
-                return s.builder.size >= repository.config.packSize ? try s.builder.finish(cipher: repository.cipher) : nil
+        // Writing and hashing the sealed bytes happen outside the lock, in a builder lent to this caller
+        // alone: the lock only hands builders out and back. The last one returned is lent first, so work
+        // done one blob at a time fills one pack, and only callers storing at the same moment open more.
+        let lent = state.withLock { s in
+            if let idle = s.idle.popLast() { return idle }
+            let made = LentBuilder(PackFileBuilder(folder: repository.path + "/data"))
+            s.builders.append(made)
+            return made
+        }
+        let full: PackFileBuilder.Finished?
+        do {
+            full = try storeIO { () throws -> PackFileBuilder.Finished? in
+                try lent.builder.append(handle, codec: codec, rawLength: plaintext.count, sealed: sealer.sealed.bytes)
+                return lent.builder.size >= repository.config.packSize ? try lent.builder.finish(cipher: repository.cipher) : nil
             }
+        } catch {
+            state.withLock { $0.idle.append(lent) }
+            throw error
+        }
+        state.withLock { s in
+            s.idle.append(lent)
+            s.bytesAdded += Int64(sealer.sealed.count)
+            s.blobsAdded += 1
         }
         if let full { try enqueuePack(full) }
         return sealer.sealed.count
@@ -165,15 +181,19 @@ public final class BlobWriter: Sendable {
         if let flush { try repository.writeIndex(IndexFile(packs: flush)) }
     }
 
-    /// The pack being built, finished, if it holds any blob.
-    private func finishLast() throws -> PackFileBuilder.Finished? {
-        try storeIO { try state.withLock { (s) throws -> PackFileBuilder.Finished? in s.builder.isEmpty ? nil : try s.builder.finish(cipher: repository.cipher) } }
+    /// The packs being built, finished, where they hold any blob. Called when no store is under way,
+    /// so every builder is idle.
+    private func finishLast() throws -> [PackFileBuilder.Finished] {
+        try storeIO {
+            try state.withLock { (s) throws -> [PackFileBuilder.Finished] in
+                try s.builders.filter { !$0.builder.isEmpty }.map { try $0.builder.finish(cipher: repository.cipher) }
+            }
+        }
     }
 
-    /// Writes the last partial pack and an index file for everything not yet indexed.
+    /// Writes the last partial packs and an index file for everything not yet indexed.
     public func flush() throws {
-        let last = try finishLast()
-        if let last { try enqueuePack(last) }
+        for last in try finishLast() { try enqueuePack(last) }
         try drainWriter()
         let rest = state.withLock { s in
             defer { s.unindexed.removeAll() }
@@ -182,11 +202,10 @@ public final class BlobWriter: Sendable {
         if !rest.isEmpty { try repository.writeIndex(IndexFile(packs: rest)) }
     }
 
-    /// Writes the last partial pack and returns every pack not yet indexed, without writing an index file
+    /// Writes the last partial packs and returns every pack not yet indexed, without writing an index file
     /// (for callers that write one combined index themselves, such as prune).
     public func finishPacks() throws -> [IndexedPack] {
-        let last = try finishLast()
-        if let last { try enqueuePack(last) }
+        for last in try finishLast() { try enqueuePack(last) }
         try drainWriter()
         return state.withLock { s in
             defer { s.unindexed.removeAll() }
@@ -200,9 +219,15 @@ public final class BlobWriter: Sendable {
     public var blobsAdded: Int { state.withLock { $0.blobsAdded } }
 }
 
-/// A byte buffer lent across a lock boundary for the duration of one synchronous call.
-struct BorrowedBytes: @unchecked Sendable {
-    let buffer: UnsafeRawBufferPointer
+/// A pack builder, lent by `BlobWriter` to one caller at a time.
+///
+/// `@unchecked Sendable`: the builder is mutable and unsynchronised; it is safe because the writer's
+/// lock hands each one to a single caller, which returns it before anyone else can take it, and
+/// finishes the last packs only when no store is under way.
+final class LentBuilder: @unchecked Sendable {
+    let builder: PackFileBuilder
+
+    init(_ builder: PackFileBuilder) { self.builder = builder }
 }
 
 /// A finished pack travelling to the writer thread, which alone uses its open file from then on.
