@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLibCrypto", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CMalloc"),
 
         // MARK: Core value types and protocols
         .target(name: "ModVaultCore"),
@@ -84,7 +85,7 @@ let package = Package(
             dependencies: [
                 "ModVaultCore", "ModVaultStore", "ModVaultArchive", "ModVaultChunking", "ModVaultCodecs",
                 "ModVaultCrypto", "ModVaultSync", "ModVaultRemoteSupport", "ModVaultRemoteDisk", "ModVaultRemoteS3",
-                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP", "ModVaultFormats", "ModVaultServer",
+                "ModVaultRemotePocketBase", "ModVaultRemoteHTTP", "ModVaultFormats", "ModVaultServer", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -29,7 +29,7 @@ to_bytes() {
 }
 
 # Sum of the sizes of the regular files under a folder (what the user would call its size).
-file_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%d\n", s}'; }
+file_bytes() { find "$1" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f\n", s}'; }
 file_count() { find "$1" -type f | wc -l | tr -d ' '; }
 # On-disk footprint the way the repositories are compared: du -sb.
 du_bytes() { du -sb "$1" | cut -f1; }

@@ -81,7 +81,7 @@ modvault=$bin/modvault
 step "sample mod folder ($scale)"
 run "$bin/modvault-fixtures" --scale "$scale" "$dir/Data"
 files=$(find "$dir/Data" -type f | wc -l)
-bytes=$(find "$dir/Data" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%d\n", s }')
+bytes=$(find "$dir/Data" -type f -printf '%s\n' | awk '{ s += $1 } END { printf "%.0f\n", s }')
 echo "$files files, $bytes bytes"
 
 # ---- the main job ------------------------------------------------------------------------

@@ -160,7 +160,17 @@ public struct Archiver: Sendable {
         var handles: [BlobHandle]
         /// The content key of the stream this chunk starts, when chunked in line.
         var key: ObjectID? = nil
+        /// Bytes the task may hold at its peak, counted against `wholeSpanBudget` (whole spans only).
+        var held = 0
     }
+
+    /// Whole streams and texture surfaces in flight at once hold at most this many bytes (compressed plus
+    /// decompressed), one span always allowed: a count of tasks alone would let peak memory follow the
+    /// largest members of the folder, not a bound.
+    static let wholeSpanBudget = 48 << 20
+    /// A read buffer grown past this (four average chunks) is released after use, not pooled, so the
+    /// pool never keeps the largest chunk's or span's size per buffer.
+    static let pooledBufferLimit = 4 << 20
 
     /// A stream chunked in line: its chunks' indices in the file, for noting it once they are stored.
     private struct InlineStream {
@@ -219,8 +229,10 @@ public struct Archiver: Sendable {
 
         try await withThrowingTaskGroup(of: ChunkResult.self) { group in
             var inFlight = 0
+            var heldInFlight = 0
             func collect(_ r: ChunkResult) {
                 inFlight -= 1
+                heldInFlight -= r.held
                 contents[r.file][r.chunk] = r.handles
                 if let key = r.key { inlineKeys[r.file, default: [:]][r.chunk] = key }
                 received[r.file] += 1
@@ -262,11 +274,18 @@ public struct Archiver: Sendable {
                             surfaces = nil
                         }
                         if let whole {
-                            let length: Int
+                            let length: Int, held: Int
                             switch whole {
-                            case .stream(let span): length = span.length
-                            case .surfaces(let start, _): length = Int(before.size - start)
+                            case .stream(let span):
+                                // The stream and its content (a stored stream it is compared with decodes
+                                // through a small window).
+                                length = span.length
+                                held = span.length + Int(clamping: span.rawSize)
+                            case .surfaces(let start, _):
+                                length = Int(before.size - start)
+                                held = length
                             }
+                            while inFlight > 0, heldInFlight > 0, heldInFlight + held > Self.wholeSpanBudget, let r = try await group.next() { collect(r) }
                             let job = buffers.take()
                             let complete = try reader.read(exactly: length, into: &job.bytes)
                             stats.bytesRead += Int64(job.bytes.count)
@@ -276,6 +295,7 @@ public struct Archiver: Sendable {
                             contents[fileIndex].append([])
                             while inFlight >= window, let r = try await group.next() { collect(r) }
                             inFlight += 1
+                            heldInFlight += held
                             let fileChunker = plan.chunker
                             let cuts = plan.cuts
                             group.addTask {
@@ -286,6 +306,8 @@ public struct Archiver: Sendable {
                                     sealers.give(sealer)
                                     denseSealers.give(denseSealer)
                                     engines.give(engine)
+                                    if job.bytes.capacity > Self.pooledBufferLimit { job.bytes = [] }
+                                    if job.scratch.capacity > Self.pooledBufferLimit { job.scratch = [] }
                                     buffers.give(job)
                                 }
                                 // Bytes cut short by a shrinking file are just bytes; the scan reports the change.
@@ -301,7 +323,7 @@ public struct Archiver: Sendable {
                                                                               chunker: fileChunker, context: context, sealer: sealer, engine: engine)
                                     }
                                 }
-                                return ChunkResult(file: fileIndex, chunk: index, handles: handles)
+                                return ChunkResult(file: fileIndex, chunk: index, handles: handles, held: held)
                             }
                             reportProgress()
                             continue
@@ -330,6 +352,7 @@ public struct Archiver: Sendable {
                             let sealer = sealers.take()
                             defer {
                                 sealers.give(sealer)
+                                if job.bytes.capacity > Self.pooledBufferLimit { job.bytes = [] }
                                 buffers.give(job)
                             }
                             return try job.bytes.withUnsafeBytes { raw in

@@ -95,8 +95,7 @@ struct StreamContext: Sendable {
             let reader = sources.take()
             defer { sources.give(reader) }
             guard let stored = try? reader.concatenation(of: source.blobs, length: source.storedLength),
-                  let inflated = try? stored.withUnsafeBytes({ try engine.inflate($0, rawSize: source.rawLength) }),
-                  inflated.withUnsafeBytes({ $0.elementsEqual(content) }) else { continue }
+                  stored.withUnsafeBytes({ engine.inflates($0, to: content) }) else { continue }
             return source
         }
         return nil

@@ -395,6 +395,12 @@ public final class RecipeEngine: @unchecked Sendable {
         }
     }
 
+    /// True when `compressed` is one zlib stream decoding to exactly `content`, compared as it decodes
+    /// (no buffer the size of the stream).
+    public func inflates(_ compressed: UnsafeRawBufferPointer, to content: UnsafeRawBufferPointer) -> Bool {
+        inflater.inflates(compressed, to: content)
+    }
+
     /// The first `count` bytes a zlib stream decodes to, or nil when it cannot give that many.
     public func inflatePrefix(_ compressed: UnsafeRawBufferPointer, count: Int) -> [UInt8]? {
         inflater.inflatePrefix(compressed, count: count)

@@ -1,4 +1,5 @@
 internal import CZlib
+import Glibc
 
 /// Why a zlib stream did not decode to exactly its declared size.
 enum InflateFailure: Error, Equatable, CustomStringConvertible {
@@ -72,59 +73,93 @@ final class ZlibInflater {
     /// Inflates one complete zlib stream that must decode to exactly `expectedSize` bytes and end
     /// exactly at the end of `input`.
     ///
-    /// The output buffer starts at a size the input can plausibly fill and doubles up to
-    /// `expectedSize + 1`, so a declared size that lies costs memory only as far as the data backs it.
+    /// The output starts at a size the input can plausibly fill and doubles up to `expectedSize + 1`,
+    /// so a declared size that lies costs memory only as far as the data backs it. Inflating goes
+    /// straight into the array returned, so a stream costs its size once, not twice, at the end.
     func inflate(_ input: UnsafeRawBufferPointer, expectedSize: Int) -> Result<[UInt8], InflateFailure> {
         guard input.count <= Int(UInt32.max), expectedSize >= 0, expectedSize < Int(UInt32.max) else { return .failure(.tooLarge) }
         guard start() else { return .failure(.corrupt("inflateInit2 failed")) }
         // One spare byte of output makes "longer than declared" visible instead of silently cut.
         let limit = expectedSize + 1
         var capacity = min(limit, max(1 << 20, input.count * 8))
-        var buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        defer { buffer.deallocate() }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress?.assumingMemoryBound(to: Bytef.self))
         stream.pointee.avail_in = uInt(input.count)
         defer {
             stream.pointee.next_in = nil
             stream.pointee.next_out = nil
         }
-        var produced = 0
-        while true {
-            stream.pointee.next_out = (buffer + produced).assumingMemoryBound(to: Bytef.self)
-            stream.pointee.avail_out = uInt(capacity - produced)
-            let rc = CZlib.inflate(stream, Z_NO_FLUSH)
-            produced = Int(stream.pointee.total_out)
-            switch rc {
-            case Z_STREAM_END:
-                if produced > expectedSize { return .failure(.longerThanDeclared(declared: expectedSize)) }
-                if produced != expectedSize { return .failure(.shorterThanDeclared(produced: produced, declared: expectedSize)) }
-                let leftIn = Int(stream.pointee.avail_in)
-                if leftIn != 0 { return .failure(.trailingBytes(leftIn)) }
-                let source = buffer
-                return .success([UInt8](unsafeUninitializedCapacity: produced) { out, count in
-                    if produced > 0 { out.baseAddress!.update(from: source.assumingMemoryBound(to: UInt8.self), count: produced) }
-                    count = produced
-                })
-            case Z_OK, Z_BUF_ERROR:
-                if produced < capacity {
-                    // Output space is left, so inflate stopped for want of input: the stream is cut short.
-                    if stream.pointee.avail_in == 0 || rc == Z_BUF_ERROR { return .failure(.truncated(produced: produced)) }
-                    continue
+        var output: [UInt8] = []
+        var failure: InflateFailure?
+        var finished = false
+        while !finished && failure == nil {
+            var previous = output
+            output = []
+            output = [UInt8](unsafeUninitializedCapacity: capacity) { out, count in
+                var produced = previous.count
+                if produced > 0 { previous.withUnsafeBufferPointer { out.baseAddress!.update(from: $0.baseAddress!, count: produced) } }
+                previous = []
+                defer { count = produced }
+                while true {
+                    stream.pointee.next_out = out.baseAddress! + produced
+                    stream.pointee.avail_out = uInt(capacity - produced)
+                    let rc = CZlib.inflate(stream, Z_NO_FLUSH)
+                    produced = Int(stream.pointee.total_out)
+                    switch rc {
+                    case Z_STREAM_END:
+                        if produced > expectedSize { failure = .longerThanDeclared(declared: expectedSize) }
+                        else if produced != expectedSize { failure = .shorterThanDeclared(produced: produced, declared: expectedSize) }
+                        else if stream.pointee.avail_in != 0 { failure = .trailingBytes(Int(stream.pointee.avail_in)) }
+                        finished = true
+                        return
+                    case Z_OK, Z_BUF_ERROR:
+                        if produced < capacity {
+                            // Output space is left, so inflate stopped for want of input: the stream is cut short.
+                            if stream.pointee.avail_in == 0 || rc == Z_BUF_ERROR { failure = .truncated(produced: produced); return }
+                            continue
+                        }
+                        if capacity == limit { failure = .longerThanDeclared(declared: expectedSize) }
+                        return  // full: a larger array takes over
+                    case Z_NEED_DICT:
+                        failure = .presetDictionary
+                        return
+                    default:
+                        failure = .corrupt(stream.pointee.msg.map { String(cString: $0) } ?? "status \(rc)")
+                        return
+                    }
                 }
-                if capacity == limit { return .failure(.longerThanDeclared(declared: expectedSize)) }
-                let grown = min(limit, capacity * 2)
-                let bigger = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 16)
-                bigger.copyMemory(from: buffer, byteCount: produced)
-                buffer.deallocate()
-                buffer = bigger
-                capacity = grown
-            case Z_NEED_DICT:
-                return .failure(.presetDictionary)
-            default:
-                let message = stream.pointee.msg.map { String(cString: $0) } ?? "status \(rc)"
-                return .failure(.corrupt(message))
             }
+            capacity = min(limit, capacity * 2)
         }
+        if let failure { return .failure(failure) }
+        return .success(output)
+    }
+
+    /// True when `input` is one complete zlib stream that decodes to exactly `expected` and ends at the
+    /// end of `input`. Decodes through a small window compared as it fills, so nothing the size of the
+    /// stream is allocated.
+    func inflates(_ input: UnsafeRawBufferPointer, to expected: UnsafeRawBufferPointer) -> Bool {
+        guard input.count <= Int(UInt32.max) else { return false }
+        let window = 1 << 16
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: window, alignment: 16)
+        defer { scratch.deallocate() }
+        return inflateHead(input) { stream in
+            var compared = 0
+            while true {
+                stream.pointee.next_out = scratch.assumingMemoryBound(to: Bytef.self)
+                stream.pointee.avail_out = uInt(window)
+                let rc = CZlib.inflate(stream, Z_NO_FLUSH)
+                let piece = window - Int(stream.pointee.avail_out)
+                guard compared + piece <= expected.count,
+                      piece == 0 || memcmp(scratch, expected.baseAddress! + compared, piece) == 0 else { return false }
+                compared += piece
+                switch rc {
+                case Z_STREAM_END: return compared == expected.count && stream.pointee.avail_in == 0
+                case Z_OK: continue
+                case Z_BUF_ERROR: if piece == 0 { return false }
+                default: return false
+                }
+            }
+        } ?? false
     }
 }
 

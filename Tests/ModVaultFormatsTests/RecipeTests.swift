@@ -149,6 +149,39 @@ struct RecipeTests {
         }
     }
 
+    /// Every way a stream can disagree with its declared size, on both sides of the first output buffer's
+    /// growth (1 MiB, or eight times the input): the inflater fills the array it returns in place.
+    @Test(arguments: [5_000, 3 << 20])
+    func inflateChecksTheDeclaredSizeWhereverTheBufferGrows(size: Int) throws {
+        let content = size > 1 << 20 ? [UInt8](repeating: 7, count: size) : TestData.text(size, seed: 11)
+        let stored = zlibCompress(content)
+        let engine = RecipeEngine()
+        #expect(try stored.withUnsafeBytes { try engine.inflate($0, rawSize: UInt64(size)) } == content)
+        for declared in [size - 1, size + 1] {
+            #expect(throws: FormatError.self) { try stored.withUnsafeBytes { try engine.inflate($0, rawSize: UInt64(declared)) } }
+        }
+        #expect(throws: FormatError.self) { try (stored + [0]).withUnsafeBytes { try engine.inflate($0, rawSize: UInt64(size)) } }
+        #expect(throws: FormatError.self) { try Array(stored.dropLast(5)).withUnsafeBytes { try engine.inflate($0, rawSize: UInt64(size)) } }
+    }
+
+    @Test func inflatesComparesAsItDecodes() {
+        let content = TestData.text(300_000, seed: 12)
+        let stored = zlibCompress(content)
+        let engine = RecipeEngine()
+        func check(_ compressed: [UInt8], _ expected: [UInt8]) -> Bool {
+            compressed.withUnsafeBytes { c in expected.withUnsafeBytes { engine.inflates(c, to: $0) } }
+        }
+        #expect(check(stored, content))
+        var changed = content
+        changed[250_000] ^= 1
+        #expect(!check(stored, changed))
+        #expect(!check(stored, Array(content.dropLast())))
+        #expect(!check(stored, content + [0]))
+        #expect(!check(stored + [0], content))
+        #expect(!check(Array(stored.dropLast(3)), content))
+        #expect(check(zlibCompress([]), []))
+    }
+
     @Test func emptyContentRoundTrips() throws {
         let stored = zlibCompress([])
         let recipe = try #require(Recipe.find(compressed: stored, rawSize: 0).recipe)
