@@ -519,10 +519,11 @@ struct Stats: AsyncParsableCommand {
 ///
 /// glibc raises its mmap threshold each time a large mmapped block is freed (up to 32 MiB), after
 /// which buffers of that size come from the heap arenas and stay resident when freed; a snapshot that
-/// met a 25 MB texture stream once then keeps tens of megabytes it no longer uses (150 against 107
-/// MiB peak on the 6 GiB next snapshot of `Benchmarks/run.sh`). A fixed threshold of 256 KiB keeps
-/// every large buffer (chunks, streams, packs) in its own mapping, returned the moment it is freed;
-/// buffers reused in hot loops are pooled, so the extra mmap calls are few.
+/// met a 25 MB texture stream once then keeps tens of megabytes it no longer uses (133-148 MiB peak
+/// on the 6 GiB next snapshot of `Benchmarks/run.sh`; 117 with this, 115 at 256 KiB, 127 at 4 MiB).
+/// A fixed threshold of 1 MiB keeps every large buffer (streams, their content, big chunks) in its own
+/// mapping, returned the moment it is freed; buffers reused in hot loops are pooled, so the extra
+/// mmap calls and page faults are few.
 private func boundHeapRetention() {
-    _ = mallopt(M_MMAP_THRESHOLD, 256 << 10)
+    _ = mallopt(M_MMAP_THRESHOLD, 1 << 20)
 }
