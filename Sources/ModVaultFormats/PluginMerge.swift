@@ -561,8 +561,16 @@ struct Merger {
                 default: taken = side == 0
                 }
                 guard taken else { continue }
+                let text = id.text(masters: masters, selfName: selfName)
+                // Choosing the other side's record (or its absence) settles it; with --partial, ours stands in.
+                let other: PluginMerge.Side = side == 0 ? .theirs : .ours
+                if resolutions[text] == other {
+                    decisions[id] = side == 0 ? .theirs(theirs.records[id]?.node) : .ours
+                    continue
+                }
+                if side == 1 { decisions[id] = .ours }
                 let node = side == 0 ? ours.records[id]?.node : theirs.records[id]?.node
-                conflicts.append(PluginMerge.Conflict(formID: id.text(masters: masters, selfName: selfName), type: node?.signature ?? "????",
+                conflicts.append(PluginMerge.Conflict(formID: text, type: node?.signature ?? "????",
                                                       editorID: nil, kind: "masters_changed", ours: side == 0 ? "changed" : "unchanged",
                                                       theirs: side == 1 ? "changed" : "unchanged"))
             }

@@ -328,6 +328,14 @@ struct PluginMergeTests {
         #expect(out.conflicts.map(\.kind) == ["masters_changed"])
         #expect(out.conflicts.first?.formID == "self:000850")
         #expect(out.output == nil)
+        // Keeping ours for that record settles it: the merge goes through without theirs' record.
+        let settled = try PluginMerge.merge(base: base.build(), ours: ours.build(), theirs: theirs.build(), resolutions: ["self:000850": .ours])
+        #expect(settled.merged)
+        let kept = try recordSet(try #require(settled.output))
+        #expect(kept["self:000850"] == nil && kept["self:000800"] != nil)
+        // --partial keeps ours for it too.
+        let partial = try PluginMerge.merge(base: base.build(), ours: ours.build(), theirs: theirs.build(), partial: true)
+        #expect(try recordSet(try #require(partial.output))["self:000850"] == nil)
         // A base master removed on one side cannot be reconciled.
         var dropped = base
         dropped.masters = []
