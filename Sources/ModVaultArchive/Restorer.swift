@@ -87,7 +87,8 @@ public struct Restorer: Sendable {
         var lastReport = 0.0
         try await withThrowingTaskGroup(of: Int64.self) { group in
             var inFlight = 0
-            for file in plan.files {
+            // Largest first: a big archive started last would leave one core writing it alone at the end.
+            for file in plan.files.sorted(by: { $0.node.size > $1.node.size }) {
                 if inFlight >= window, let n = try await group.next() {
                     inFlight -= 1
                     written += n
