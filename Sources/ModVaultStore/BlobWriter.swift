@@ -181,12 +181,21 @@ public final class BlobWriter: Sendable {
         if let flush { try repository.writeIndex(IndexFile(packs: flush)) }
     }
 
-    /// The packs being built, finished, where they hold any blob. Called when no store is under way,
+    /// The packs being built, finished, where they hold any blob. The blobs of smaller partial packs are
+    /// moved into the largest (finishing it whenever it fills), so a run that stored from several tasks
+    /// at once still ends with one partial pack, not one per task. Called when no store is under way,
     /// so every builder is idle.
     private func finishLast() throws -> [PackFileBuilder.Finished] {
         try storeIO {
             try state.withLock { (s) throws -> [PackFileBuilder.Finished] in
-                try s.builders.filter { !$0.builder.isEmpty }.map { try $0.builder.finish(cipher: repository.cipher) }
+                let open = s.builders.map(\.builder).filter { !$0.isEmpty }.sorted { $0.size > $1.size }
+                guard let target = open.first else { return [] }
+                var finished: [PackFileBuilder.Finished] = []
+                for other in open.dropFirst() {
+                    try target.absorb(other, packSize: repository.config.packSize, cipher: repository.cipher, finished: &finished)
+                }
+                if !target.isEmpty { finished.append(try target.finish(cipher: repository.cipher)) }
+                return finished
             }
         }
     }

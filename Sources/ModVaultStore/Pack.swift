@@ -186,6 +186,24 @@ final class PackFileBuilder {
         return finished
     }
 
+    /// Moves every blob of `other` (another builder of the same run, not yet finished) into this
+    /// builder, reading them back from its temporary, and drops that temporary. Each time this pack
+    /// reaches `packSize` it is finished into `finished` and the next blob starts a new one, so partial
+    /// packs left by callers that stored at the same moment end as full packs and one partial pack.
+    func absorb(_ other: PackFileBuilder, packSize: Int, cipher: AEAD, finished: inout [Finished]) throws {
+        guard let source = other.file else { return }
+        let reader = try OpenFile.openForReading(source.path, noFollow: true)
+        for entry in other.entries {
+            let sealed = try reader.read(count: Int(entry.length), at: entry.offset)
+            guard sealed.count == Int(entry.length) else {
+                throw SystemCallError(code: EIO, operation: "read back \(entry.length) bytes at \(entry.offset)", path: source.path)
+            }
+            try sealed.withUnsafeBytes { try append(entry.handle, codec: entry.codec, rawLength: Int(entry.rawLength), sealed: $0) }
+            if size >= packSize { finished.append(try finish(cipher: cipher)) }
+        }
+        other.discard()
+    }
+
     /// Drops the pack being built and its temporary (after a failed write).
     func discard() {
         if let file { unlink(file.path) }
