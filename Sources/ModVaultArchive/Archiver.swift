@@ -285,7 +285,7 @@ public struct Archiver: Sendable {
                                 length = Int(before.size - start)
                                 held = length
                             }
-                            while inFlight > 0, heldInFlight > 0, heldInFlight + held > Self.wholeSpanBudget, let r = try await group.next() { collect(r) }
+                            while heldInFlight > 0, heldInFlight + held > Self.wholeSpanBudget, let r = try await group.next() { collect(r) }
                             let job = buffers.take()
                             let complete = try reader.read(exactly: length, into: &job.bytes)
                             stats.bytesRead += Int64(job.bytes.count)
@@ -306,8 +306,7 @@ public struct Archiver: Sendable {
                                     sealers.give(sealer)
                                     denseSealers.give(denseSealer)
                                     engines.give(engine)
-                                    if job.bytes.capacity > Self.pooledBufferLimit { job.bytes = [] }
-                                    if job.scratch.capacity > Self.pooledBufferLimit { job.scratch = [] }
+                                    job.release(above: Self.pooledBufferLimit)
                                     buffers.give(job)
                                 }
                                 // Bytes cut short by a shrinking file are just bytes; the scan reports the change.
@@ -352,7 +351,7 @@ public struct Archiver: Sendable {
                             let sealer = sealers.take()
                             defer {
                                 sealers.give(sealer)
-                                if job.bytes.capacity > Self.pooledBufferLimit { job.bytes = [] }
+                                job.release(above: Self.pooledBufferLimit)
                                 buffers.give(job)
                             }
                             return try job.bytes.withUnsafeBytes { raw in

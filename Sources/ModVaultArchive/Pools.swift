@@ -16,4 +16,10 @@ final class ObjectPool<T: AnyObject & Sendable>: Sendable {
 final class ByteBuffer: @unchecked Sendable {
     var bytes: [UInt8] = []
     var scratch: [UInt8] = []
+
+    /// Drops storage grown past `limit`, so a pool does not keep the largest size it ever held per buffer.
+    func release(above limit: Int) {
+        if bytes.capacity > limit { bytes = [] }
+        if scratch.capacity > limit { scratch = [] }
+    }
 }

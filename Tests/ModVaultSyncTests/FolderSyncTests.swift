@@ -430,15 +430,17 @@ struct FolderSyncTests {
         #expect(try a.repository.loadSnapshot(head).tree != ObjectID.zero)
     }
 
-    /// Two devices edit different records of one plugin: both end with the same merged plugin, no conflict.
-    @Test func aPluginEditedOnBothSidesMergesRecordByRecord() async throws {
+    /// A syncs `base` as Data/Team.esp, B joins; A edits it to `a` and B to `b`; B syncs, then A, whose
+    /// sync must merge record by record and push, then B again: both devices end with one plugin, returned
+    /// with the team (whose folders live as long as it does).
+    static func pluginMergedOnTwoDevices(base: [UInt8], a aBytes: [UInt8], b bBytes: [UInt8]) async throws -> (SyncTeam, SyncDevice, SyncDevice, [UInt8]) {
         let team = try SyncTeam()
         let a = try await team.first([:])
-        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 2, 0x802: 3]))
+        try a.write("Data/Team.esp", bytes: base)
         try await a.sync()
         let b = try await team.join("b")
-        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 10, 0x801: 2, 0x802: 3]))
-        try b.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 2, 0x802: 30, 0x803: 4]))
+        try a.write("Data/Team.esp", bytes: aBytes)
+        try b.write("Data/Team.esp", bytes: bBytes)
         try await b.sync()
         let report = try await a.sync()
         #expect(report.conflicts.map(\.resolution) == ["records-merged"])
@@ -446,6 +448,14 @@ struct FolderSyncTests {
         try await b.sync()
         let merged = try #require(a.bytes("Data/Team.esp"))
         #expect(b.bytes("Data/Team.esp") == merged)
+        return (team, a, b, merged)
+    }
+
+    /// Two devices edit different records of one plugin: both end with the same merged plugin, no conflict.
+    @Test func aPluginEditedOnBothSidesMergesRecordByRecord() async throws {
+        let (team, a, b, merged) = try await Self.pluginMergedOnTwoDevices(base: tinyPlugin([0x800: 1, 0x801: 2, 0x802: 3]),
+                                                                      a: tinyPlugin([0x800: 10, 0x801: 2, 0x802: 3]),
+                                                                      b: tinyPlugin([0x800: 1, 0x801: 2, 0x802: 30, 0x803: 4]))
         let parsed = try ModVaultFormats.PluginFile.parse(MemoryRangeReader(merged))
         #expect(parsed.records.count == 4)
         // The same record changed differently on both sides stays for resolve, with the record named.
@@ -455,25 +465,16 @@ struct FolderSyncTests {
         let clash = try await a.sync()
         #expect(clash.unresolved)
         #expect(clash.conflicts.first?.records?.first?.formID == "Team.esp:000800")
+        withExtendedLifetime(team) {}
     }
 
     /// Each device adds a different master while editing its own record: the plugin merges into the
     /// union of masters, and both devices end with the same file.
     @Test func mastersAddedOnEachDeviceMergeIntoTheirUnion() async throws {
-        let team = try SyncTeam()
-        let a = try await team.first([:])
-        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 2]))
-        try await a.sync()
-        let b = try await team.join("b")
-        try a.write("Data/Team.esp", bytes: tinyPlugin([0x800: 10, 0x801: 2], masters: ["Fallout4.esm", "DLCRobot.esm"]))
-        try b.write("Data/Team.esp", bytes: tinyPlugin([0x800: 1, 0x801: 20], masters: ["Fallout4.esm", "DLCCoast.esm"]))
-        try await b.sync()
-        let report = try await a.sync()
-        #expect(report.conflicts.map(\.resolution) == ["records-merged"])
-        #expect(!report.unresolved && report.pushed)
-        try await b.sync()
-        let merged = try #require(a.bytes("Data/Team.esp"))
-        #expect(b.bytes("Data/Team.esp") == merged)
+        let (_, _, _, merged) = try await Self.pluginMergedOnTwoDevices(
+            base: tinyPlugin([0x800: 1, 0x801: 2]),
+            a: tinyPlugin([0x800: 10, 0x801: 2], masters: ["Fallout4.esm", "DLCRobot.esm"]),
+            b: tinyPlugin([0x800: 1, 0x801: 20], masters: ["Fallout4.esm", "DLCCoast.esm"]))
         let parsed = try ModVaultFormats.PluginFile.parse(MemoryRangeReader(merged))
         #expect(parsed.header.masters == ["Fallout4.esm", "DLCRobot.esm", "DLCCoast.esm"])
         #expect(parsed.records.map(\.formID).sorted() == [0x0300_0800, 0x0300_0801])
