@@ -44,9 +44,9 @@ extension LiveRemoteTests {
             print(json.dumps(out))
             """
 
-        static func python(_ script: String, endpoint: String, prefix: String) throws -> [String: Any] {
+        static func python(_ script: String, endpoint: String, prefix: String) async throws -> [String: Any] {
             let python = try #require(TestTools.findOnPath("python3"), "python3 is needed for the boto3 interop test")
-            let result = try TestTools.run(python, ["-c", script], environment: [
+            let result = try await TestTools.run(python, ["-c", script], environment: [
                 "ENDPOINT": endpoint, "BUCKET": TestServers.bucket, "PREFIX": prefix,
                 "AWS_ACCESS_KEY_ID": TestServers.accessKey, "AWS_SECRET_ACCESS_KEY": TestServers.secretKey,
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
@@ -69,7 +69,7 @@ extension LiveRemoteTests {
                 try await remote.save(name, data: data, ifAbsent: false)
                 expected["\(prefix)/\(name.relativePath)"] = (data.count, Digest.hex(Digest.sha256(data)))
             }
-            let seen = try Self.python(Self.listAndFetch, endpoint: endpoint, prefix: prefix + "/")
+            let seen = try await Self.python(Self.listAndFetch, endpoint: endpoint, prefix: prefix + "/")
             #expect(Set(seen.keys) == Set(expected.keys))
             for (key, value) in expected {
                 let pair = seen[key] as? [Any]
@@ -83,7 +83,7 @@ extension LiveRemoteTests {
             let servers = try TestServers.required()
             let endpoint = kind == .s3Rclone ? servers.rcloneEndpoint : servers.motoEndpoint
             let prefix = "interop/\(Fixture.uniqueName())"
-            let uploaded = try Self.python(Self.upload, endpoint: endpoint, prefix: prefix).compactMapValues { $0 as? String }
+            let uploaded = try await Self.python(Self.upload, endpoint: endpoint, prefix: prefix).compactMapValues { $0 as? String }
             #expect(uploaded.count == 11)
             let remote = try servers.s3Remote(endpoint: endpoint, prefix: prefix, options: S3Options(listPageSize: 2))
             var found: [String: String] = [:]

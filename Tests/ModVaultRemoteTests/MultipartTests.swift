@@ -35,9 +35,9 @@ extension LiveRemoteTests {
         static let small = S3Options(multipartThreshold: 5 << 20, partSize: 5 << 20)
 
         /// Runs `script` with boto3 against `endpoint` and returns its last output line.
-        static func boto3(_ script: String, endpoint: String, key: String = "") throws -> String {
+        static func boto3(_ script: String, endpoint: String, key: String = "") async throws -> String {
             let python = try #require(TestTools.findOnPath("python3"))
-            let result = try TestTools.run(python, ["-c", """
+            let result = try await TestTools.run(python, ["-c", """
                 import boto3, json, os
                 from botocore.config import Config
                 s3 = boto3.client("s3", endpoint_url=os.environ["ENDPOINT"], region_name="us-east-1",
@@ -100,7 +100,7 @@ extension LiveRemoteTests {
             let name = Fixture.name(.pack)
             await #expect(throws: RemoteError.self) { try await remote.save(name, file: path, ifAbsent: false) }
             #expect(try await remote.stat(name) == nil)
-            let left = try Self.boto3("""
+            let left = try await Self.boto3("""
                 r = s3.list_multipart_uploads(Bucket=B, Prefix=K)
                 print(len(r.get("Uploads", [])))
                 """, endpoint: servers.motoEndpoint, key: prefix + "/")
@@ -120,8 +120,8 @@ extension LiveRemoteTests {
                 s3.upload_part(Bucket=B, Key=K, UploadId=u["UploadId"], PartNumber=1, Body=b"x" * (5 << 20))
                 print(u["UploadId"])
                 """
-            _ = try Self.boto3(begin, endpoint: endpoint, key: prefix + "/data/ab/" + String(repeating: "ab", count: 32))
-            _ = try Self.boto3(begin, endpoint: endpoint, key: other + "/data/ab/" + String(repeating: "ab", count: 32))
+            _ = try await Self.boto3(begin, endpoint: endpoint, key: prefix + "/data/ab/" + String(repeating: "ab", count: 32))
+            _ = try await Self.boto3(begin, endpoint: endpoint, key: other + "/data/ab/" + String(repeating: "ab", count: 32))
             // moto reports every upload as initiated in 2010, so only rclone can show a young one kept.
             if kind == .s3Rclone { #expect(try await remote.abortIncompleteUploads(olderThan: 3600) == 0) }
             try await Task.sleep(for: .milliseconds(1100))
@@ -130,8 +130,8 @@ extension LiveRemoteTests {
             let count = """
                 print(len(s3.list_multipart_uploads(Bucket=B, Prefix=K).get("Uploads", [])))
                 """
-            #expect(try Self.boto3(count, endpoint: endpoint, key: prefix + "/") == "0")
-            #expect(try Self.boto3(count, endpoint: endpoint, key: other + "/") != "0", "another prefix's upload is left alone")
+            #expect(try await Self.boto3(count, endpoint: endpoint, key: prefix + "/") == "0")
+            #expect(try await Self.boto3(count, endpoint: endpoint, key: other + "/") != "0", "another prefix's upload is left alone")
         }
 
         /// A repository with 12 MiB packs pushed through the wrapped, retrying remote as `push` does:

@@ -86,13 +86,13 @@ extension LiveRemoteTests {
             // ModVault pushes; boto3 downloads every object into a folder; that folder clones as a repository.
             let pushedPrefix = "roundtrip/\(Fixture.uniqueName())"
             _ = try await Syncer(local: a, remote: try servers.s3Remote(endpoint: endpoint, prefix: pushedPrefix)).push()
-            try Self.python(Self.download, endpoint: endpoint, prefix: pushedPrefix, folder: root + "/downloaded")
+            try await Self.python(Self.download, endpoint: endpoint, prefix: pushedPrefix, folder: root + "/downloaded")
             let (fromBoto, _) = try await Syncer.clone(from: DiskRemote(path: root + "/downloaded"), to: root + "/b", password: Self.password)
             #expect(try Checker(repository: fromBoto.self).check(readData: true).isHealthy)
 
             // boto3 uploads a repository folder; ModVault clones it from the bucket.
             let uploadedPrefix = "roundtrip/\(Fixture.uniqueName())"
-            try Self.python(Self.upload, endpoint: endpoint, prefix: uploadedPrefix, folder: root + "/a")
+            try await Self.python(Self.upload, endpoint: endpoint, prefix: uploadedPrefix, folder: root + "/a")
             let (fromBucket, _) = try await Syncer.clone(from: try servers.s3Remote(endpoint: endpoint, prefix: uploadedPrefix),
                                                          to: root + "/c", password: Self.password)
             #expect(try Checker(repository: fromBucket).check(readData: true).isHealthy)
@@ -130,9 +130,9 @@ extension LiveRemoteTests {
             print("{}")
             """
 
-        static func python(_ script: String, endpoint: String, prefix: String, folder: String) throws {
+        static func python(_ script: String, endpoint: String, prefix: String, folder: String) async throws {
             let python = try #require(TestTools.findOnPath("python3"))
-            let result = try TestTools.run(python, ["-c", script], environment: [
+            let result = try await TestTools.run(python, ["-c", script], environment: [
                 "ENDPOINT": endpoint, "BUCKET": TestServers.bucket, "PREFIX": prefix, "FOLDER": folder,
                 "AWS_ACCESS_KEY_ID": TestServers.accessKey, "AWS_SECRET_ACCESS_KEY": TestServers.secretKey,
                 "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",

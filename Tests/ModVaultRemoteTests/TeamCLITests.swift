@@ -32,10 +32,10 @@ extension LiveRemoteTests {
                 return env
             }
 
-            func run(_ args: [String], extra: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+            func run(_ args: [String], extra: [String: String] = [:]) async throws -> (status: Int32, stdout: String, stderr: String) {
                 let process = try start(args, extra: extra, output: root + "/\(name)-\(Fixture.uniqueName())")
-                process.process.waitUntilExit()
-                return (process.process.terminationStatus, try process.stdout(), try process.stderr())
+                let status = await process.process.exited()
+                return (status, try process.stdout(), try process.stderr())
             }
 
             func start(_ args: [String], extra: [String: String] = [:], output: String) throws -> Running {
@@ -78,14 +78,14 @@ extension LiveRemoteTests {
             }
             let (joiner, late) = (people[0], people[1])
 
-            #expect(try owner.run(["init"]).status == 0)
-            let made = try owner.run(["remote", "init", url], extra: ["POCKETBASE_SUPERUSER_EMAIL": TestServers.superuserEmail,
+            #expect(try await owner.run(["init"]).status == 0)
+            let made = try await owner.run(["remote", "init", url], extra: ["POCKETBASE_SUPERUSER_EMAIL": TestServers.superuserEmail,
                                                                      "POCKETBASE_SUPERUSER_PASSWORD": TestServers.superuserPassword])
             #expect(made.status == 0, "\(made.stderr)")
-            #expect(try owner.run(["remote", "add", "team", url]).status == 0)
+            #expect(try await owner.run(["remote", "add", "team", url]).status == 0)
             try FileManager.default.createDirectory(atPath: owner.folder + "/Data", withIntermediateDirectories: true)
             try Data("plugin".utf8).write(to: URL(fileURLWithPath: owner.folder + "/Data/Foo.esp"))
-            let bound = try owner.run(["sync", owner.folder, "--remote", "team"])
+            let bound = try await owner.run(["sync", owner.folder, "--remote", "team"])
             #expect(bound.status == 0, "\(bound.stderr)")
 
             let watch = try owner.start(["watch", "team", "--json"], output: root + "/watch")
@@ -95,18 +95,18 @@ extension LiveRemoteTests {
             while try !watch.stderr().contains("subscribed"), ContinuousClock.now < subscribed { try await Task.sleep(for: .milliseconds(50)) }
             let watchErrors = try watch.stderr()
             #expect(watchErrors.contains("subscribed"), "watch printed \(watchErrors)")
-            let shared = try owner.run(["share", "team", "--role", "writer", "--json"])
+            let shared = try await owner.run(["share", "team", "--role", "writer", "--json"])
             #expect(shared.status == 0, "\(shared.stderr)")
             let share = try #require(try JSONSerialization.jsonObject(with: Data(shared.stdout.utf8)) as? [String: Any])
             let code = try #require(share["code"] as? String)
             #expect(share["role"] as? String == "writer" && share["invite_id"] is String && share["expires"] is String)
             for secret in [TestServers.userPassword, TestServers.superuserPassword, "owner local password"] { #expect(!code.contains(secret)) }
 
-            let joined = try joiner.run(["join", code, "--folder", joiner.folder])
+            let joined = try await joiner.run(["join", code, "--folder", joiner.folder])
             #expect(joined.status == 0, "\(joined.stderr)")
             #expect(FileManager.default.contents(atPath: joiner.folder + "/Data/Foo.esp") == Data("plugin".utf8))
             try Data("from the joiner".utf8).write(to: URL(fileURLWithPath: joiner.folder + "/Data/Joiner.txt"))
-            let pushed = try joiner.run(["sync", joiner.folder])
+            let pushed = try await joiner.run(["sync", joiner.folder])
             #expect(pushed.status == 0, "\(pushed.stderr)")
 
             // The owner's watch shows the invite, the new member and their push.
@@ -122,33 +122,32 @@ extension LiveRemoteTests {
             let push = try watch.objects().first { $0["type"] as? String == "push" }
             #expect(push?["seq"] as? Int == 2 && (push?["summary"] as? [String: Any])?["added"] as? Int == 1)
 
-            let members = try owner.run(["members", "team", "--json"])
+            let members = try await owner.run(["members", "team", "--json"])
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(members.stdout.utf8)) as? [[String: Any]])
             #expect(Set(rows.compactMap { $0["user"] as? String }) == [owner.email, joiner.email])
             #expect(rows.allSatisfy { $0["online"] is Bool && $0["devices"] is [String] && $0["joined"] is String })
             #expect(rows.first { $0["user"] as? String == owner.email }?["online"] as? Bool == true)
-            let invites = try owner.run(["invites", "team", "--json"])
+            let invites = try await owner.run(["invites", "team", "--json"])
             let inviteRows = try #require(try JSONSerialization.jsonObject(with: Data(invites.stdout.utf8)) as? [[String: Any]])
             #expect(inviteRows.first?["state"] as? String == "used")
 
             // A second use is refused, saying so; a non-admin cannot invite.
-            let again = try late.run(["join", code, "--repo", late.repo])
+            let again = try await late.run(["join", code, "--repo", late.repo])
             #expect(again.status != 0 && again.stderr.contains("already used"), "\(again.stderr)")
-            let notAdmin = try joiner.run(["share", url])
+            let notAdmin = try await joiner.run(["share", url])
             #expect(notAdmin.status != 0 && notAdmin.stderr.contains("admin"), "\(notAdmin.stderr)")
 
             // Removal with rotation says what it cannot do; the removed member is refused from then on.
-            let removed = try owner.run(["members", "team", "remove", joiner.email, "--rotate", "--json"])
+            let removed = try await owner.run(["members", "team", "remove", joiner.email, "--rotate", "--json"])
             #expect(removed.status == 0, "\(removed.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(removed.stdout.utf8)) as? [String: Any])
             #expect(report["rotated"] as? Bool == true && (report["note"] as? String)?.contains("cannot take back") == true)
             try Data("after removal".utf8).write(to: URL(fileURLWithPath: joiner.folder + "/Data/Late.txt"))
-            let refused = try joiner.run(["sync", joiner.folder])
+            let refused = try await joiner.run(["sync", joiner.folder])
             #expect(refused.status != 0)
 
             watch.process.interrupt()
-            watch.process.waitUntilExit()
-            #expect(watch.process.terminationStatus == 0)
+            #expect(await watch.process.exited() == 0)
             let events = try watch.objects().compactMap { $0["type"] as? String }
             #expect(events.contains("member_removed"), "watch printed \(events)")
         }

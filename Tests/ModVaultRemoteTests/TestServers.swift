@@ -113,9 +113,19 @@ struct TestSetupError: Error, CustomStringConvertible {
 enum TestTools {
     /// The directory pip puts console scripts in for `python3` (where setup.sh installs the servers).
     static let pythonScriptsFolder: String? = {
+        // Asked once per test process, in a lazy initialiser that cannot await: a blocking wait of a
+        // few milliseconds.
         guard let python = findOnPath("python3") else { return nil }
-        let output = try? run(python, ["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]).output
-        return output?.trimmingCharacters(in: .whitespacesAndNewlines)
+        let process = Process(), out = Pipe()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = ["-c", "import sysconfig; print(sysconfig.get_path('scripts'))"]
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }()
 
     /// The tool's path: pip's scripts folder first (the real binary, not a pyenv shim), then PATH.
@@ -148,26 +158,36 @@ enum TestTools {
     }
 
     /// Runs a command to completion, returning its exit status and stdout (stderr is appended to the output on failure).
+    ///
+    /// Output goes to files and the wait is a `Process.exited()`, so a slow child never holds one of the
+    /// cooperative pool's threads that the other tests' tasks need.
     @discardableResult
-    static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, output: String) {
+    static func run(_ tool: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> (status: Int32, output: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: tool)
         process.arguments = arguments
         var env = ProcessInfo.processInfo.environment
         for (key, value) in environment { env[key] = value }
         process.environment = env
-        let out = Pipe(), err = Pipe()
+        let stem = NSTemporaryDirectory() + "/modvault-tool-\(UUID().uuidString)"
+        defer {
+            try? FileManager.default.removeItem(atPath: stem + ".out")
+            try? FileManager.default.removeItem(atPath: stem + ".err")
+        }
+        for path in [stem + ".out", stem + ".err"] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
+        guard let out = FileHandle(forWritingAtPath: stem + ".out"), let err = FileHandle(forWritingAtPath: stem + ".err") else {
+            throw TestSetupError("cannot create output files at \(stem)")
+        }
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
-        // Read before waiting so a full pipe cannot block the child.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        var output = String(decoding: stdout, as: UTF8.self)
-        if process.terminationStatus != 0 { output += String(decoding: stderr, as: UTF8.self) }
-        return (process.terminationStatus, output)
+        let status = await process.exited()
+        try out.close()
+        try err.close()
+        var output = try String(contentsOfFile: stem + ".out", encoding: .utf8)
+        if status != 0 { output += try String(contentsOfFile: stem + ".err", encoding: .utf8) }
+        return (status, output)
     }
 
     /// Free loopback ports: all bound at once, then released, so they differ from each other.
@@ -261,7 +281,7 @@ final class TestServers: Sendable {
         let moto = try TestTools.locate("moto_server")
         let motoPython = try TestTools.interpreter(of: moto)
         let pocketbase = try TestTools.locate("pocketbase")
-        let upsert = try TestTools.run(pocketbase, ["superuser", "upsert", superuserEmail, superuserPassword, "--dir", pbData])
+        let upsert = try await TestTools.run(pocketbase, ["superuser", "upsert", superuserEmail, superuserPassword, "--dir", pbData])
         guard upsert.status == 0 else { throw TestSetupError("pocketbase superuser upsert failed: \(upsert.output)") }
 
         let ports = try TestTools.freePorts(4)
@@ -407,7 +427,7 @@ final class PrivatePocketBase: @unchecked Sendable {
         // suite's server's collections out of it.
         let server = PrivatePocketBase(home: try TestServers.required().root + "/pocketbase-" + Fixture.uniqueName(),
                                        port: try TestTools.freePorts(1)[0])
-        let upsert = try TestTools.run(try TestTools.locate("pocketbase"),
+        let upsert = try await TestTools.run(try TestTools.locate("pocketbase"),
                                        ["superuser", "upsert", TestServers.superuserEmail, TestServers.superuserPassword, "--dir", server.data])
         guard upsert.status == 0 else { throw TestSetupError("pocketbase superuser upsert failed: \(upsert.output)") }
         try await server.restart()

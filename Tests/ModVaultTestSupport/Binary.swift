@@ -18,3 +18,16 @@ public enum BuiltProgram {
         return Bundle.main.bundleURL.deletingLastPathComponent().appendingPathComponent(name).path
     }
 }
+
+extension Process {
+    /// Waits for the process to end and returns its exit status, without holding a thread.
+    ///
+    /// `waitUntilExit` blocks the calling thread; in an async test that thread is one of the
+    /// cooperative pool's, as many as there are cores. Two tests blocked there on a 2-core machine
+    /// stall every other test's task, and their wall-clock timeouts then fire for no fault of theirs.
+    public func exited() async -> Int32 {
+        while isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        waitUntilExit()  // already ended: returns at once, after Foundation has recorded the status
+        return terminationStatus
+    }
+}
