@@ -131,6 +131,15 @@ def main():
         # A click that reloads the page can replace an element while a wait reads it: try again.
         wait = WebDriverWait(driver, 20, ignored_exceptions=[StaleElementReferenceException])
 
+        def shown(d, css):
+            """The element's rendered text, or None while it is missing. Read in one script call, so a
+            page re-rendering between finding the element and reading it cannot fail the wait (Chromium
+            reports that race as a generic error, not as a stale element)."""
+            return d.execute_script("const e = document.querySelector(arguments[0]); return e ? e.innerText : null;", css)
+
+        def shows(d, css, words):
+            return words in (shown(d, css) or "")
+
         def shot(name):
             if shots:
                 driver.save_screenshot(f"{shots}/{name}.png")
@@ -172,7 +181,7 @@ def main():
         open_snapshot("after")
         wait.until(lambda d: d.find_elements(By.ID, "entries"))
         driver.find_element(By.LINK_TEXT, "Armor/").click()
-        wait.until(lambda d: "Readme.txt" in d.find_element(By.ID, "entries").text)
+        wait.until(lambda d: shows(d, "#entries", "Readme.txt"))
         check("Textures/" in driver.find_element(By.ID, "entries").text, "the folder lists its subfolder")
         shot("browse")
         href = driver.find_element(By.LINK_TEXT, "Readme.txt").get_attribute("href")
@@ -183,7 +192,7 @@ def main():
         after_row(driver).find_element(By.LINK_TEXT, "changes").click()
         wait.until(lambda d: d.find_elements(By.ID, "changes"))
         # What changed inside each plugin loads after the page, file by file.
-        wait.until(lambda d: "records added" in d.find_element(By.ID, "changes").text)
+        wait.until(lambda d: shows(d, "#changes", "records added"))
         text = driver.find_element(By.ID, "changes").text
         check("Armor/Armor.esp" in text and "Armor/Readme.txt" in text, f"changes page shows: {text}")
         check("records added" in text and ".esp" in text, f"the changed plugin's records are listed: {text}")
@@ -209,14 +218,14 @@ def main():
         target = f"{root}/restored"
         driver.find_element(By.ID, "restore-target").send_keys(target)
         driver.find_element(By.ID, "restore-go").click()
-        wait.until(lambda d: "done" in d.find_element(By.ID, "restore-jobs").text)
+        wait.until(lambda d: shows(d, "#restore-jobs", "done"))
         with open(f"{target}/Armor/Armor.esp", "rb") as f, open(f"{mods}/Armor/Armor.esp", "rb") as g:
             check(f.read() == g.read(), "the restored file is the snapshot's")
         check(not os.path.exists(f"{target}/Armor/Readme.txt"), "only the chosen file was restored")
         shot("restore")
         # The job outlives the page: the jobs page lists it after a reload.
         driver.get(base + "/jobs")
-        wait.until(lambda d: "done" in d.find_element(By.TAG_NAME, "main").text)
+        wait.until(lambda d: shows(d, "main", "done"))
         shot("jobs")
 
         # Every version of the plugin of the small folder, each restorable.
@@ -236,7 +245,7 @@ def main():
             if button.get_attribute("data-take") == "theirs" and button.get_attribute("data-path") == "Quest/Quest.esp":
                 button.click()
                 break
-        wait.until(lambda d: "Quest/Quest.esp" not in d.find_element(By.CSS_SELECTOR, "table.conflicts").text)
+        wait.until(lambda d: (t := shown(d, "table.conflicts")) is not None and "Quest/Quest.esp" not in t)
         with open(f"{shared}/Quest/Quest.esp") as f:
             check(f.read() == "theirs", "resolving took their version")
 
@@ -256,8 +265,7 @@ def main():
                 break
         wait.until(lambda d: d.current_url.endswith("/sync") and not d.find_elements(By.CSS_SELECTOR, "table.conflicts"))
         driver.find_element(By.CSS_SELECTOR, "button.sync-now").click()
-        wait.until(lambda d: "succeeded" in d.find_element(By.CSS_SELECTOR, "p.job-slot").text
-                   or "done" in d.find_element(By.CSS_SELECTOR, "p.job-slot").text)
+        wait.until(lambda d: shows(d, "p.job-slot", "succeeded") or shows(d, "p.job-slot", "done"))
         with open(f"{shared}/Team/Team.esp", "rb") as f:
             merged = plugin_values(f.read())
         check(merged == {0x800: 12, 0x801: 22}, f"the merged plugin took theirs for the record and kept the rest: {merged}")
@@ -268,9 +276,9 @@ def main():
         check("deduplication" in driver.find_element(By.ID, "repository").text, "the repository's statistics")
         check(any("Armor" in t.text for t in driver.find_elements(By.CSS_SELECTOR, "table.mods")), "the size of each top-level folder")
         driver.find_element(By.ID, "check-now").click()
-        wait.until(lambda d: "no errors" in d.find_element(By.TAG_NAME, "main").text)
+        wait.until(lambda d: shows(d, "main", "no errors"))
         driver.find_element(By.ID, "prune-preview").click()
-        wait.until(lambda d: "would free" in d.find_element(By.ID, "prune-slot").text)
+        wait.until(lambda d: shows(d, "#prune-slot", "would free"))
         shot("repository")
 
         # Create an invite on the team page; the code appears, ready to copy.
