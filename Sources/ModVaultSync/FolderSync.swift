@@ -563,25 +563,6 @@ struct FolderChanges {
     }
 }
 
-/// Keeps two syncs of one folder from running at once: an exclusive `flock` on `.modvault/lock`.
-struct FolderGuard {
-    let descriptor: Int32
-
-    static func acquire(_ folder: String) throws -> FolderGuard {
-        let dir = folder + "/" + FolderSyncState.folderName
-        do { try FileSystem.makeDirectories(dir) } catch let e as SystemCallError { throw StoreError.system(e) }
-        let fd = open(dir + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StoreError.system(SystemCallError(code: errno, operation: "open", path: dir + "/lock")) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            close(fd)
-            throw SyncFolderError.busy(folder: folder)
-        }
-        return FolderGuard(descriptor: fd)
-    }
-
-    func release() { close(descriptor) }
-}
-
 /// The lease a single writer holds on a remote that cannot create objects only if absent: a plain
 /// object naming the device and an expiry, written and then read back. It narrows the window in
 /// which two writers could interleave; it cannot close it, which is why shared sync needs create-if-absent.
