@@ -373,6 +373,25 @@ extension LiveRemoteTests {
         }
 
         /// Test 5: two projects on one server; an admin of one sees, reads and deletes nothing of the other.
+        /// Projects created at the same moment on one server are all made, each with its first admin.
+        @Test func projectsCreatedAtTheSameMomentAreAllMade() async throws {
+            let servers = try TestServers.required()
+            let owners = (0..<12).map { _ in
+                PocketBaseRemote(address: PocketBaseAddress(baseURL: servers.pocketBaseURL, collection: "q\(Fixture.uniqueName())"),
+                                 credentials: .password(email: TestServers.userEmail, password: TestServers.userPassword))
+            }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for owner in owners {
+                    group.addTask { try await owner.createProject(superuserEmail: TestServers.superuserEmail, password: TestServers.superuserPassword) }
+                }
+                try await group.waitForAll()
+            }
+            for owner in owners {
+                #expect(try await owner.members().map(\.email) == [TestServers.userEmail])
+                #expect(try await owner.list(.snapshot, after: nil, limit: 10).isEmpty)
+            }
+        }
+
         @Test func projectsAreIsolated() async throws {
             let first = try await Project.make()
             let second = try await Project.make()
