@@ -121,8 +121,12 @@ public struct Materializer: Sendable {
     }
 
     /// Checks that `written` bytes are what the snapshot records, then applies the entry's mode and
-    /// time to the open temporary and, when `durable`, syncs it.
-    public func finish(_ file: OpenFile, entry: SnapshotEntry, written: Int64, durable: Bool) throws {
+    /// time to the open temporary and, with `startWriteback`, starts writing it to the disk.
+    ///
+    /// Start the writeback only of a temporary that `makeDurable` will sync: the caller's thread does
+    /// that work (block allocation, submitting the writes), and for a file left to the page cache the
+    /// kernel does it later on its own. Restore (like `cp`, tar or restic) leaves its files there.
+    public func finish(_ file: OpenFile, entry: SnapshotEntry, written: Int64, startWriteback: Bool) throws {
         guard written == entry.node.size else {
             throw StoreError.corruptObject(path: path(entry.path), reason: "its content holds \(written) bytes, the snapshot records \(entry.node.size)")
         }
@@ -131,11 +135,11 @@ public struct Materializer: Sendable {
                 throw SystemCallError(code: errno, operation: "chmod", path: file.path)
             }
             try FileSystem.setModificationTime(entry.node.mtimeNanos, of: file)
-            if durable { try file.sync() } else { file.startWriteback() }
+            if startWriteback { file.startWriteback() }
         }
     }
 
-    /// Makes the temporaries of `entries` durable (an `fsync` each; `finish` already started their
+    /// Makes the temporaries of `entries` durable (an `fsync` each; `finish` should have started their
     /// writeback) before `commit` renames them, so a crash never leaves a torn file in place of a good
     /// one. With `onlyReplacing`, a temporary whose final name holds nothing yet is left to the page
     /// cache: renaming it loses nothing, and mirroring again rewrites it. Unlike `syncfs`, this never

@@ -156,7 +156,7 @@ public struct Restorer: Sendable {
     }
 
     private static func writeFile(_ entry: SnapshotEntry, with materializer: Materializer, repository: Repository) throws -> Int64 {
-        let written = try assemble(entry, with: materializer, repository: repository)
+        let written = try assemble(entry, with: materializer, repository: repository, startWriteback: false)
         do { try materializer.commit(entry) } catch {
             materializer.discard(entry)
             throw error
@@ -166,8 +166,10 @@ public struct Restorer: Sendable {
 
     /// Writes `entry`'s content from the repository into its temporary and finishes it (size, mode,
     /// time), leaving `materializer.commit` to put it in place; returns the bytes written. On failure
-    /// the temporary is removed. Restore and sync both write files this way.
-    public static func assemble(_ entry: SnapshotEntry, with materializer: Materializer, repository: Repository) throws -> Int64 {
+    /// the temporary is removed. Restore and sync both write files this way; `startWriteback` is for
+    /// a caller that will make the temporary durable (`Materializer.finish`).
+    public static func assemble(_ entry: SnapshotEntry, with materializer: Materializer, repository: Repository,
+                                startWriteback: Bool) throws -> Int64 {
         let final = materializer.path(entry.path)
         let plaintext = ScratchBuffer()
         let scratch = BlobReadScratch()
@@ -206,7 +208,7 @@ public struct Restorer: Sendable {
                 try out.write(plaintext.bytes)
                 written += Int64(plaintext.count)
             }
-            try materializer.finish(out, entry: entry, written: written, durable: false)
+            try materializer.finish(out, entry: entry, written: written, startWriteback: startWriteback)
         } catch {
             materializer.discard(entry)
             if let e = error as? SystemCallError { throw ArchiveError.restoreFailed(path: e.path, cause: e.reason) }

@@ -533,7 +533,7 @@ struct FolderChanges {
         try materializer.makeDirectories(c.newFolders)
         var assembled: [SnapshotEntry] = []
         for file in c.writes {
-            _ = try Restorer.assemble(file, with: materializer, repository: repository)
+            _ = try Restorer.assemble(file, with: materializer, repository: repository, startWriteback: true)
             assembled.append(file)
         }
         // Temporaries are durable before any replaces a file, so a crash never leaves a torn one in place.
@@ -693,7 +693,7 @@ extension FolderSync {
             if !parent.isEmpty { try FileSystem.makeDirectories(folder + "/" + parent) }
             switch node.type {
             case .regular:
-                _ = try Restorer.assemble(entry, with: materializer, repository: repository)
+                _ = try Restorer.assemble(entry, with: materializer, repository: repository, startWriteback: true)
                 try materializer.makeDurable([entry], onlyReplacing: false)
                 try materializer.commit(entry)
             case .symlink:

@@ -389,7 +389,9 @@ public struct Mirror: Sendable {
                 } else {
                     try await assemble(f.handles, into: out, seedPath: temporary)
                 }
-                try materializer.finish(out, entry: entry, written: try out.status().size, durable: false)
+                // Only a temporary that replaces a file is synced before the renames (`makeDurable` below).
+                let replaces = try materializer.status(entry.path) != nil
+                try materializer.finish(out, entry: entry, written: try out.status().size, startWriteback: replaces)
                 finished.append(entry)
                 writtenBytes += max(0, entry.node.size)
                 // Progress counts the folder's bytes written, so rate and ETA describe the whole job.
