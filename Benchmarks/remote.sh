@@ -48,19 +48,6 @@ done
 case "$part" in bytes | speed | all) ;; *) die "--part must be bytes, speed or all" ;; esac
 [[ -n $scale ]] || { [[ $part == bytes ]] && scale=256M || scale=1536M; }
 work=${BENCH_DIR:-$BENCH_HOME/work}/remote-$scale
-# Trees are set aside during the run and deleted when it ends. Creating files soon after deleting
-# thousands is slow here (1,800 new files: 0.03 s in a quiet part of the disk, 1.5 s after a large
-# delete nearby; ext4 passes over recently freed inodes when it allocates new ones). Mirror, clone
-# and restic restore create a file per source file, rclone one per pack, so the run's own clean-up
-# would have weighed on some tools and not on others.
-trash=${BENCH_DIR:-$BENCH_HOME/work}/.trash-$$
-set_aside() {
-    local p
-    mkdir -p "$trash"
-    for p in "$@"; do
-        if [[ -e $p ]]; then mv "$p" "$trash/$RANDOM-${p##*/}"; fi
-    done
-}
 set_aside "$work"
 mkdir -p "$work"
 out=${out:-$work/remote.json}
@@ -70,7 +57,7 @@ fixtures=$FIXTURES_BIN
 
 servers=$work/servers
 bash "$REPO_ROOT/scripts/test-servers.sh" start "$servers" >/dev/null
-trap 'bash "$REPO_ROOT/scripts/test-servers.sh" stop "$servers" >/dev/null 2>&1 || true; rm -rf "$trash"' EXIT
+trap 'bash "$REPO_ROOT/scripts/test-servers.sh" stop "$servers" >/dev/null 2>&1 || true; empty_trash' EXIT
 # shellcheck disable=SC1091
 . "$servers/env"
 

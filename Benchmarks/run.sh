@@ -31,6 +31,9 @@ Options:
   --no-verify-next   skip restoring and checking the next snapshot (untimed extra check)
   -h, --help         this text
 
+Restored folders are kept until the run ends (see set_aside in lib.sh), so the disk needs room for
+two per tool (one with --no-verify-next) on top of the corpus, the source copy and the repositories.
+
 Environment: BENCH_DIR  work folder (default Benchmarks/work, gitignored). Each tool gets
 WORK/run/TOOL/{repo,cache,logs}; the source folder is WORK/run/src for every tool.
 MB is 10^6 bytes; sizes in the table are binary (KiB, MiB, GiB).
@@ -60,6 +63,7 @@ while (($#)); do
     esac
     shift
 done
+trap empty_trash EXIT  # restores are set aside during the run (lib.sh, set_aside) and deleted here
 
 IFS=, read -r -a TOOLS <<<"$tools_arg"
 for t in "${TOOLS[@]}"; do
@@ -171,7 +175,7 @@ tool_snapshot() {
 # tool_restore TOOL LABEL ID TARGET
 tool_restore() {
     local tool=$1 label=$2 id=$3 target=$4 logs=$TDIR/logs
-    rm -rf "$target"
+    set_aside "$target"
     mkdir -p "$target"
     case "$tool" in
         modvault) measure "$logs" "$label" "$MODVAULT_BIN" restore "$id" --target "$target" ;;
@@ -190,7 +194,7 @@ tool_restore() {
 bench_tool() {
     local tool=$1 base_id next_id before after
     TDIR=$RUN/$tool
-    rm -rf "$TDIR"
+    set_aside "$TDIR"
     mkdir -p "$TDIR/cache" "$TDIR/logs"
     log "== $tool"
     tool_env "$tool"
@@ -227,13 +231,13 @@ bench_tool() {
     R[$tool.restore_mb_s]=$(mbps "$base_bytes" "$M_SECS")
     R[$tool.rss_restore_mib]=$(kib_to_mib "$M_RSS_KIB")
     verify_same "$CORPUS_BASE" "$(find_restored "$TDIR/restore" "$SRC_REL")" "$TDIR/logs/restore-base"
-    rm -rf "$TDIR/restore"
+    set_aside "$TDIR/restore"
     log "  restore of base is identical"
 
     if ((verify_next)); then
         tool_restore "$tool" restore-next "$next_id" "$TDIR/restore"
         verify_same "$CORPUS_NEXT" "$(find_restored "$TDIR/restore" "$SRC_REL")" "$TDIR/logs/restore-next"
-        rm -rf "$TDIR/restore"
+        set_aside "$TDIR/restore"
         log "  restore of next is identical"
     fi
     log "  first ${R[$tool.first_snapshot_s]}s, again ${R[$tool.resnapshot_s]}s, next ${R[$tool.next_snapshot_s]}s, restore ${R[$tool.restore_s]}s"
