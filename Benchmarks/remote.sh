@@ -48,6 +48,7 @@ done
 case "$part" in bytes | speed | all) ;; *) die "--part must be bytes, speed or all" ;; esac
 [[ -n $scale ]] || { [[ $part == bytes ]] && scale=256M || scale=1536M; }
 work=${BENCH_DIR:-$BENCH_HOME/work}/remote-$scale
+trap empty_trash EXIT  # replaced below, once the servers run, by one that also stops them
 set_aside "$work"
 mkdir -p "$work"
 out=${out:-$work/remote.json}

@@ -141,12 +141,9 @@ public struct Materializer: Sendable {
 
     /// Makes the temporaries of `entries` durable (an `fsync` each; `finish` should have started their
     /// writeback) before `commit` renames them, so a crash never leaves a torn file in place of a good
-    /// one. With `onlyReplacing`, a temporary whose final name holds nothing yet is left to the page
-    /// cache: renaming it loses nothing, and mirroring again rewrites it. Unlike `syncfs`, this never
-    /// waits for other programs' writes to the same disk.
-    public func makeDurable(_ entries: [SnapshotEntry], onlyReplacing: Bool) throws {
+    /// one. Unlike `syncfs`, this never waits for other programs' writes to the same disk.
+    public func makeDurable(_ entries: [SnapshotEntry]) throws {
         for entry in entries {
-            if onlyReplacing, try status(entry.path) == nil { continue }
             let temporary = temporary(for: entry.path)
             try io { try OpenFile.openForReading(temporary, noFollow: true).sync() }
         }

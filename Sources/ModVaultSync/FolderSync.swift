@@ -537,7 +537,7 @@ struct FolderChanges {
             assembled.append(file)
         }
         // Temporaries are durable before any replaces a file, so a crash never leaves a torn one in place.
-        try materializer.makeDurable(assembled, onlyReplacing: false)
+        try materializer.makeDurable(assembled)
         for file in assembled {
             if try unchanged(file.path) {
                 try materializer.commit(file)
@@ -694,7 +694,7 @@ extension FolderSync {
             switch node.type {
             case .regular:
                 _ = try Restorer.assemble(entry, with: materializer, repository: repository, startWriteback: true)
-                try materializer.makeDurable([entry], onlyReplacing: false)
+                try materializer.makeDurable([entry])
                 try materializer.commit(entry)
             case .symlink:
                 try materializer.makeLinks([entry], replace: true)

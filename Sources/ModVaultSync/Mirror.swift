@@ -233,6 +233,10 @@ public struct Mirror: Sendable {
         try materializer.check(directories: dirs, files: files.map(\.entry), links: links)
         try materializer.makeDirectories(dirs)
         var finished: [SnapshotEntry] = []
+        // Temporaries whose final name holds a file: only these are synced before the renames. A new
+        // file replaces nothing, so a crash can tear none of the user's data through it, and the next
+        // mirror rewrites it.
+        var replacing: [SnapshotEntry] = []
         let plain = ScratchBuffer(), scratch = BlobReadScratch()
         var fetchedIDs = Set<ObjectID>()
         let engine = RecipeEngine()
@@ -389,10 +393,10 @@ public struct Mirror: Sendable {
                 } else {
                     try await assemble(f.handles, into: out, seedPath: temporary)
                 }
-                // Only a temporary that replaces a file is synced before the renames (`makeDurable` below).
                 let replaces = try materializer.status(entry.path) != nil
                 try materializer.finish(out, entry: entry, written: try out.status().size, startWriteback: replaces)
                 finished.append(entry)
+                if replaces { replacing.append(entry) }
                 writtenBytes += max(0, entry.node.size)
                 // Progress counts the folder's bytes written, so rate and ETA describe the whole job.
                 options.progress?(TransferSample(objects: finished.count, totalObjects: files.count, bytes: writtenBytes,
@@ -400,7 +404,7 @@ public struct Mirror: Sendable {
             }
         }
         // Every temporary that replaces a file reaches the disk before any is renamed over one.
-        try materializer.makeDurable(finished, onlyReplacing: true)
+        try materializer.makeDurable(replacing)
         for entry in finished { try materializer.commit(entry) }
         try materializer.makeLinks(links, replace: true)
         for path in setAside { try? FileSystem.remove(path) }
